@@ -1,0 +1,1 @@
+"""Physics reference data and measurement maths: nuclides, decay, dead time, calibration records."""

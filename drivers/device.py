@@ -1,0 +1,227 @@
+"""Device base class: a transport feeding a protocol, producing CountFrames, status, identity and
+link-state changes as events on a thread-safe queue. Protocol classes subclass it (ProbeLink, GMC...).
+
+Link state is judged on the host clock: port closed -> DISCONNECTED; port open but no frame for
+`stale_after_s` -> STALE; otherwise CONNECTED. A reading is only live while CONNECTED.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, LinkState, LinkStats
+from drivers.transport import SerialSettings, SerialTransport, monotonic_s, open_port
+
+
+@dataclass(frozen=True, slots=True)
+class FrameEvent:
+    """A new CountFrame, with the host clock at its arrival."""
+
+    frame: CountFrame
+    host_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """A new DeviceStatus."""
+
+    status: DeviceStatus
+    host_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class InfoEvent:
+    """The device told us who it is."""
+
+    info: DeviceInfo
+    host_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """The link state changed; `reason` says why in words."""
+
+    state: LinkState
+    reason: str
+    host_s: float
+
+
+DeviceEvent = FrameEvent | StatusEvent | InfoEvent | LinkEvent
+
+
+class Device(ABC):
+    """A counting device on a serial link. Subclasses implement the protocol hooks only."""
+
+    protocol: ClassVar[str] = ""
+    default_baudrate: ClassVar[int] = 115200
+    default_frame_period_s: ClassVar[float] = 1.0
+
+    def __init__(self, url: str, *, baudrate: int | None = None, stale_after_s: float | None = None):
+        self.url = url
+        self.settings = SerialSettings(baudrate=baudrate or self.default_baudrate)
+        self._fixed_stale_s = stale_after_s
+        self._events: queue.Queue[DeviceEvent] = queue.Queue()
+        self._lock = threading.Lock()
+        self._transport = SerialTransport(url, self, self.settings)
+        self._state = LinkState.CONNECTING
+        self._last_frame_host_s: float | None = None
+        self._connected_host_s = 0.0
+        self._stats = LinkStats()
+        self.info: DeviceInfo | None = None
+        self.status: DeviceStatus | None = None
+
+    # ------------------------------------------------------------ public API
+
+    def open(self) -> None:
+        """Open the port now (DeviceNotFound if it cannot be) and start reading in the background."""
+        port = open_port(self.url, self.settings)
+        self._transport.start(first_port=port)
+
+    def close(self) -> None:
+        """Say goodbye to the device if the protocol wants to, stop the reader and close the port."""
+        if self._transport.is_open:
+            self.on_close()
+        self._transport.close()
+
+    def __enter__(self) -> Device:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def poll(self, timeout_s: float = 0.1) -> list[DeviceEvent]:
+        """Events since the last call, waiting up to `timeout_s` for the first one."""
+        out: list[DeviceEvent] = []
+        try:
+            out.append(self._events.get(timeout=timeout_s))
+            while True:
+                out.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        return out
+
+    @property
+    def link_state(self) -> LinkState:
+        """The link state now, re-evaluated on the host clock."""
+        self._update_state(monotonic_s())
+        return self._state
+
+    @property
+    def stats(self) -> LinkStats:
+        """Frame accounting so far."""
+        with self._lock:
+            return replace(self._stats, extra=dict(self._stats.extra))
+
+    @property
+    def stale_after_s(self) -> float:
+        """No frame for this long on an open port means STALE (5 frame periods, at least 0.5 s)."""
+        if self._fixed_stale_s is not None:
+            return self._fixed_stale_s
+        period = (self.info.frame_period_s if self.info else None) or self.default_frame_period_s
+        return max(0.5, 5.0 * period)
+
+    # ------------------------------------------------------------ for subclasses
+
+    def send(self, data: bytes) -> bool:
+        """Write raw bytes to the device."""
+        return self._transport.write(data)
+
+    def emit_frame(self, frame: CountFrame, dropped_before: int = 0) -> None:
+        """Publish a CountFrame; `dropped_before` frames were lost just before it."""
+        now = monotonic_s()
+        with self._lock:
+            self._stats = replace(
+                self._stats,
+                frames=self._stats.frames + 1,
+                dropped_frames=self._stats.dropped_frames + max(0, dropped_before),
+            )
+            self._last_frame_host_s = now
+        self._update_state(now)
+        self._events.put(FrameEvent(frame, now))
+
+    def emit_status(self, status: DeviceStatus) -> None:
+        """Publish a DeviceStatus."""
+        self.status = status
+        self._events.put(StatusEvent(status, monotonic_s()))
+
+    def emit_info(self, info: DeviceInfo) -> None:
+        """Publish the device's identity."""
+        self.info = info
+        self._events.put(InfoEvent(info, monotonic_s()))
+
+    def count_bad(self, bad_frames: int = 0, skipped_bytes: int = 0, **extra: int) -> None:
+        """Account for rejected frames, skipped bytes and protocol-specific counters."""
+        with self._lock:
+            merged = dict(self._stats.extra)
+            for key, value in extra.items():
+                merged[key] = merged.get(key, 0) + value
+            self._stats = replace(
+                self._stats,
+                bad_frames=self._stats.bad_frames + bad_frames,
+                skipped_bytes=self._stats.skipped_bytes + skipped_bytes,
+                extra=merged,
+            )
+
+    @abstractmethod
+    def on_connect(self) -> None:
+        """The port has just opened: reset the decoder, ask the device to identify and stream."""
+
+    @abstractmethod
+    def on_data(self, data: bytes) -> None:
+        """Bytes arrived: decode them and emit frames/status/info."""
+
+    def on_tick(self, now_s: float) -> None:
+        """Called every read time-out on the reader thread: retries and time-outs live here."""
+
+    def on_close(self) -> None:
+        """Called before a deliberate close while the port is open (e.g. stop streaming)."""
+
+    # ------------------------------------------------------------ LinkListener (reader thread)
+
+    def connection_made(self) -> None:
+        now = monotonic_s()
+        with self._lock:
+            self._connected_host_s = now
+            self._last_frame_host_s = None
+            if self._transport.connections > 1:
+                self._stats = replace(self._stats, reconnects=self._stats.reconnects + 1)
+        self.on_connect()
+        self._update_state(now)
+
+    def data_received(self, data: bytes) -> None:
+        self.on_data(data)
+
+    def connection_lost(self, reason: str) -> None:
+        self._set_state(LinkState.DISCONNECTED, reason, monotonic_s())
+
+    def idle(self) -> None:
+        now = monotonic_s()
+        if self._transport.is_open:
+            self.on_tick(now)
+        self._update_state(now)
+
+    # ------------------------------------------------------------ state machine
+
+    def _update_state(self, now: float) -> None:
+        if not self._transport.is_open:
+            if self._state is not LinkState.CONNECTING:
+                self._set_state(LinkState.DISCONNECTED, "port closed", now)
+            return
+        last = self._last_frame_host_s
+        reference = last if last is not None else self._connected_host_s
+        if now - reference > self.stale_after_s:
+            self._set_state(LinkState.STALE, f"no frame for {now - reference:.1f} s", now)
+        elif last is not None:
+            self._set_state(LinkState.CONNECTED, "frames arriving", now)
+
+    def _set_state(self, state: LinkState, reason: str, now: float) -> None:
+        with self._lock:
+            if state is self._state:
+                return
+            self._state = state
+        self._events.put(LinkEvent(state, reason, now))

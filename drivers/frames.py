@@ -1,0 +1,104 @@
+"""Frame types that every driver produces: counts, device status and device identity.
+
+These are the only things that cross from `drivers` into the rest of probe-nav, so they are
+plain frozen dataclasses with units in every field name.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class FaultFlag(enum.IntFlag):
+    """Device fault bits, shared by every protocol (ProbeLink carries them on the wire as is)."""
+
+    NONE = 0
+    OVER_RANGE = 0x0001  # detector saturated / count rate beyond the device's range
+    HV_FAULT = 0x0002  # high voltage / bias out of regulation
+    LOW_BATTERY = 0x0004
+    TEMPERATURE = 0x0008  # detector temperature outside its specified range
+    CLOCK_RESET = 0x0010  # device clock restarted or jumped
+    INTERNAL = 0x0020  # any other internal fault reported by the firmware
+
+
+class LinkState(str, enum.Enum):
+    """Health of the link to a device, judged on the host clock."""
+
+    CONNECTING = "connecting"  # never connected yet
+    CONNECTED = "connected"  # port open and frames arriving on time
+    STALE = "stale"  # port open but no frame for too long
+    DISCONNECTED = "disconnected"  # port error or closed; reconnecting
+
+
+@dataclass(frozen=True, slots=True)
+class CountFrame:
+    """Counts of one counting interval.
+
+    `t_s` is the device clock at the END of the interval; `real_s` the interval length and
+    `live_s <= real_s` the live time (dead time removed). `counts[i]` is the count of energy
+    window i; window 0 is the selected isotope's. `flags` carries `FaultFlag` bits that apply to
+    this very interval (e.g. over-range), `spectrum` optional per-channel counts.
+    """
+
+    seq: int
+    t_s: float
+    real_s: float
+    live_s: float
+    counts: tuple[int, ...]
+    spectrum: tuple[int, ...] | None = None
+    flags: FaultFlag = FaultFlag.NONE
+
+    @property
+    def total_window0(self) -> int:
+        """Counts of window 0 (the selected isotope's window)."""
+        return self.counts[0] if self.counts else 0
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyWindow:
+    """An energy window in keV, [lo_kev, hi_kev)."""
+
+    lo_kev: float
+    hi_kev: float
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """Identity of a device as it reports itself."""
+
+    model: str
+    serial: str = ""
+    firmware: str = ""
+    detector: str = "unknown"
+    protocol: str = ""
+    frame_period_s: float | None = None
+    windows: tuple[EnergyWindow, ...] = ()
+    # keV = sum(c[i] * channel**i); empty when the device has no spectrum
+    energy_calibration: tuple[float, ...] = ()
+    n_channels: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """Housekeeping reported by a device; None where the device does not report a value."""
+
+    t_s: float | None = None
+    battery_pct: int | None = None
+    battery_v: float | None = None
+    temperature_c: float | None = None
+    high_voltage_v: float | None = None
+    faults: FaultFlag = FaultFlag.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStats:
+    """Frame accounting for one device connection (all counts since the device object was made)."""
+
+    frames: int = 0
+    dropped_frames: int = 0
+    bad_frames: int = 0
+    skipped_bytes: int = 0
+    reconnects: int = 0
+    extra: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,173 @@
+"""ProbeLink v1 messages as plain dataclasses (one per message type), independent of the byte layout."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+PROTOCOL_VERSION = 1  # major version, first byte of every message
+PROTOCOL_MINOR = 0  # reported in INFO; minors only append fields or add message types
+MAX_WINDOWS = 8
+MAX_SPECTRUM_CHUNK = 256  # channels per SPECTRUM message
+
+
+class MsgType(enum.IntEnum):
+    """Message type byte (second byte of every message)."""
+
+    COUNT = 0x01
+    SPECTRUM = 0x02
+    STATUS = 0x03
+    INFO = 0x04
+    COMMAND = 0x10
+    ACK = 0x11
+
+
+class Cmd(enum.IntEnum):
+    """Host command codes (first payload byte of a COMMAND)."""
+
+    PING = 0x01
+    START_STREAM = 0x02
+    STOP_STREAM = 0x03
+    SET_FRAME_PERIOD = 0x04
+    SET_WINDOW = 0x05
+    GET_INFO = 0x06
+    GET_STATUS = 0x07
+    SET_SPECTRUM = 0x08
+
+
+class AckResult(enum.IntEnum):
+    """Result code of an ACK."""
+
+    OK = 0
+    UNKNOWN_COMMAND = 1
+    BAD_ARGUMENT = 2
+    NOT_SUPPORTED = 3
+    BUSY = 4
+
+
+class Detector(enum.IntEnum):
+    """Detector material code carried in INFO."""
+
+    UNKNOWN = 0
+    CDTE = 1
+    CZT = 2
+    CSI_TL = 3
+    NAI_TL = 4
+    GM_TUBE = 5
+    SIPM_SCINTILLATOR = 6
+    LABR3 = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Counts of one counting interval; `t_end_us` is the device clock at the interval's end."""
+
+    frame_seq: int
+    t_end_us: int
+    real_us: int
+    live_us: int
+    counts: tuple[int, ...]
+    flags: int = 0
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SpectrumChunk:
+    """Channels [first_channel, first_channel + len(bins)) of frame `frame_seq`'s spectrum."""
+
+    frame_seq: int
+    n_channels: int
+    first_channel: int
+    bins: tuple[int, ...]
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Housekeeping; None marks a value the device does not measure."""
+
+    t_us: int
+    battery_pct: int | None = None
+    battery_mv: int | None = None
+    temperature_cdeg: int | None = None  # hundredths of a degree Celsius
+    hv_dv: int | None = None  # tenths of a volt
+    faults: int = 0
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowDef:
+    """An energy window definition in keV."""
+
+    lo_kev: float
+    hi_kev: float
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """Device identity and configuration."""
+
+    model: str
+    serial: str
+    firmware: str
+    detector: int = Detector.UNKNOWN
+    frame_period_ms: int = 50
+    n_channels: int = 0
+    energy_cal: tuple[float, ...] = ()
+    windows: tuple[WindowDef, ...] = ()
+    minor: int = PROTOCOL_MINOR
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A host command; `args` is the raw argument bytes (see `drivers.probelink.codec` helpers)."""
+
+    cmd: int
+    args: bytes = b""
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The device's answer to the command whose header seq was `cmd_seq`."""
+
+    cmd_seq: int
+    cmd: int
+    result: int = AckResult.OK
+    seq: int = 0
+
+
+Message = Count | SpectrumChunk | Status | Info | Command | Ack
+
+
+@dataclass
+class DecoderStats:
+    """What a stream decoder saw: good messages and each kind of rejected packet."""
+
+    messages: int = 0
+    crc_errors: int = 0
+    cobs_errors: int = 0
+    oversize: int = 0
+    too_short: int = 0
+    bad_version: int = 0
+    unknown_type: int = 0
+    malformed: int = 0
+    skipped_bytes: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def rejected(self) -> dict[str, int]:
+        """Rejected packets by reason (unknown types included: they are skipped)."""
+        return {kind: getattr(self, kind) for kind in REJECT_KINDS}
+
+
+REJECT_KINDS = (
+    "crc_errors",
+    "cobs_errors",
+    "oversize",
+    "too_short",
+    "bad_version",
+    "unknown_type",
+    "malformed",
+)

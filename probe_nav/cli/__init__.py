@@ -1,0 +1,1 @@
+"""The `probe-nav` command line: one module per subcommand, each with `register(subparsers)`."""

@@ -1,0 +1,81 @@
+"""`probe-nav monitor`: a live readout of a device (or the in-process simulator) in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from probe_nav.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `monitor` subcommand."""
+    p = sub.add_parser("monitor", help="live readout of a probe in the terminal")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--device", metavar="URL", help="serial device path or pyserial URL")
+    src.add_argument("--sim", metavar="SCENARIO", help="run the built-in simulator in-process")
+    p.add_argument("--protocol", default="probelink", help="device protocol (default probelink)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--json", action="store_true", help="one JSON object per update on stdout")
+    p.add_argument("--interval", type=float, default=0.25, metavar="S",
+                   help="seconds between updates (default 0.25)")
+    p.add_argument("--tau", type=float, default=1.0, metavar="S",
+                   help="rate meter time constant in seconds (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed (with --sim)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the device, then print updates until --duration or Ctrl-C."""
+    from drivers.errors import DriverError
+    from drivers.registry import open_device
+    from probe_nav.monitor import MonitorState, format_line
+
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration must be > 0, got {args.duration}")
+    if args.interval <= 0 or args.tau <= 0:
+        raise UserError("--interval and --tau must be > 0")
+    server = None
+    url = args.device
+    if args.sim is not None:
+        from probe_nav.cli.sim import start_server
+
+        server = start_server(args.protocol, args.sim, "pty", args.seed)
+        url = server.url
+    try:
+        device = open_device(url, args.protocol)
+        device.open()
+    except DriverError as exc:
+        if server is not None:
+            server.stop()
+        raise UserError(str(exc)) from None
+    state = MonitorState(tau_s=args.tau)
+    tty = sys.stdout.isatty() and not args.json
+    start = time.monotonic()
+    next_update = start + args.interval
+    try:
+        while args.duration is None or time.monotonic() - start < args.duration:
+            for event in device.poll(timeout_s=max(0.0, next_update - time.monotonic())):
+                state.handle(event)
+            now = time.monotonic()
+            if now < next_update:
+                continue
+            next_update += args.interval * max(1, int((now - next_update) / args.interval) + 1)
+            snap = state.snapshot(now - start, device.link_state, device.stats)
+            if args.json:
+                print(json.dumps(snap), flush=True)
+            elif tty:
+                print("\r" + format_line(snap), end="\033[K", flush=True)
+            else:
+                print(format_line(snap), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        device.close()
+        if server is not None:
+            server.stop()
+        if tty:
+            print()
+    return 0

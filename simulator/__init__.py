@@ -1,0 +1,1 @@
+"""A virtual gamma probe: phantom physics, scan paths, scenarios and device emulators."""
