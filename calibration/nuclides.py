@@ -45,7 +45,9 @@ class Nuclide:
         return log(2.0) / self.half_life_s
 
 
-def _n(name: str, half_life_s: float, lines: list[tuple[float, float]], lo: float, hi: float) -> Nuclide:
+def _n(
+    name: str, half_life_s: float, lines: list[tuple[float, float]], lo: float, hi: float
+) -> Nuclide:
     return Nuclide(
         name=name,
         half_life_s=half_life_s,
@@ -102,16 +104,11 @@ def water_mu_per_mm(energy_kev: float) -> float:
     from math import exp, log
 
     table = WATER_MU_PER_CM
-    if energy_kev <= table[0][0]:
-        e0, m0 = table[0]
-        e1, m1 = table[1]
-    elif energy_kev >= table[-1][0]:
-        e0, m0 = table[-2]
-        e1, m1 = table[-1]
-    else:
-        for (e0, m0), (e1, m1) in zip(table, table[1:], strict=False):
-            if e0 <= energy_kev <= e1:
-                break
+    # The bracketing pair of table points (the end pairs extrapolate).
+    i = 1
+    while i < len(table) - 1 and energy_kev > table[i][0]:
+        i += 1
+    (e0, m0), (e1, m1) = table[i - 1], table[i]
     slope = (log(m1) - log(m0)) / (log(e1) - log(e0))
     mu_per_cm = exp(log(m0) + slope * (log(energy_kev) - log(e0)))
     return mu_per_cm / 10.0

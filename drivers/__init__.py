@@ -1,4 +1,4 @@
-"""Drivers: bytes in, CountFrames out. Frame types, transports, protocol codecs and device classes."""
+"""Drivers: bytes in, CountFrames out (frame types, transports, codecs, device classes)."""
 
 from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag, LinkState
 

@@ -1,5 +1,8 @@
-"""Consistent Overhead Byte Stuffing (Cheshire & Baker, 1999): removes every 0x00 from a packet so
-that 0x00 can delimit packets and a receiver can resynchronise on the next delimiter after garbage."""
+"""Consistent Overhead Byte Stuffing (Cheshire & Baker, 1999).
+
+COBS removes every 0x00 from a packet so that 0x00 can delimit packets and a receiver can
+resynchronise on the next delimiter after garbage.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor); check("123456789") = 0x29B1."""
+"""CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor.
+
+Check value: crc16_ccitt(b"123456789") == 0x29B1.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Device base class: a transport feeding a protocol, producing CountFrames, status, identity and
-link-state changes as events on a thread-safe queue. Protocol classes subclass it (ProbeLink, GMC...).
+"""Device base class: a transport feeding a protocol, producing CountFrames, status, identity
+and link-state changes as events on a thread-safe queue. Protocols subclass it (ProbeLink, GMC).
 
 Link state is judged on the host clock: port closed -> DISCONNECTED; port open but no frame for
 `stale_after_s` -> STALE; otherwise CONNECTED. A reading is only live while CONNECTED.
@@ -60,7 +60,9 @@ class Device(ABC):
     default_baudrate: ClassVar[int] = 115200
     default_frame_period_s: ClassVar[float] = 1.0
 
-    def __init__(self, url: str, *, baudrate: int | None = None, stale_after_s: float | None = None):
+    def __init__(
+        self, url: str, *, baudrate: int | None = None, stale_after_s: float | None = None
+    ) -> None:
         self.url = url
         self.settings = SerialSettings(baudrate=baudrate or self.default_baudrate)
         self._fixed_stale_s = stale_after_s
@@ -77,12 +79,12 @@ class Device(ABC):
     # ------------------------------------------------------------ public API
 
     def open(self) -> None:
-        """Open the port now (DeviceNotFound if it cannot be) and start reading in the background."""
+        """Open the port now (DeviceNotFound if impossible) and start reading in the background."""
         port = open_port(self.url, self.settings)
         self._transport.start(first_port=port)
 
     def close(self) -> None:
-        """Say goodbye to the device if the protocol wants to, stop the reader and close the port."""
+        """Say goodbye if the protocol wants to, stop the reader and close the port."""
         if self._transport.is_open:
             self.on_close()
         self._transport.close()

@@ -22,7 +22,7 @@ class FaultFlag(enum.IntFlag):
     INTERNAL = 0x0020  # any other internal fault reported by the firmware
 
 
-class LinkState(str, enum.Enum):
+class LinkState(enum.StrEnum):
     """Health of the link to a device, judged on the host clock."""
 
     CONNECTING = "connecting"  # never connected yet

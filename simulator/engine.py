@@ -1,4 +1,4 @@
-"""The simulation engine: plays a scenario in scenario time and produces counts with ground truth."""
+"""The simulation engine: plays a scenario and produces counts with their ground truth."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Simulation:
         self._override_position: tuple[float, float, float] | None = None
 
     def set_position(self, position_mm: tuple[float, float, float] | None) -> None:
-        """Drive the probe from outside (interactive scanning); None returns to the scripted path."""
+        """Drive the probe from outside (interactive); None returns to the scripted path."""
         self._override_position = position_mm
 
     def position_at(self, t_s: float) -> tuple[float, float, float]:

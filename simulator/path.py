@@ -17,7 +17,7 @@ class Waypoint:
 
 
 class ScanPath:
-    """Piecewise-linear motion through waypoints; `loop` repeats it, otherwise the probe stays put."""
+    """Piecewise-linear motion through waypoints; `loop` repeats it, else the probe stays put."""
 
     def __init__(self, waypoints: tuple[Waypoint, ...], loop: bool = False) -> None:
         if not waypoints:

@@ -109,7 +109,7 @@ def true_rate_cps(
 def observed_counts(
     rng: np.random.Generator, true_cps: float, real_s: float, dead_time_s: float
 ) -> tuple[int, float]:
-    """Counts and live time of one interval for a non-paralysable counter (expected m = n/(1+n tau))."""
+    """Counts and live time of one interval, non-paralysable counter (mean m = n/(1+n tau))."""
     observed_cps = true_cps / (1.0 + true_cps * dead_time_s)
     counts = int(rng.poisson(observed_cps * real_s))
     live_s = max(0.0, real_s - counts * dead_time_s)

@@ -1,4 +1,4 @@
-"""Emulator registry: protocol name -> Emulator class, from the `probe_nav.emulators` entry points."""
+"""Emulator registry: protocol name -> Emulator class, from `probe_nav.emulators` entry points."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenarios as TOML data files: sources, probe model, background and scan path (docs/scenarios.md)."""
+"""Scenarios as TOML files: sources, probe model, background and scan path (docs/scenarios.md)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,9 @@ def _parse(data: dict[str, Any], default_name: str) -> Scenario:
         Waypoint(
             position_mm=_vec3(wp["position_mm"], f"path.waypoints[{i}].position_mm"),
             dwell_s=_positive(wp.get("dwell_s", 0.0), f"path.waypoints[{i}].dwell_s", True),
-            speed_mm_s=_positive(wp.get("speed_mm_s", 0.0), f"path.waypoints[{i}].speed_mm_s", True),
+            speed_mm_s=_positive(
+                wp.get("speed_mm_s", 0.0), f"path.waypoints[{i}].speed_mm_s", True
+            ),
         )
         for i, wp in enumerate(path_data.get("waypoints", [{"position_mm": [0, 0, 0]}]))
     )

@@ -1,1 +1,1 @@
-"""ProbeLink: probe-nav's open, versioned wire protocol for counting probes (docs/protocol-probelink.md)."""
+"""ProbeLink: probe-nav's open, versioned wire protocol for probes (docs/protocol-probelink.md)."""

@@ -1,4 +1,4 @@
-"""ProbeLink v1 byte layout: message <-> bytes, and a stream decoder that resynchronises after garbage.
+"""ProbeLink v1 byte layout: message <-> bytes, and a stream decoder that resynchronises.
 
 Wire format of one message: COBS(header || payload || crc16_le) followed by a single 0x00.
 Header: version u8, type u8, seq u16 LE. CRC-16/CCITT-FALSE over header || payload.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+
 from drivers.device import Device
 from drivers.errors import DeviceTimeout
 from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
@@ -92,7 +93,7 @@ class ProbeLinkDevice(Device):
         return seq
 
     def request(self, cmd: Cmd, *args: object, timeout_s: float = 1.0) -> Ack:
-        """Send a command and wait for its ACK (not from the reader thread); DeviceTimeout if none."""
+        """Send a command and wait for its ACK; DeviceTimeout if none. Not for the reader thread."""
         seq = self._next_seq()
         event: threading.Event = threading.Event()
         box: list[Ack] = []

@@ -1,4 +1,4 @@
-"""ProbeLink v1 messages as plain dataclasses (one per message type), independent of the byte layout."""
+"""ProbeLink v1 messages as plain dataclasses, one per message type, apart from the byte layout."""
 
 from __future__ import annotations
 

@@ -46,10 +46,10 @@ def start_server(protocol: str, scenario: str, link: str, seed: int, speed: floa
                  port: int = 0, link_path: str | None = None):
     """Build and start a DeviceServer on a background thread; UserError for bad choices."""
     from simulator.engine import Simulation
+    from simulator.links import make_link
     from simulator.registry import UnknownEmulator, emulator_class
     from simulator.scenario import ScenarioError, load
     from simulator.server import DeviceServer
-    from simulator.links import make_link
 
     if speed <= 0:
         raise UserError(f"--speed must be > 0, got {speed}")

@@ -59,7 +59,7 @@ class ProbeLinkEmulator(Emulator):
             serial=self.serial,
             firmware="sim-1.0",
             detector=Detector.CDTE,
-            frame_period_ms=int(round(self.period_s * 1000)),
+            frame_period_ms=round(self.period_s * 1000),
             windows=tuple(self.windows),
         )
 
@@ -139,9 +139,9 @@ class ProbeLinkEmulator(Emulator):
             out += self._tx(
                 Count(
                     frame_seq=self.frame_seq,
-                    t_end_us=int(round(frame.t_end_s * 1e6)),
-                    real_us=int(round(frame.real_s * 1e6)),
-                    live_us=int(round(frame.live_s * 1e6)),
+                    t_end_us=round(frame.t_end_s * 1e6),
+                    real_us=round(frame.real_s * 1e6),
+                    live_us=round(frame.live_s * 1e6),
                     counts=frame.counts,
                     flags=self.faults,
                 )

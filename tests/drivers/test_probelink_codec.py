@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -140,7 +141,7 @@ def test_dropped_frames_leave_a_gap_in_frame_seq() -> None:
     kept = [m for m in msgs if m.frame_seq not in (3, 4, 7)]
     out = StreamDecoder().feed(b"".join(encode(m) for m in kept))
     seqs = [m.frame_seq for m in out]
-    assert sum(b - a - 1 for a, b in zip(seqs, seqs[1:], strict=False)) == 3
+    assert sum(b - a - 1 for a, b in itertools.pairwise(seqs)) == 3
 
 
 def test_runaway_packet_is_discarded_then_resync() -> None:

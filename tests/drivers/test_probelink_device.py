@@ -1,0 +1,109 @@
+"""The ProbeLink device class on a real pty: bytes written by hand on the device side, including
+garbage, corrupted and missing frames, reach the host as counted, accounted frames."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from drivers.device import FrameEvent, InfoEvent, LinkEvent
+from drivers.frames import FaultFlag, LinkState
+from drivers.probelink.codec import StreamDecoder, encode
+from drivers.probelink.device import ProbeLinkDevice
+from drivers.probelink.messages import Ack, Cmd, Command, Count, Info
+from simulator.links import PtyLink
+
+
+def collect(device: ProbeLinkDevice, n_frames: int, timeout_s: float = 5.0) -> list:
+    events: list = []
+    deadline = time.monotonic() + timeout_s
+    while sum(isinstance(e, FrameEvent) for e in events) < n_frames:
+        assert time.monotonic() < deadline, f"only {events}"
+        events += device.poll(0.05)
+    return events
+
+
+def frame(i: int, counts: int = 10, flags: int = 0) -> bytes:
+    return encode(Count(i, 50_000 * (i + 1), 50_000, 49_500, (counts,), flags, i))
+
+
+@pytest.fixture
+def link_and_device():
+    link = PtyLink()
+    device = ProbeLinkDevice(link.url)
+    device.open()
+    yield link, device
+    device.close()
+    link.close()
+
+
+def host_commands(link: PtyLink, timeout_s: float = 2.0) -> list[Command]:
+    decoder = StreamDecoder()
+    out: list = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(out) < 2:
+        out += decoder.feed(link.read())
+        time.sleep(0.01)
+    return out
+
+
+def test_host_asks_identity_and_stream_on_connect(link_and_device) -> None:
+    link, device = link_and_device
+    cmds = host_commands(link)
+    assert [c.cmd for c in cmds] == [Cmd.GET_INFO, Cmd.START_STREAM]
+    link.write(encode(Ack(cmds[0].seq, Cmd.GET_INFO)) + encode(Info("M", "S1", "F")))
+    link.write(frame(0))
+    events = collect(device, 1)
+    assert any(isinstance(e, InfoEvent) and e.info.serial == "S1" for e in events)
+    assert any(isinstance(e, LinkEvent) and e.state is LinkState.CONNECTED for e in events)
+
+
+def test_garbage_bitflips_and_drops_are_counted_and_skipped(link_and_device) -> None:
+    link, device = link_and_device
+    host_commands(link)
+    corrupted = bytearray(frame(3))
+    corrupted[5] ^= 0x10
+    stream = (
+        frame(0) + os.urandom(300).replace(b"\x00", b"") + b"\x00" + frame(1) + frame(2)
+        + bytes(corrupted) + frame(4) + frame(7, counts=3, flags=FaultFlag.OVER_RANGE)
+    )
+    link.write(stream)
+    frames = [e.frame for e in collect(device, 5) if isinstance(e, FrameEvent)]
+    assert [f.seq for f in frames] == [0, 1, 2, 4, 7]
+    assert frames[-1].flags & FaultFlag.OVER_RANGE
+    assert frames[0].t_s == pytest.approx(0.05) and frames[0].live_s == pytest.approx(0.0495)
+    stats = device.stats
+    assert stats.frames == 5
+    assert stats.dropped_frames == 3  # 3 (corrupted), 5 and 6 (never sent)
+    assert stats.bad_frames == 2  # the garbage packet and the corrupted frame
+    assert stats.skipped_bytes > 0
+
+
+def test_silence_makes_the_link_stale(link_and_device) -> None:
+    link, device = link_and_device
+    host_commands(link)
+    link.write(frame(0))
+    collect(device, 1)
+    assert device.link_state is LinkState.CONNECTED
+    time.sleep(device.stale_after_s + 0.3)
+    assert device.link_state is LinkState.STALE
+    link.write(frame(1))
+    collect(device, 1)
+    assert device.link_state is LinkState.CONNECTED
+
+
+def test_request_gets_its_ack(link_and_device) -> None:
+    import threading
+
+    link, device = link_and_device
+    host_commands(link)
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(device.request(Cmd.PING)))
+    worker.start()
+    (ping,) = [c for c in host_commands(link) if c.cmd == Cmd.PING] or [None]
+    assert ping is not None
+    link.write(encode(Ack(ping.seq, Cmd.PING)))
+    worker.join(2)
+    assert result and result[0].cmd_seq == ping.seq
