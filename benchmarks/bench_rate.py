@@ -1,0 +1,194 @@
+"""Rate-meter benchmark: precision, step response and throughput (prints figures, no pass/fail).
+
+For simulated Poisson streams at 20 frames/s (backgrounds 5, 20, 200 cps; up-steps 1.2-4x; fixed
+seeds) it prints, for every meter, the steady-state relative sd and the 90 % time of the MEAN step
+response (mean over realisations, measured from the step). For the adaptive meter it also prints
+the time constant of the fixed exponential meter with the same steady relative sd
+(rel sd = 1/sqrt(2 r tau) => tau_eq = 1 / (2 r sd^2)), that meter's 90 % time ln(10) tau_eq, and the
+speed-up t90(tau_eq) / t90(adaptive). Then the batch throughput of the full pipeline and the
+online per-frame cost. Run: python benchmarks/bench_rate.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from probe_nav.core.adaptive import AdaptiveConfig, AdaptiveRateMeter
+from probe_nav.core.rate import FIXED_TAU_PRESETS_S, ExponentialMeter
+
+FRAME_S = 0.05  # 20 frames/s
+BACKGROUNDS_CPS = (5.0, 20.0, 200.0)
+STEPS = (1.2, 1.5, 2.0, 4.0)
+
+
+def adaptive_memory_s(rate_cps: float, config: AdaptiveConfig) -> float:
+    """Live time the adaptive meter averages over in steady state at rate_cps."""
+    return min(config.max_counts / rate_cps, config.max_window_s)
+
+
+def step_runs(
+    make_meter, rate_cps: float, step: float, pre_s: float, post_s: float, runs: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates (runs x frames) of independent streams stepping at pre_s, and the frame times."""
+    n_pre, n_post = round(pre_s / FRAME_S), round(post_s / FRAME_S)
+    mean_counts = np.r_[np.full(n_pre, rate_cps), np.full(n_post, rate_cps * step)] * FRAME_S
+    live = np.full(n_pre + n_post, FRAME_S)
+    rng = np.random.default_rng(seed)
+    out = np.empty((runs, n_pre + n_post))
+    for i in range(runs):
+        out[i] = make_meter().process(rng.poisson(mean_counts), live).rate_cps
+    t_s = (np.arange(n_pre + n_post) + 1) * FRAME_S - pre_s  # 0 = end of the first stepped frame
+    return out, t_s
+
+
+def t90_s(mean_response: np.ndarray, t_s: np.ndarray, before: float, after: float) -> float:
+    """First time >= 0 at which the mean response has covered 90 % of the step."""
+    frac = (mean_response - before) / (after - before)
+    hit = np.flatnonzero((t_s >= 0) & (frac >= 0.9))
+    return float(t_s[hit[0]]) if hit.size else float("nan")
+
+
+def steady_rel_sd(make_meter, rate_cps: float, memory_s: float, memories: int, seed: int):
+    """Relative sd of the estimates over one long steady stream (first two memories skipped)."""
+    n = round((memories + 2) * memory_s / FRAME_S)
+    live = np.full(n, FRAME_S)
+    meter = make_meter()
+    est = meter.process(np.random.default_rng(seed).poisson(rate_cps * live), live)
+    return float(est.rate_cps[round(2 * memory_s / FRAME_S) :].std() / rate_cps), meter
+
+
+def step_t90_s(make_meter, rate_cps: float, step: float, memory_s: float, runs: int, seed: int):
+    """90 % time of the mean response to a step after 1.3 memories of steady rate."""
+    pre_s = 1.3 * memory_s + 20.0
+    post_s = 1.2 * memory_s + 20.0
+    est, t_s = step_runs(make_meter, rate_cps, step, pre_s, post_s, runs, seed)
+    return t90_s(est.mean(axis=0), t_s, rate_cps, rate_cps * step)
+
+
+def exp_mean_t90_s(tau_s: float, step: float) -> float:
+    """90 % time of an exponential meter's mean step response (it is linear: feed the means)."""
+    scale = 10**6  # integer "counts" proportional to the expected counts per frame
+    n_pre, n_post = round(20 * tau_s / FRAME_S), round(10 * tau_s / FRAME_S)
+    counts = np.r_[np.full(n_pre, scale), np.full(n_post, round(scale * step))]
+    est = ExponentialMeter(tau_s).process(counts, np.full(counts.size, FRAME_S)).rate_cps
+    t_s = (np.arange(counts.size) + 1 - n_pre) * FRAME_S
+    return t90_s(est, t_s, scale / FRAME_S, round(scale * step) / FRAME_S)
+
+
+def precision_table(runs: int, memories: int, config: AdaptiveConfig) -> list[float]:
+    """Print the step-response table; returns the adaptive speed-ups."""
+    print(f"steady sd over {memories} memories; step response: mean of {runs} runs at "
+          f"{1 / FRAME_S:.0f} frames/s; times in s")
+    taus = FIXED_TAU_PRESETS_S
+    print(f"{'bg cps':>6} {'step':>4} | {'adapt sd':>8} {'t90':>6} | {'tau_eq':>6} {'t90_eq':>6} "
+          f"{'speed-up':>8} | fixed tau " + " ".join(f"{t:>11g}" for t in taus))
+    speedups = []
+    for i, bg in enumerate(BACKGROUNDS_CPS):
+        memory_s = adaptive_memory_s(bg, config)
+        sd_a, meter = steady_rel_sd(lambda: AdaptiveRateMeter(config), bg, memory_s, memories,
+                                    7 + i)
+        false = (meter.restarts - meter.merges) / (memories + 2)
+        print(f"{bg:6g} cps: memory {memory_s:.1f} s; on steady data {false:.3f} false restarts "
+              f"per memory kept, {meter.merges / (memories + 2):.3f} taken back")
+        tau_eq = 1.0 / (2.0 * bg * sd_a**2)
+        t90_eq = np.log(10.0) * tau_eq
+        fixed_sd = [steady_rel_sd(lambda t=t: ExponentialMeter(t), bg, 5 * t, 200, 70 + i)[0]
+                    for t in taus]
+        for k, step in enumerate(STEPS):
+            t90_a = step_t90_s(lambda: AdaptiveRateMeter(config), bg, step, memory_s, runs,
+                               1000 * int(bg) + k)
+            speedups.append(t90_eq / t90_a)
+            fixed = " ".join(f"{sd:5.3f}/{exp_mean_t90_s(t, step):5.2f}"
+                             for t, sd in zip(taus, fixed_sd, strict=True))
+            print(f"{bg:6g} {step:4g} | {sd_a:8.4f} {t90_a:6.1f} | {tau_eq:6.1f} {t90_eq:6.1f} "
+                  f"{t90_eq / t90_a:8.2f} | sd/t90    {fixed}")
+    theory = ", ".join(f"{np.log(10) * t:.2f}" for t in taus)
+    print(f"fixed meters, theory: rel sd 1/sqrt(2 r tau); t90 = ln(10) tau = {theory} s")
+    print(f"adaptive speed-up vs equal-precision exponential: min {min(speedups):.2f}")
+    return speedups
+
+
+class _NoDetector:
+    """Stand-in used only when probe_nav.core.detect is not installed (reported as such)."""
+
+    def __init__(self, *args: float) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def process(self, counts: np.ndarray, live_s: np.ndarray) -> np.ndarray:
+        return np.zeros(counts.size, dtype=bool)
+
+
+def throughput_streams(n: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Steady background, and a probe passing a 15x hot spot every 60 s (many change points)."""
+    rng = np.random.default_rng(seed)
+    live = np.full(n, FRAME_S)
+    t = np.arange(n) * FRAME_S
+    moving = 20.0 + 300.0 * np.exp(-(((t % 60.0) - 30.0) ** 2) / (2 * 3.0**2))
+    return {"steady 20 cps": (rng.poisson(20.0 * live), live),
+            "moving probe": (rng.poisson(moving * live), live)}
+
+
+def throughput_table(n: int) -> None:
+    """Batch frames/s of the meter alone and of the whole pipeline; online us per frame."""
+    from probe_nav.core.pipeline import PipelineConfig, Processor, process_arrays
+
+    factory = None
+    try:
+        import probe_nav.core.detect  # noqa: F401
+        label = "real HotDetector"
+    except ImportError:
+        factory, label = _NoDetector, "NO detector (probe_nav.core.detect missing)"
+    print(f"throughput, {n:,} frames at {1 / FRAME_S:.0f} frames/s, one core; pipeline: {label}")
+    config = PipelineConfig(background_cps=20.0)
+    for name, (counts, live) in throughput_streams(n, 5).items():
+        t_s = np.cumsum(live)
+        t0 = time.perf_counter()
+        meter = AdaptiveRateMeter()
+        meter.process(counts, live)
+        t1 = time.perf_counter()
+        process_arrays(t_s, live, counts, config=config, detector_factory=factory)
+        t2 = time.perf_counter()
+        proc = Processor(config, detector_factory=factory)
+        m = 20_000
+        from drivers.frames import CountFrame
+
+        frames = [CountFrame(i, float(t_s[i]), FRAME_S, FRAME_S, (int(counts[i]),))
+                  for i in range(m)]
+        t3 = time.perf_counter()
+        for f in frames:
+            proc.push(f)
+        t4 = time.perf_counter()
+        print(f"  {name:14s} meter {n / (t1 - t0) / 1e6:5.2f} M frames/s | pipeline batch "
+              f"{n / (t2 - t1) / 1e6:5.2f} M frames/s | online {1e6 * (t4 - t3) / m:6.1f} us/frame"
+              f" | change points {meter.restarts - meter.merges}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (rough figures)")
+    parser.add_argument("--runs", type=int, default=None, help="realisations per cell")
+    parser.add_argument("--frames", type=int, default=2_000_000, help="frames for throughput")
+    args = parser.parse_args(argv)
+    runs = args.runs or (40 if args.quick else 160)
+    memories = 30 if args.quick else 300
+    config = AdaptiveConfig()
+    t0 = time.perf_counter()
+    precision_table(runs, memories, config)
+    print(f"(table took {time.perf_counter() - t0:.0f} s)")
+    throughput_table(args.frames)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Reading and writing recorded data (frame CSV files)."""

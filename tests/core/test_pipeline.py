@@ -1,0 +1,112 @@
+"""Pipeline: online == batch bit for bit, background phases, readings, real detector hookup."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from calibration.deadtime import DeadTimeModel
+from drivers.frames import CountFrame, FaultFlag
+from probe_nav.core.pipeline import PipelineConfig, Processor, Reading, Readings, process_arrays
+from tests.core.fakes import CusumDetector
+
+FRAME_S = 0.05
+
+
+def recording(seed: int = 3, n: int = 4000) -> dict[str, np.ndarray]:
+    """Background 20 cps with a hot node (200 cps) from 100 s to 110 s, dead time, flags."""
+    rng = np.random.default_rng(seed)
+    t = (np.arange(n) + 1) * FRAME_S
+    rate = np.where((t > 100) & (t < 110), 200.0, 20.0)
+    real = np.full(n, FRAME_S)
+    live = real * rng.uniform(0.95, 1.0, n)
+    flags = np.zeros(n, dtype=np.int64)
+    flags[2500:2510] = int(FaultFlag.OVER_RANGE)
+    return {"t_s": t, "live_s": live, "counts": rng.poisson(rate * live), "real_s": real,
+            "flags": flags}
+
+
+def frames_of(rec: dict[str, np.ndarray]) -> list[CountFrame]:
+    return [CountFrame(i, float(rec["t_s"][i]), float(rec["real_s"][i]), float(rec["live_s"][i]),
+                       (int(rec["counts"][i]), 0), flags=FaultFlag(int(rec["flags"][i])))
+            for i in range(rec["t_s"].size)]
+
+
+@pytest.mark.parametrize("config", [
+    PipelineConfig(),
+    PipelineConfig(meter="1", background_cps=20.0, background_sd_cps=0.5),
+    PipelineConfig(meter="adaptive", background_s=3.0,
+                   dead_time=DeadTimeModel("paralysable", 20e-6)),
+])
+def test_online_push_equals_batch_bit_for_bit(config: PipelineConfig) -> None:
+    rec = recording()
+    batch = process_arrays(**rec, config=config, detector_factory=CusumDetector)
+    proc = Processor(config, detector_factory=CusumDetector)
+    online = [proc.push(f) for f in frames_of(rec)]
+    assert online == [batch[i] for i in range(len(batch))]  # dataclass ==: every field exact
+    chunked = Processor(config, detector_factory=CusumDetector)
+    edges = [0, 1, 2, 7, 199, 200, 201, 1500, 3999, 4000]
+    parts = [chunked.process(**{k: v[a:b] for k, v in rec.items()})
+             for a, b in itertools.pairwise(edges)]
+    joined = Readings.concatenate(parts)
+    for name, ref in batch.as_dict().items():
+        np.testing.assert_array_equal(getattr(joined, name), ref, err_msg=name)
+
+
+def test_measured_background_phase_and_hot_node() -> None:
+    CusumDetector.created.clear()
+    rec = recording()
+    r = process_arrays(**rec, config=PipelineConfig(background_s=10.0),
+                       detector_factory=CusumDetector)
+    first10 = rec["t_s"] <= 10.0 + 1e-9
+    assert not r.hot[: int(first10.sum())].any()  # no decisions while measuring
+    # the detector was made once, with the background measured over the first 10 s of live time
+    (b, interval, sd), = CusumDetector.created
+    n_bg = np.flatnonzero(np.cumsum(rec["live_s"]) >= 10.0 * (1 - 1e-9))[0] + 1
+    live_bg = rec["live_s"][:n_bg].sum()
+    assert b == pytest.approx(rec["counts"][:n_bg].sum() / live_bg)
+    assert sd == pytest.approx(math.sqrt(rec["counts"][:n_bg].sum()) / live_bg)
+    assert interval == 600.0
+    assert np.all(r.background_cps[n_bg:] == b)
+    node = (rec["t_s"] > 101) & (rec["t_s"] < 110)
+    assert r.hot[node].mean() > 0.9 and r.hot[rec["t_s"] > 150].mean() < 0.05
+    assert r.z[node].mean() > 5 and abs(np.median(r.z[rec["t_s"] > 150])) < 2
+    np.testing.assert_array_equal(r.over_range, rec["flags"] != 0)
+    np.testing.assert_allclose(r.net_cps, r.rate_cps - r.background_cps)
+    np.testing.assert_allclose(r.net_sd_cps, np.hypot(r.rate_sd_cps, r.background_sd_cps))
+
+
+def test_first_reading_before_any_live_time_is_not_nan() -> None:
+    proc = Processor(detector_factory=CusumDetector)
+    reading = proc.push(CountFrame(0, 0.05, 0.05, 0.0, (0,)))
+    assert isinstance(reading, Reading)
+    assert reading.rate_cps == 0.0 and reading.rate_sd_cps == math.inf
+    assert reading.z == 0.0 and not reading.hot
+    assert not any(isinstance(v, float) and math.isnan(v) for v in
+                   (reading.net_cps, reading.net_sd_cps, reading.background_cps))
+    assert not proc.background_ready
+
+
+def test_reset_gives_the_same_readings() -> None:
+    rec = recording(n=600)
+    proc = Processor(detector_factory=CusumDetector)
+    a = proc.process(**rec)
+    proc.reset()
+    b = proc.process(**rec)
+    for name, ref in a.as_dict().items():
+        np.testing.assert_array_equal(getattr(b, name), ref)
+
+
+def test_with_the_real_hot_detector() -> None:
+    pytest.importorskip("probe_nav.core.detect", reason="detector not importable yet",
+                        exc_type=ImportError)
+    rec = recording()
+    r = process_arrays(**rec)
+    proc = Processor()
+    online = [proc.push(f) for f in frames_of(rec)[:600]]
+    assert online == [r[i] for i in range(600)]
+    node = (rec["t_s"] > 103) & (rec["t_s"] < 110)
+    assert r.hot[node].any() and not r.hot[rec["t_s"] <= 10.0].any()
