@@ -39,9 +39,17 @@ class Link(ABC):
     def close(self) -> None:
         """Take the device off the link (the host sees a disconnect)."""
 
+    @abstractmethod
+    def reopen(self) -> Link:
+        """A fresh link at the same URL, after `close` (the device is plugged back in)."""
+
 
 class PtyLink(Link):
-    """A Linux pseudo-terminal in raw mode; `link_path` makes a stable symlink to it."""
+    """A Linux pseudo-terminal in raw mode; `link_path` makes a stable symlink to it.
+
+    A pty cannot come back under the same /dev/pts name once closed, so a device that is
+    unplugged and plugged in again keeps its URL only through `link_path`.
+    """
 
     def __init__(self, link_path: str | None = None) -> None:
         self._master, self._slave = os.openpty()
@@ -95,11 +103,15 @@ class PtyLink(Link):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def reopen(self) -> PtyLink:
+        return PtyLink(str(self._link_path) if self._link_path else None)
+
 
 class TcpLink(Link):
     """A TCP server on loopback that serves one host at a time."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self._host = host
         self._server = socket.create_server((host, port), reuse_port=False)
         self._server.setblocking(False)
         self.port = self._server.getsockname()[1]
@@ -168,6 +180,9 @@ class TcpLink(Link):
         self._drop_client()
         with contextlib.suppress(OSError):
             self._server.close()
+
+    def reopen(self) -> TcpLink:
+        return TcpLink(self.port, self._host)
 
 
 def make_link(kind: str, link_path: str | None = None, port: int = 0) -> Link:

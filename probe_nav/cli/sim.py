@@ -1,10 +1,15 @@
-"""`probe-nav sim serve|list`: run a simulated device on a pty or TCP, list the scenarios."""
+"""`probe-nav sim serve|run|list`: a simulated device on a pty or TCP (with faults on demand and
+ground truth beside the stream), a scenario played straight to a frames file, the scenarios."""
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from probe_nav.errors import UserError
 
@@ -26,7 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--seed", type=int, default=0, help="random seed of the counts")
     serve.add_argument("--speed", type=float, default=1.0,
                        help="device time per host second (e.g. 10 = ten times real time)")
+    serve.add_argument("--faults", metavar="SPEC",
+                       help="timed faults, e.g. unplug@10+3,garbage@5x200 (docs/faults.md)")
+    serve.add_argument("--truth", metavar="FILE",
+                       help="write the ground truth of every frame to FILE (.csv or .jsonl)")
     serve.set_defaults(func=run_serve)
+    run = sim_sub.add_parser("run", help="play a scenario as fast as possible; frames + truth "
+                             "as CSV (replayable) or JSON Lines")
+    run.add_argument("--scenario", default="sln-static", help="scenario name or .toml file")
+    run.add_argument("--duration", type=float, default=30.0, metavar="S",
+                     help="scenario seconds to play (default 30)")
+    run.add_argument("--seed", type=int, default=0, help="random seed of the counts")
+    run.add_argument("--faults", metavar="SPEC", help="physics faults (saturate, hv) to play")
+    run.add_argument("--out", metavar="FILE", help=".csv or .jsonl (default: CSV on stdout)")
+    run.set_defaults(func=run_run)
     lister = sim_sub.add_parser("list", help="list the built-in scenarios")
     lister.set_defaults(func=run_list)
 
@@ -42,33 +60,83 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(scenario: str):
+    from simulator.scenario import ScenarioError, load
+
+    try:
+        return load(scenario)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _plan(spec: str | None):
+    from simulator.faults import FaultPlan, FaultSpecError
+
+    try:
+        return FaultPlan.from_spec(spec)
+    except FaultSpecError as exc:
+        raise UserError(f"--faults: {exc}") from None
+
+
+def _truth_writer(path: str | None, n_windows: int):
+    from simulator.truth import TruthWriter
+
+    if path is None:
+        return None
+    try:
+        return TruthWriter(path, n_windows)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _temporary_link_path() -> str:
+    """A symlink path in a private temporary folder, removed at exit."""
+    folder = tempfile.mkdtemp(prefix="probe-nav-sim-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return str(Path(folder) / "ttySIM")
+
+
 def start_server(protocol: str, scenario: str, link: str, seed: int, speed: float = 1.0,
-                 port: int = 0, link_path: str | None = None):
-    """Build and start a DeviceServer on a background thread; UserError for bad choices."""
+                 port: int = 0, link_path: str | None = None, faults: str | None = None,
+                 truth: str | None = None):
+    """Build and start a DeviceServer on a background thread; UserError for bad choices.
+
+    A pty device that is to be unplugged gets a temporary --link-path, so that it comes back
+    at the URL the host knows.
+    """
     from simulator.engine import Simulation
     from simulator.links import make_link
     from simulator.registry import UnknownEmulator, emulator_class
-    from simulator.scenario import ScenarioError, load
     from simulator.server import DeviceServer
 
     if speed <= 0:
         raise UserError(f"--speed must be > 0, got {speed}")
+    plan = _plan(faults)
+    loaded = _load(scenario)
     try:
-        emulator = emulator_class(protocol)(Simulation(load(scenario), seed))
-    except (ScenarioError, UnknownEmulator) as exc:
+        emulator = emulator_class(protocol)(Simulation(loaded, seed))
+    except UnknownEmulator as exc:
         raise UserError(str(exc)) from None
+    writer = _truth_writer(truth, len(loaded.windows))
+    if link == "pty" and link_path is None and plan.of_kind("unplug"):
+        link_path = _temporary_link_path()
     try:
         device_link = make_link(link, link_path=link_path, port=port)
     except OSError as exc:
         raise UserError(f"cannot open a {link} link: {exc.strerror or exc}") from None
     emulator.keep_truth = False
-    return DeviceServer(emulator, device_link, speed=speed).start()
+    emulator.truth_sink = writer
+    server = DeviceServer(emulator, device_link, speed=speed, faults=plan, seed=seed)
+    server.truth_writer = writer  # type: ignore[attr-defined]
+    return server.start()
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; the URL is the first line of standard output."""
     server = start_server(args.protocol, args.scenario, args.link, args.seed, args.speed,
-                          args.port, args.link_path)
+                          args.port, args.link_path, args.faults, args.truth)
     print(server.url, flush=True)
     try:
         while True:
@@ -77,5 +145,30 @@ def run_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         server.stop()
+        if server.truth_writer is not None:
+            server.truth_writer.close()
         sys.stdout.flush()
+    return 0
+
+
+def run_run(args: argparse.Namespace) -> int:
+    """Play the scenario for --duration seconds without a link and write every frame."""
+    from simulator.engine import Simulation
+    from simulator.truth import TruthWriter
+
+    if not args.duration > 0:
+        raise UserError(f"--duration must be > 0, got {args.duration}")
+    plan = _plan(args.faults)
+    scenario = _load(args.scenario)
+    sim = Simulation(scenario, args.seed)
+    sim.faults = plan
+    writer = (_truth_writer(args.out, len(scenario.windows)) if args.out
+              else TruthWriter(sys.stdout, len(scenario.windows)))
+    try:
+        seq = 0
+        while sim.t_s + scenario.frame_period_s <= args.duration + 1e-9:
+            writer(sim.step(), {"frame_seq": seq, "sent": True})
+            seq += 1
+    finally:
+        writer.close()
     return 0

@@ -1,0 +1,227 @@
+"""TOML data -> Scenario, checking every key; errors say which key and why (no file name here,
+simulator.scenario.load adds it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from typing import Any
+
+from calibration.nuclides import nuclide
+from drivers.frames import EnergyWindow
+from simulator.collimator import aspect_for_fwhm
+from simulator.deadtime_sim import KINDS
+from simulator.detector import material
+from simulator.geometry import unit
+from simulator.path import ScanPath, Waypoint
+from simulator.physics import PointSource, ProbeModel, Tissue
+from simulator.rates import Background
+from simulator.scenario import Scenario
+
+_HOUR_S = 3600.0
+_TOP = {"name", "description", "nuclide", "frame_period_s", "t0_after_injection_h", "probe",
+        "tissue", "background", "windows", "sources", "path"}
+_SOURCE = {"name", "position_mm", "activity_mbq", "injected_activity_mbq", "uptake_fraction",
+           "nuclide", "radius_mm", "biological_half_life_h", "from_s", "until_s"}
+_WAYPOINT = {"position_mm", "dwell_s", "speed_mm_s", "travel_s", "axis"}
+_PROBE_TEXT = {"sensitivity_nuclide", "dead_time_kind", "detector"}
+_PROBE_INT = {"spectrum_channels"}
+
+
+def _check_keys(data: Any, allowed: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a table, got {data!r}")
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} in {where}")
+    return data
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return float(value)
+
+
+def _positive(value: Any, what: str, allow_zero: bool = False) -> float:
+    number = _number(value, what)
+    if number < 0 or (number == 0 and not allow_zero):
+        raise ValueError(f"{what} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return number
+
+
+def _vec3(value: Any, what: str) -> tuple[float, float, float]:
+    if not (isinstance(value, list) and len(value) == 3):
+        raise ValueError(f"{what} must be a list of 3 numbers in mm, got {value!r}")
+    x, y, z = (_number(v, what) for v in value)
+    return (x, y, z)
+
+
+def _axis(value: Any, what: str) -> tuple[float, float, float]:
+    vec = _vec3(value, what)
+    try:
+        unit(vec)
+    except ValueError:
+        raise ValueError(f"{what} must not be the zero vector") from None
+    return vec
+
+
+def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
+    data = dict(_check_keys(data, {f.name for f in fields(ProbeModel)} | {"shielding_pct"},
+                            "[probe]"))
+    if "shielding_pct" in data:
+        if "leakage_fraction" in data:
+            raise ValueError("[probe] gives both shielding_pct and leakage_fraction; use one")
+        pct = _number(data.pop("shielding_pct"), "probe.shielding_pct")
+        if not 50.0 < pct <= 100.0:
+            raise ValueError(f"probe.shielding_pct must be in (50, 100], got {pct}")
+        data["leakage_fraction"] = 1.0 - pct / 100.0
+    values: dict[str, Any] = {"sensitivity_nuclide": tracer}
+    for key, value in data.items():
+        if key in _PROBE_TEXT:
+            if not isinstance(value, str):
+                raise ValueError(f"probe.{key} must be a string, got {value!r}")
+            values[key] = value
+        elif key in _PROBE_INT:
+            if not isinstance(value, int) or not 1 <= value <= 65535:
+                raise ValueError(f"probe.{key} must be an integer 1..65535, got {value!r}")
+            values[key] = value
+        else:
+            values[key] = _positive(value, f"probe.{key}", allow_zero=True)
+    probe = ProbeModel(**values)
+    nuclide(probe.sensitivity_nuclide)
+    material(probe.detector)
+    if probe.dead_time_kind not in KINDS:
+        raise ValueError(f"probe.dead_time_kind must be one of {', '.join(KINDS)}, "
+                         f"got {probe.dead_time_kind!r}")
+    for key in ("sensitivity_cps_per_mbq", "reference_distance_mm", "kev_per_channel"):
+        if getattr(probe, key) <= 0:
+            raise ValueError(f"probe.{key} must be > 0")
+    if not 0 < probe.over_range_loss < 1:
+        raise ValueError(f"probe.over_range_loss must be between 0 and 1, got "
+                         f"{probe.over_range_loss}")
+    aspect_for_fwhm(probe.angular_fwhm_deg, probe.leakage_fraction)
+    return probe
+
+
+def _source(i: int, src: Any, tracer: str, t0_s: float) -> PointSource:
+    where = f"sources[{i}]"
+    src = _check_keys(src, _SOURCE, where)
+    nuc = nuclide(str(src.get("nuclide", tracer)))
+    bio_s = math.inf
+    if "biological_half_life_h" in src:
+        bio_s = _positive(src["biological_half_life_h"], f"{where}.biological_half_life_h") * 3600
+    if ("activity_mbq" in src) == ("injected_activity_mbq" in src):
+        raise ValueError(f"{where} needs exactly one of activity_mbq (at scenario start) or "
+                         "injected_activity_mbq (at injection)")
+    if "activity_mbq" in src:
+        if "uptake_fraction" in src:
+            raise ValueError(f"{where}.uptake_fraction goes with injected_activity_mbq")
+        activity = _positive(src["activity_mbq"], f"{where}.activity_mbq", True)
+    else:
+        injected = _positive(src["injected_activity_mbq"], f"{where}.injected_activity_mbq", True)
+        uptake = _positive(src.get("uptake_fraction", 1.0), f"{where}.uptake_fraction", True)
+        if uptake > 1:
+            raise ValueError(f"{where}.uptake_fraction must be <= 1, got {uptake}")
+        lam = nuc.decay_constant_per_s + (0 if math.isinf(bio_s) else math.log(2) / bio_s)
+        activity = injected * uptake * math.exp(-lam * t0_s)
+    from_s = _number(src.get("from_s", -math.inf), f"{where}.from_s") if "from_s" in src \
+        else -math.inf
+    until_s = _number(src["until_s"], f"{where}.until_s") if "until_s" in src else math.inf
+    if until_s <= from_s:
+        raise ValueError(f"{where}.until_s must be after from_s")
+    return PointSource(
+        name=str(src.get("name", f"source {i + 1}")),
+        position_mm=_vec3(src["position_mm"], f"{where}.position_mm"),
+        activity_mbq=activity,
+        nuclide_name=nuc.name,
+        radius_mm=_positive(src.get("radius_mm", 0.0), f"{where}.radius_mm", True),
+        biological_half_life_s=bio_s,
+        from_s=from_s,
+        until_s=until_s,
+    )
+
+
+def _windows(data: Any, tracer: str) -> tuple[EnergyWindow, ...]:
+    if data is None:
+        w = nuclide(tracer).window
+        return (EnergyWindow(w.lo_kev, w.hi_kev, w.name),)
+    if not isinstance(data, list) or not 1 <= len(data) <= 8:
+        raise ValueError("windows must be a list of 1 to 8 tables")
+    out = []
+    for i, win in enumerate(data):
+        win = _check_keys(win, {"lo_kev", "hi_kev", "name", "nuclide"}, f"windows[{i}]")
+        if "nuclide" in win:
+            std = nuclide(str(win["nuclide"])).window
+            lo, hi = win.get("lo_kev", std.lo_kev), win.get("hi_kev", std.hi_kev)
+            name = str(win.get("name", std.name))
+        else:
+            lo, hi, name = win["lo_kev"], win["hi_kev"], str(win.get("name", f"w{i}"))
+        lo = _positive(lo, f"windows[{i}].lo_kev", True)
+        hi = _positive(hi, f"windows[{i}].hi_kev")
+        if hi <= lo:
+            raise ValueError(f"windows[{i}]: hi_kev must be above lo_kev")
+        out.append(EnergyWindow(lo, hi, name))
+    return tuple(out)
+
+
+def _path(data: Any) -> ScanPath:
+    data = _check_keys(data, {"loop", "axis", "waypoints"}, "[path]")
+    raw = data.get("waypoints", [{"position_mm": [0, 0, 0]}])
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("path.waypoints is empty")
+    waypoints = []
+    for i, wp in enumerate(raw):
+        where = f"path.waypoints[{i}]"
+        wp = _check_keys(wp, _WAYPOINT, where)
+        waypoints.append(Waypoint(
+            position_mm=_vec3(wp["position_mm"], f"{where}.position_mm"),
+            dwell_s=_positive(wp.get("dwell_s", 0.0), f"{where}.dwell_s", True),
+            speed_mm_s=_positive(wp.get("speed_mm_s", 0.0), f"{where}.speed_mm_s", True),
+            axis=_axis(wp["axis"], f"{where}.axis") if "axis" in wp else None,
+            travel_s=_positive(wp.get("travel_s", 0.0), f"{where}.travel_s", True),
+        ))
+    loop = data.get("loop", False)
+    if not isinstance(loop, bool):
+        raise ValueError(f"path.loop must be true or false, got {loop!r}")
+    return ScanPath(tuple(waypoints), loop=loop,
+                    axis=_axis(data.get("axis", [0, 0, -1]), "path.axis"))
+
+
+def _frame_period(value: Any) -> float:
+    period = _positive(value, "frame_period_s")
+    if not 0.001 <= period <= 60.0:
+        raise ValueError(f"frame_period_s must be between 0.001 and 60 s, got {value!r}")
+    return period
+
+
+def parse(data: dict[str, Any], default_name: str) -> Scenario:
+    """Build a Scenario from TOML data; KeyError/ValueError/TypeError name the problem."""
+    _check_keys(data, _TOP, "the scenario")
+    tracer = nuclide(str(data.get("nuclide", "Tc-99m"))).name
+    t0_s = _positive(data.get("t0_after_injection_h", 0.0), "t0_after_injection_h", True) * _HOUR_S
+    tissue_data = _check_keys(data.get("tissue", {}), {"mu_scale_to_water", "scatter_per_mfp"},
+                              "[tissue]")
+    tissue = Tissue(**{k: _positive(v, f"tissue.{k}", True) for k, v in tissue_data.items()})
+    bg = _check_keys(data.get("background", {}), {"room_cps", "tissue_cps"}, "[background]")
+    sources = data.get("sources", [])
+    if not isinstance(sources, list):
+        raise ValueError("sources must be an array of tables ([[sources]])")
+    return Scenario(
+        name=str(data.get("name", default_name)),
+        description=str(data.get("description", "")),
+        nuclide_name=tracer,
+        frame_period_s=_frame_period(data.get("frame_period_s", 0.05)),
+        probe=_probe(data.get("probe", {}), tracer),
+        sources=tuple(_source(i, s, tracer, t0_s) for i, s in enumerate(sources)),
+        background=Background(
+            room_cps=_positive(bg.get("room_cps", 0.0), "background.room_cps", True),
+            tissue_cps=_positive(bg.get("tissue_cps", 0.0), "background.tissue_cps", True),
+        ),
+        path=_path(data.get("path", {})),
+        tissue=tissue,
+        windows=_windows(data.get("windows"), tracer),
+        t0_after_injection_s=t0_s,
+    )

@@ -1,0 +1,200 @@
+"""Every fault, end to end: a DeviceServer plays it on a real pty, the ProbeLink driver reads
+the stream, and the link state and frame accounting say what happened."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import pytest
+
+from drivers.device import FrameEvent, LinkEvent, StatusEvent
+from drivers.frames import CountFrame, DeviceStatus, FaultFlag, LinkState, LinkStats
+from drivers.registry import open_device
+from simulator.emulators.probelink import ProbeLinkEmulator
+from simulator.engine import Simulation
+from simulator.faults import FaultPlan
+from simulator.links import PtyLink
+from simulator.scenario import load
+from simulator.server import DeviceServer
+
+
+@dataclass
+class Session:
+    """What the host saw while a faulty device played."""
+
+    frames: list[CountFrame] = field(default_factory=list)
+    states: list[LinkState] = field(default_factory=list)
+    statuses: list[DeviceStatus] = field(default_factory=list)
+    stats: LinkStats | None = None
+    server: DeviceServer | None = None
+
+    @property
+    def emulator(self) -> ProbeLinkEmulator:
+        assert self.server is not None
+        return self.server.emulator  # type: ignore[return-value]
+
+    def seq_span(self) -> int:
+        return self.frames[-1].seq - self.frames[0].seq + 1
+
+    def between(self, t0: float, t1: float) -> list[CountFrame]:
+        """Frames whose counting interval's middle lies in [t0, t1) (device clock)."""
+        return [f for f in self.frames if t0 <= f.t_s - f.real_s / 2 < t1]
+
+
+def play(tmp_path, spec: str, until_s: float, speed: float = 10.0,
+         scenario: str = "sln-static", seed: int = 1) -> Session:
+    """Serve `scenario` with faults `spec` on a pty until device time `until_s`; watch it."""
+    link = PtyLink(str(tmp_path / "ttyPROBE"))
+    emulator = ProbeLinkEmulator(Simulation(load(scenario), seed))
+    server = DeviceServer(emulator, link, speed=speed, faults=FaultPlan.from_spec(spec),
+                          seed=seed).start()
+    device = open_device(server.url, "probelink")
+    device.open()
+    session = Session(server=server)
+    try:
+        deadline = time.monotonic() + until_s / speed + 10.0
+        while server.device_t_s < until_s:
+            assert time.monotonic() < deadline, "the session did not finish"
+            for event in device.poll(0.02):
+                if isinstance(event, FrameEvent):
+                    session.frames.append(event.frame)
+                elif isinstance(event, LinkEvent):
+                    session.states.append(event.state)
+                elif isinstance(event, StatusEvent):
+                    session.statuses.append(event.status)
+        session.stats = device.stats
+    finally:
+        device.close()
+        server.stop()
+    assert session.frames, "no frame arrived"
+    return session
+
+
+def assert_accounted(s: Session) -> None:
+    """Every frame between the first and the last one seen is either received or dropped."""
+    assert s.stats is not None
+    assert s.stats.frames == len(s.frames)
+    assert s.stats.frames + s.stats.dropped_frames == s.seq_span()
+
+
+def test_unplug_disconnects_then_the_device_returns_at_the_same_url(tmp_path) -> None:
+    s = play(tmp_path, "unplug@4+10", until_s=20.0)
+    assert s.states[0] is LinkState.CONNECTED
+    assert LinkState.DISCONNECTED in s.states
+    gone = s.states.index(LinkState.DISCONNECTED)
+    assert LinkState.CONNECTED in s.states[gone:]
+    assert s.stats.reconnects == 1
+    # The device kept counting while unplugged: those frames are lost, and accounted for.
+    assert_accounted(s)
+    assert 10 / 0.05 - 20 <= s.stats.dropped_frames <= 10 / 0.05 + 20
+    assert s.frames[-1].t_s > 15.0 and s.stats.bad_frames <= 1
+
+
+def test_stall_goes_stale_then_resumes_without_losing_frames(tmp_path) -> None:
+    s = play(tmp_path, "stall@4+10", until_s=18.0)
+    assert s.states[:3] == [LinkState.CONNECTED, LinkState.STALE, LinkState.CONNECTED]
+    assert s.stats.reconnects == 0 and s.stats.dropped_frames == 0 and s.stats.bad_frames == 0
+    assert_accounted(s)
+    gaps = [b.t_s - a.t_s for a, b in pairwise(s.frames)]
+    # Frozen from 4 s to 14 s: the last frame before ends at 4.0 s, the next at 14.05 s.
+    assert max(gaps) == pytest.approx(10.05, abs=1e-6)
+    assert sorted(gaps)[-2] == pytest.approx(0.05, abs=1e-6)
+
+
+def test_garbage_is_skipped_and_counted(tmp_path) -> None:
+    s = play(tmp_path, "garbage@4x300", until_s=8.0)
+    assert s.server.garbage_bytes == 300
+    assert s.states == [LinkState.CONNECTED]  # the stream never stopped
+    assert s.stats.bad_frames >= 1 and s.stats.skipped_bytes >= 250
+    assert s.stats.dropped_frames <= 2  # at most the frame the garbage ran into
+    assert_accounted(s)
+
+
+def test_bit_flips_corrupt_frames_only_while_they_last(tmp_path) -> None:
+    s = play(tmp_path, "bitflip@4+4:0.003", until_s=12.0)
+    # ~37-byte COUNT: P(corrupted) = 1 - (1 - 0.003)^296 = 59 % of the 80 frames (~47, sd 4.4).
+    assert s.server.flipped_bits > 30
+    assert s.stats.bad_frames >= 20 and s.stats.dropped_frames >= 20
+    assert_accounted(s)
+    clean = s.between(8.1, 12.0)
+    assert len(clean) >= 70 and all(b.seq == a.seq + 1 for a, b in pairwise(clean))
+    assert s.states == [LinkState.CONNECTED]
+
+
+def test_dropped_frames_are_counted_exactly(tmp_path) -> None:
+    s = play(tmp_path, "drop@3x5,drop@5+1", until_s=8.0)
+    assert s.emulator.frames_dropped == 5 + 20
+    assert s.stats.dropped_frames == 25 and s.stats.bad_frames == 0
+    assert_accounted(s)
+    assert s.states == [LinkState.CONNECTED]
+
+
+def test_low_battery_shows_in_status_and_frames(tmp_path) -> None:
+    s = play(tmp_path, "lowbat@4:6", until_s=8.0)
+    before = [st for st in s.statuses if st.t_s < 3.9]
+    after = [st for st in s.statuses if st.t_s > 4.1]
+    assert before and all(st.battery_pct > 80 and not st.faults & FaultFlag.LOW_BATTERY
+                          for st in before)
+    assert after and all(st.battery_pct == 6 and st.faults & FaultFlag.LOW_BATTERY
+                         for st in after)
+    assert all(f.flags & FaultFlag.LOW_BATTERY for f in s.between(4.0, 8.0))
+    assert not any(f.flags & FaultFlag.LOW_BATTERY for f in s.between(0.0, 4.0))
+
+
+@pytest.mark.parametrize(("scenario", "kind"), [("sln-static", "nonparalysable"),
+                                                  ("psma-node", "paralysable")])
+def test_saturation_is_flagged_over_range(tmp_path, scenario: str, kind: str) -> None:
+    s = play(tmp_path, "saturate@4+3:2e7", until_s=9.0, scenario=scenario)
+    assert load(scenario).probe.dead_time_kind == kind
+    during, outside = s.between(4.0, 7.0), s.between(0.0, 4.0) + s.between(7.0, 9.0)
+    assert during and all(f.flags & FaultFlag.OVER_RANGE for f in during)
+    assert outside and not any(f.flags & FaultFlag.OVER_RANGE for f in outside)
+    assert all(f.live_s < 0.05 * f.real_s for f in during)
+    if kind == "paralysable":  # n tau = 100: the reading collapses, only the flag tells
+        assert all(f.counts[0] == 0 for f in during)
+    assert_accounted(s)
+
+
+def test_hv_fault_flags_and_starves_the_window(tmp_path) -> None:
+    s = play(tmp_path, "hv@4+3:0.6", until_s=9.0)
+    during, before = s.between(4.0, 7.0), s.between(0.5, 4.0)
+    assert during and all(f.flags & FaultFlag.HV_FAULT for f in during)
+    assert not any(f.flags & FaultFlag.HV_FAULT for f in before)
+    rate = lambda frames: sum(f.counts[0] for f in frames) / sum(f.live_s for f in frames)  # noqa: E731
+    assert rate(during) < 0.2 * rate(before)
+    bad = [st for st in s.statuses if st.faults & FaultFlag.HV_FAULT]
+    assert bad and all(st.high_voltage_v == pytest.approx(300.0) for st in bad)
+
+
+def test_clock_jump_is_flagged_once_and_frames_go_on(tmp_path) -> None:
+    s = play(tmp_path, "clockjump@4:+3600", until_s=7.0)
+    jumped = [i for i, f in enumerate(s.frames) if f.flags & FaultFlag.CLOCK_RESET]
+    assert len(jumped) == 1
+    i = jumped[0]
+    assert s.frames[i].t_s - s.frames[i - 1].t_s == pytest.approx(3600.05, abs=1e-6)
+    assert s.frames[i].seq == s.frames[i - 1].seq + 1
+    assert s.stats.dropped_frames == 0 and s.stats.bad_frames == 0
+    assert_accounted(s)
+
+
+def test_faults_injected_from_the_api_while_serving(tmp_path) -> None:
+    link = PtyLink(str(tmp_path / "ttyAPI"))
+    server = DeviceServer(ProbeLinkEmulator(Simulation(load("sln-static"), 3)), link,
+                          speed=10.0).start()
+    device = open_device(server.url, "probelink")
+    device.open()
+    try:
+        deadline = time.monotonic() + 5
+        while device.stats.frames < 20:
+            assert time.monotonic() < deadline
+            device.poll(0.02)
+        server.inject("drop", count=4)
+        end = server.device_t_s + 3.0
+        while server.device_t_s < end:
+            device.poll(0.02)
+        assert device.stats.dropped_frames == 4
+    finally:
+        device.close()
+        server.stop()

@@ -1,0 +1,91 @@
+"""`probe-nav sim serve --faults SPEC --truth FILE` and `probe-nav sim run` as real processes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import pytest
+
+from drivers.device import FrameEvent, LinkEvent, StatusEvent
+from drivers.frames import FaultFlag, LinkState
+from drivers.registry import open_device
+from tests.conftest import run_cli
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("unplg@10", "unknown fault 'unplg'"),
+        ("unplug@ten", "expected KIND@START"),
+        ("clockjump@60", "needs :PARAM"),
+        ("bitflip@8-4", "END must be after START"),
+    ],
+)
+def test_malformed_fault_spec_is_one_line_and_exit_2(spec: str, needle: str) -> None:
+    result = run_cli("sim", "serve", "--faults", spec, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "--faults" in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_bad_truth_file_is_refused(tmp_path) -> None:
+    result = run_cli("sim", "serve", "--truth", str(tmp_path / "truth.txt"), timeout=30)
+    assert result.returncode == 2 and ".csv or .jsonl" in result.stderr
+
+
+def test_serve_with_faults_and_truth(serve, tmp_path) -> None:
+    truth = tmp_path / "truth.csv"
+    server = serve("--faults", "garbage@1x100,drop@2x3,lowbat@2,unplug@3+3", "--speed", "5",
+                   "--truth", str(truth), "--seed", "4")
+    # An unplug on a pty needs a stable URL: the server made a symlink for it.
+    assert not server.url.startswith("/dev/pts/")
+    device = open_device(server.url, "probelink")
+    device.open()
+    states, low_battery, frames = [], False, 0
+    try:
+        deadline = time.monotonic() + 15
+        while not (LinkState.DISCONNECTED in states and states[-1] is LinkState.CONNECTED
+                   and frames > 60):
+            assert time.monotonic() < deadline, states
+            for event in device.poll(0.05):
+                if isinstance(event, LinkEvent):
+                    states.append(event.state)
+                elif isinstance(event, FrameEvent):
+                    frames += 1 if LinkState.DISCONNECTED in states else 0
+                elif isinstance(event, StatusEvent):
+                    low_battery |= bool(event.status.faults & FaultFlag.LOW_BATTERY)
+        stats = device.stats
+    finally:
+        device.close()
+    assert server.stop() == 0
+    assert stats.reconnects == 1 and stats.bad_frames >= 1 and stats.dropped_frames >= 3
+    assert low_battery
+    with truth.open() as fh:
+        assert fh.readline().startswith("#")
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[:3] == ["t_s", "live_s", "counts"]
+    assert sum(row["sent"] == "0" for row in rows) == 3
+    assert len(rows) > 100 and all(float(r["true_rate_cps"]) > 30 for r in rows)
+
+
+def test_sim_run_writes_frames_and_truth(tmp_path) -> None:
+    result = run_cli("sim", "run", "--scenario", "sln-scan", "--duration", "5", "--seed", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("#") and lines[1].startswith("t_s,live_s,counts,")
+    rows = list(csv.DictReader(lines[1:]))
+    assert len(rows) == 100
+    assert float(rows[-1]["t_s"]) == pytest.approx(5.0)
+    counted = sum(int(r["counts"]) for r in rows)
+    expected = sum(float(r["observed_rate_cps"]) * 0.05 for r in rows)
+    assert abs(counted - expected) < 4.5 * expected**0.5
+    out = tmp_path / "run.jsonl"
+    result = run_cli("sim", "run", "--scenario", "rsl-dual-isotope", "--duration", "1",
+                     "--faults", "saturate@0.5+0.2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 20 and len(records[0]["counts"]) == 2
+    assert [r["over_range"] for r in records] == [False] * 10 + [True] * 4 + [False] * 6
