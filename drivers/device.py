@@ -13,7 +13,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+import serial
+
 from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, LinkState, LinkStats
+from drivers.probing import Identification, read_for
 from drivers.transport import SerialSettings, SerialTransport, monotonic_s, open_port
 
 
@@ -59,6 +62,10 @@ class Device(ABC):
     protocol: ClassVar[str] = ""
     default_baudrate: ClassVar[int] = 115200
     default_frame_period_s: ClassVar[float] = 1.0
+    # Autodetection (drivers.autodetect): lower orders are tried first; active probes (that send a
+    # harmless query) come before drivers that can only listen. One identify per protocol family.
+    identify_order: ClassVar[int] = 100
+    identify_baudrates: ClassVar[tuple[int, ...]] = ()  # empty: (default_baudrate,)
 
     def __init__(
         self, url: str, *, baudrate: int | None = None, stale_after_s: float | None = None
@@ -75,12 +82,41 @@ class Device(ABC):
         self._stats = LinkStats()
         self.info: DeviceInfo | None = None
         self.status: DeviceStatus | None = None
+        self.problem: str | None = None  # what is wrong with the link now, in words
 
     # ------------------------------------------------------------ public API
 
-    def open(self) -> None:
-        """Open the port now (DeviceNotFound if impossible) and start reading in the background."""
-        port = open_port(self.url, self.settings)
+    @classmethod
+    def identify(cls, port: serial.SerialBase, timeout_s: float = 1.5) -> Identification | None:
+        """Ask an open port politely whether it is this kind of device; None if not or unknown.
+
+        The default only listens (for devices that cannot be asked anything) and leaves the
+        verdict to `recognise`; drivers that can ask a harmless question override this.
+        """
+        if not cls.listens_only():
+            return None
+        raw = read_for(port, timeout_s, done=lambda buf: cls.recognise(buf) is not None)
+        return cls.recognise(raw)
+
+    @classmethod
+    def recognise(cls, captured: bytes) -> Identification | None:
+        """Whether bytes heard on a port (unasked) come from this kind of device; None if not."""
+        return None
+
+    @classmethod
+    def listens_only(cls) -> bool:
+        """True for drivers that identify by listening (`recognise`) rather than asking."""
+        return (cls.identify.__func__ is Device.identify.__func__  # type: ignore[attr-defined]
+                and cls.recognise.__func__ is not Device.recognise.__func__)  # type: ignore[attr-defined]
+
+    def open(self, port: serial.SerialBase | None = None) -> None:
+        """Open the port now (DeviceNotFound if impossible) and start reading in the background.
+
+        `port` is an already opened pyserial-like port to use instead (tests, or a caller that
+        opened it itself); reconnections still go through `url`.
+        """
+        if port is None:
+            port = open_port(self.url, self.settings)
         self._transport.start(first_port=port)
 
     def close(self) -> None:
@@ -143,6 +179,7 @@ class Device(ABC):
                 dropped_frames=self._stats.dropped_frames + max(0, dropped_before),
             )
             self._last_frame_host_s = now
+            self.problem = None
         self._update_state(now)
         self._events.put(FrameEvent(frame, now))
 
@@ -155,6 +192,13 @@ class Device(ABC):
         """Publish the device's identity."""
         self.info = info
         self._events.put(InfoEvent(info, monotonic_s()))
+
+    def report_problem(self, reason: str) -> None:
+        """Say what is wrong (no answer, wrong device...): a LinkEvent now, and in STALE reasons."""
+        with self._lock:
+            self.problem = reason
+            state = self._state
+        self._events.put(LinkEvent(state, reason, monotonic_s()))
 
     def count_bad(self, bad_frames: int = 0, skipped_bytes: int = 0, **extra: int) -> None:
         """Account for rejected frames, skipped bytes and protocol-specific counters."""
@@ -183,6 +227,9 @@ class Device(ABC):
     def on_close(self) -> None:
         """Called before a deliberate close while the port is open (e.g. stop streaming)."""
 
+    def on_lost(self, reason: str) -> None:
+        """Called on the reader thread when the port is lost (fail pending requests here)."""
+
     # ------------------------------------------------------------ LinkListener (reader thread)
 
     def connection_made(self) -> None:
@@ -190,6 +237,7 @@ class Device(ABC):
         with self._lock:
             self._connected_host_s = now
             self._last_frame_host_s = None
+            self.problem = None
             if self._transport.connections > 1:
                 self._stats = replace(self._stats, reconnects=self._stats.reconnects + 1)
         self.on_connect()
@@ -199,6 +247,7 @@ class Device(ABC):
         self.on_data(data)
 
     def connection_lost(self, reason: str) -> None:
+        self.on_lost(reason)
         self._set_state(LinkState.DISCONNECTED, reason, monotonic_s())
 
     def idle(self) -> None:
@@ -217,7 +266,8 @@ class Device(ABC):
         last = self._last_frame_host_s
         reference = last if last is not None else self._connected_host_s
         if now - reference > self.stale_after_s:
-            self._set_state(LinkState.STALE, f"no frame for {now - reference:.1f} s", now)
+            why = f": {self.problem}" if self.problem else ""
+            self._set_state(LinkState.STALE, f"no frame for {now - reference:.1f} s{why}", now)
         elif last is not None:
             self._set_state(LinkState.CONNECTED, "frames arriving", now)
 

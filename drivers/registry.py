@@ -12,6 +12,7 @@ from drivers.device import Device
 from drivers.errors import UnknownProtocol
 
 GROUP = "probe_nav.drivers"
+AUTO = "auto"  # not a driver: ask the port who it is (drivers.autodetect)
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -27,7 +28,8 @@ def driver_class(name: str) -> type[Device]:
     """The Device class registered as `name`; UnknownProtocol lists the known names."""
     ep = _entry_points().get(name)
     if ep is None:
-        known = ", ".join(protocol_names()) or "none (is probe-nav installed?)"
+        names = protocol_names()
+        known = f"{', '.join(names)} or {AUTO}" if names else "none (is probe-nav installed?)"
         raise UnknownProtocol(f"unknown protocol {name!r}; known protocols: {known}")
     cls = ep.load()
     if not (isinstance(cls, type) and issubclass(cls, Device)):
@@ -36,5 +38,16 @@ def driver_class(name: str) -> type[Device]:
 
 
 def open_device(url: str, protocol: str = "probelink", **kwargs: object) -> Device:
-    """Make the device object for `url` speaking `protocol` (not yet opened)."""
+    """Make the device object for `url` speaking `protocol` (not yet opened).
+
+    `protocol="auto"` asks the port who it is first (drivers.autodetect): DeviceNotFound if the
+    port cannot be opened or nothing recognises it.
+    """
+    if protocol == AUTO:
+        from drivers.autodetect import detect
+
+        found = detect(url)
+        if found.baudrate is not None and "baudrate" not in kwargs:
+            kwargs["baudrate"] = found.baudrate
+        protocol = found.protocol
     return driver_class(protocol)(url, **kwargs)

@@ -103,6 +103,7 @@ class MonitorState:
             "rate_cps": round(self.meter.rate_cps, 3) if live else None,
             "rate_sd_cps": round(self.meter.rate_sd_cps or 0.0, 3) if live else None,
             "link": link.value,
+            "link_reason": self.link_reason,  # why the link is in that state (no answer, ...)
             "device_t_s": frame.t_s if frame is not None else None,
             "frames": stats.frames,
             "dropped_frames": stats.dropped_frames,
@@ -126,6 +127,8 @@ def format_line(snap: dict[str, Any]) -> str:
     dev = snap["device"]
     who = f"{dev['model']} #{dev['serial']}" if dev else "(identifying…)"
     faults = (" FAULT:" + ",".join(snap["faults"])) if snap["faults"] else ""
+    if snap["link"] != "connected" and snap.get("link_reason"):
+        faults += f" ({snap['link_reason']})"
     battery = f" bat {snap['battery_pct']}%" if snap["battery_pct"] is not None else ""
     return (
         f"{snap['t_s']:7.1f} s {reading}  link {snap['link']:<12} frames {snap['frames']}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import serial
+
 from drivers.device import Device
 from drivers.errors import DeviceTimeout
 from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
@@ -18,6 +20,7 @@ from drivers.probelink.messages import (
     SpectrumChunk,
     Status,
 )
+from drivers.probing import Identification, read_for
 
 _DETECTOR_NAMES = {
     Detector.UNKNOWN: "unknown",
@@ -65,6 +68,7 @@ class ProbeLinkDevice(Device):
     protocol = "probelink"
     default_baudrate = 115200
     default_frame_period_s = 0.05
+    identify_order = 20
 
     def __init__(self, url: str, **kwargs: object) -> None:
         super().__init__(url, **kwargs)  # type: ignore[arg-type]
@@ -79,6 +83,25 @@ class ProbeLinkDevice(Device):
         self._connected_at_s = 0.0
         self._last_request_s = 0.0
         self._frames_this_connection = 0
+
+    @classmethod
+    def identify(cls, port: serial.SerialBase, timeout_s: float = 0.6) -> Identification | None:
+        """Send GET_INFO: a ProbeLink device answers with ACK and INFO (and may be streaming)."""
+        port.write(DELIMITER + encode(command(Cmd.GET_INFO, 1)))
+
+        def messages(buf: bytes) -> list:
+            return StreamDecoder().feed(buf)
+
+        raw = read_for(port, timeout_s,
+                       done=lambda buf: any(isinstance(m, Info) for m in messages(buf)))
+        found = messages(raw)
+        info = next((m for m in found if isinstance(m, Info)), None)
+        if info is not None:
+            who = f"{info.model} #{info.serial}" if info.serial else info.model
+            return Identification("probelink", f"{who} firmware {info.firmware}")
+        if any(isinstance(m, Ack | Count) for m in found):
+            return Identification("probelink", "ProbeLink device")
+        return None
 
     # ------------------------------------------------------------ commands
 

@@ -1,4 +1,4 @@
-"""Entry point of `probe-nav`: builds the parser from the subcommand modules and maps errors to exit codes."""
+"""Entry point of `probe-nav`: one parser from the subcommand modules; errors -> exit codes."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `probe-nav` parser with every subcommand registered."""
-    from probe_nav.cli import monitor, replay, sim
+    from probe_nav.cli import demo, monitor, ports, replay, sim
 
     parser = OneLineParser(prog="probe-nav", description=__doc__)
     parser.add_argument("--version", action="version", version=f"probe-nav {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
-    for module in (monitor, sim, replay):
+    for module in (demo, monitor, sim, ports, replay):
         module.register(sub)
     return parser
 

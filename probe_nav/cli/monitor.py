@@ -16,7 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--device", metavar="URL", help="serial device path or pyserial URL")
     src.add_argument("--sim", metavar="SCENARIO", help="run the built-in simulator in-process")
-    p.add_argument("--protocol", default="probelink", help="device protocol (default probelink)")
+    p.add_argument("--protocol", default="probelink",
+                   help="device protocol (default probelink; 'auto' asks the device; "
+                        "`probe-nav ports` lists what is plugged in)")
+    p.add_argument("--baud", type=int, metavar="N",
+                   help="serial baud rate (default: the protocol's, e.g. 57600 for gmc-300)")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--json", action="store_true", help="one JSON object per update on stdout")
     p.add_argument("--interval", type=float, default=0.25, metavar="S",
@@ -37,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--duration must be > 0, got {args.duration}")
     if args.interval <= 0 or args.tau <= 0:
         raise UserError("--interval and --tau must be > 0")
+    if args.baud is not None and args.baud <= 0:
+        raise UserError(f"--baud must be > 0, got {args.baud}")
     server = None
     url = args.device
     if args.sim is not None:
@@ -45,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         server = start_server(args.protocol, args.sim, "pty", args.seed)
         url = server.url
     try:
-        device = open_device(url, args.protocol)
+        options = {} if args.baud is None else {"baudrate": args.baud}
+        device = open_device(url, args.protocol, **options)
         device.open()
     except DriverError as exc:
         if server is not None:

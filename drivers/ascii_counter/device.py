@@ -1,0 +1,79 @@
+"""A plain ASCII counter as a probe-nav device: one line -> one CountFrame.
+
+With timestamps (`T,COUNT`) the device's clock is used: `t_s = T` and `real_s` is the time since
+the previous line. The first timestamped line after a (re)connection only sets the reference (its
+interval length is unknown) and a timestamp that goes backwards starts a new reference. Without
+timestamps the device must print every `frame_period_s` (default 1 s) and `t_s` counts lines x
+`frame_period_s`. `live_s = real_s` (such counters report no dead time).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from drivers.ascii_counter.codec import is_comment, parse_line
+from drivers.frames import CountFrame, DeviceInfo
+from drivers.line_device import LineDevice
+from drivers.lines import is_text_line
+from drivers.probing import Identification
+
+
+class AsciiCounterDevice(LineDevice):
+    """Any counter that prints one count (optionally `time,count`) per line."""
+
+    protocol: ClassVar[str] = "ascii"
+    default_baudrate: ClassVar[int] = 9600
+    default_frame_period_s: ClassVar[float] = 1.0
+    identify_order: ClassVar[int] = 90  # anything that prints numbers looks like one: try last
+    max_line_bytes: ClassVar[int] = 256
+
+    def __init__(self, url: str, *, baudrate: int | None = None,
+                 stale_after_s: float | None = None, frame_period_s: float = 1.0) -> None:
+        super().__init__(url, baudrate=baudrate, stale_after_s=stale_after_s)
+        if frame_period_s <= 0:
+            raise ValueError("frame_period_s must be > 0")
+        self.frame_period_s = frame_period_s
+        self._frames = 0
+        self._untimed_t_s = 0.0
+        self._last_t_s: float | None = None
+
+    def on_line_connect(self) -> None:
+        self._last_t_s = None
+        self.emit_info(DeviceInfo(model="ASCII counter", protocol="ascii",
+                                  frame_period_s=self.frame_period_s))
+
+    def on_line(self, line: str, now_s: float) -> None:
+        if is_text_line(line) and is_comment(line):
+            return
+        try:
+            t_s, count = parse_line(line)
+        except ValueError:
+            self.reject_line()
+            return
+        if t_s is None:
+            self._untimed_t_s += self.frame_period_s
+            self._emit(self._untimed_t_s, self.frame_period_s, count)
+            return
+        last, self._last_t_s = self._last_t_s, t_s
+        if last is None:
+            self.count_bad(reference_lines=1)
+        elif t_s <= last:
+            self.count_bad(clock_resets=1)
+        else:
+            self._emit(t_s, t_s - last, count)
+
+    def _emit(self, t_s: float, real_s: float, count: int) -> None:
+        self._frames += 1
+        self.emit_frame(CountFrame(seq=self._frames - 1, t_s=t_s, real_s=real_s, live_s=real_s,
+                                   counts=(count,)))
+
+    @classmethod
+    def recognise(cls, captured: bytes) -> Identification | None:
+        """A complete line (one after a line end) that parses as a count."""
+        for raw in captured.replace(b"\r", b"\n").split(b"\n")[1:-1]:  # [0] may be a fragment
+            try:
+                parse_line(raw.decode("ascii"))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            return Identification("ascii", "prints one count per line")
+        return None

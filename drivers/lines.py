@@ -1,0 +1,104 @@
+"""Line framing for text protocols (MightyOhm, Open Gamma Detector, plain ASCII counters).
+
+Pure: bytes and the host clock in, complete lines out. CR, LF and CR LF all end a line. A line that
+grows beyond `max_line_bytes` is discarded up to the next line end; a partial line left hanging for
+more than `stale_after_s` (the device stopped mid-line: switched off, cable pulled) is discarded
+too, so it cannot glue itself to the next good line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LineStats:
+    """What the splitter threw away."""
+
+    lines: int = 0
+    overlong: int = 0
+    short: int = 0  # partial lines dropped after a silence (short reads)
+    skipped_bytes: int = 0
+
+
+@dataclass
+class LineSplitter:
+    """Splits a byte stream into text lines (decoded as UTF-8, undecodable bytes replaced)."""
+
+    max_line_bytes: int = 1024
+    stale_after_s: float = 0.5
+    stats: LineStats = field(default_factory=LineStats)
+    _buf: bytearray = field(default_factory=bytearray)
+    _overflow: bool = False
+    _last_rx_s: float = 0.0
+
+    def reset(self) -> None:
+        """Forget any partial line (after a reconnect)."""
+        self._buf.clear()
+        self._overflow = False
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of the line in progress."""
+        return len(self._buf)
+
+    def feed(self, data: bytes, now_s: float) -> list[str]:
+        """Consume `data` received at host time `now_s`; return the lines it completed."""
+        self.expire(now_s)
+        if data:
+            self._last_rx_s = now_s
+        out: list[str] = []
+        start = 0
+        n = len(data)
+        while start < n:
+            end = _line_end(data, start)
+            if end < 0:
+                self._append(data[start:])
+                break
+            self._append(data[start:end])
+            line, overflow = bytes(self._buf), self._overflow
+            self._buf.clear()
+            self._overflow = False
+            start = end + 1
+            if overflow:
+                self.stats.overlong += 1
+                continue
+            if line:
+                self.stats.lines += 1
+                out.append(line.decode("utf-8", errors="replace"))
+        return out
+
+    def expire(self, now_s: float) -> bool:
+        """Drop a partial line older than `stale_after_s`; True if one was dropped."""
+        if (self._buf or self._overflow) and now_s - self._last_rx_s > self.stale_after_s:
+            self.stats.skipped_bytes += len(self._buf)
+            self.stats.short += 1
+            self.reset()
+            return True
+        return False
+
+    def _append(self, chunk: bytes) -> None:
+        if self._overflow:
+            self.stats.skipped_bytes += len(chunk)
+            return
+        self._buf += chunk
+        if len(self._buf) > self.max_line_bytes:
+            self.stats.skipped_bytes += len(self._buf)
+            self._buf.clear()
+            self._overflow = True
+
+
+def _line_end(data: bytes, start: int) -> int:
+    """Index of the first CR or LF at or after `start`, -1 if none."""
+    cr = data.find(b"\r", start)
+    lf = data.find(b"\n", start)
+    if cr < 0:
+        return lf
+    if lf < 0:
+        return cr
+    return min(cr, lf)
+
+
+def is_text_line(line: str) -> bool:
+    """True for a printable message line (no control characters, no replacement characters)."""
+    return all(ch.isprintable() or ch == "\t" for ch in line) and "\ufffd" not in line

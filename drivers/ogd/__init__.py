@@ -1,0 +1,1 @@
+"""Open Gamma Detector (OpenGammaProject): SiPM scintillation spectrometer on a Pi Pico."""
