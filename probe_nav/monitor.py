@@ -7,62 +7,24 @@ before a gap is passed off as live.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from drivers.device import DeviceEvent, FrameEvent, InfoEvent, LinkEvent, StatusEvent
 from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, FaultFlag, LinkState, LinkStats
-
-
-class ExponentialMeter:
-    """The classic rate meter r += (dt/tau)(x/dt - r) in its exact discrete form, on live time.
-
-    Frame i of live time l_i and age a_i gets weight l_i exp(-a_i / tau), so the first second is a
-    plain mean rather than a climb from zero; the Poisson variance of the weighted mean is
-    r S2 / S1^2 with S1 = sum of weights and S2 = sum of weight^2 / l_i, which tends to the
-    textbook r / (2 tau) in steady state (DOMAIN.md).
-    """
-
-    def __init__(self, tau_s: float = 1.0) -> None:
-        self.tau_s = tau_s
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget everything (after a gap in the data)."""
-        self.rate_cps: float | None = None
-        self._s1 = 0.0
-        self._s2 = 0.0
-
-    def push(self, counts: int, live_s: float) -> float | None:
-        """Add one frame; returns the current rate estimate in cps (None before any live time)."""
-        if live_s <= 0:
-            return self.rate_cps
-        q = math.exp(-live_s / self.tau_s)
-        self._s1 = self._s1 * q + live_s
-        self._s2 = self._s2 * q * q + live_s
-        x_cps = counts / live_s
-        alpha = live_s / self._s1
-        self.rate_cps = x_cps if self.rate_cps is None else self.rate_cps + alpha * (
-            x_cps - self.rate_cps
-        )
-        return self.rate_cps
-
-    @property
-    def rate_sd_cps(self) -> float | None:
-        """Poisson sd of the estimate; the rate is floored at one count per memory so sd > 0."""
-        if self.rate_cps is None:
-            return None
-        memory_s = self._s1 * self._s1 / self._s2
-        return math.sqrt(max(self.rate_cps, 1.0 / memory_s) * self._s2) / self._s1
+from probe_nav.core.rate import RateMeter, make_meter
 
 
 @dataclass
 class MonitorState:
     """Accumulates device events; `snapshot` says what the monitor shows now."""
 
-    tau_s: float = 1.0
-    meter: ExponentialMeter = field(init=False)
+    meter_name: str = "adaptive"
+    meter: RateMeter = field(init=False)
+    rate_cps: float | None = None
+    rate_sd_cps: float | None = None
     info: DeviceInfo | None = None
     status: DeviceStatus | None = None
     link: LinkState = LinkState.CONNECTING
@@ -71,17 +33,22 @@ class MonitorState:
     frames: int = 0
 
     def __post_init__(self) -> None:
-        self.meter = ExponentialMeter(self.tau_s)
+        self.meter = make_meter(self.meter_name)
 
     def handle(self, event: DeviceEvent) -> None:
         """Take one device event into account."""
         if isinstance(event, FrameEvent):
             self.frames += 1
             self.last_frame = event.frame
-            self.meter.push(event.frame.total_window0, event.frame.live_s)
+            est = self.meter.process(
+                np.array([event.frame.total_window0]), np.array([event.frame.live_s])
+            )
+            if est.eff_live_s[0] > 0:
+                self.rate_cps = float(est.rate_cps[0])
+                self.rate_sd_cps = float(est.rate_sd_cps[0])
         elif isinstance(event, LinkEvent):
             if event.state is not LinkState.CONNECTED:
-                self.meter.reset()
+                self._forget()
             self.link = event.state
             self.link_reason = event.reason
         elif isinstance(event, InfoEvent):
@@ -89,19 +56,24 @@ class MonitorState:
         elif isinstance(event, StatusEvent):
             self.status = event.status
 
+    def _forget(self) -> None:
+        """Nothing from before a gap may be shown as live: restart the estimate."""
+        self.meter.reset()
+        self.rate_cps = self.rate_sd_cps = None
+
     def snapshot(self, t_s: float, link: LinkState, stats: LinkStats) -> dict[str, Any]:
         """The monitor's output at host time `t_s`: JSON-ready, rate None unless live."""
         if link is not LinkState.CONNECTED:
-            self.meter.reset()
-        live = link is LinkState.CONNECTED and self.meter.rate_cps is not None
+            self._forget()
+        live = link is LinkState.CONNECTED and self.rate_cps is not None
         frame = self.last_frame
         flags = frame.flags if frame is not None else FaultFlag.NONE
         if self.status is not None:
             flags |= self.status.faults
         return {
             "t_s": round(t_s, 3),
-            "rate_cps": round(self.meter.rate_cps, 3) if live else None,
-            "rate_sd_cps": round(self.meter.rate_sd_cps or 0.0, 3) if live else None,
+            "rate_cps": round(self.rate_cps, 3) if live else None,
+            "rate_sd_cps": round(self.rate_sd_cps, 3) if live else None,
             "link": link.value,
             "link_reason": self.link_reason,  # why the link is in that state (no answer, ...)
             "device_t_s": frame.t_s if frame is not None else None,

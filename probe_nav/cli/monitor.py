@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per update on stdout")
     p.add_argument("--interval", type=float, default=0.25, metavar="S",
                    help="seconds between updates (default 0.25)")
-    p.add_argument("--tau", type=float, default=1.0, metavar="S",
-                   help="rate meter time constant in seconds (default 1)")
+    p.add_argument("--meter", default="adaptive", metavar="M",
+                   help="rate meter: adaptive (default) or a time constant in s (0.5, 1, 2, 5)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (with --sim)")
     p.set_defaults(func=run)
 
@@ -35,12 +35,17 @@ def run(args: argparse.Namespace) -> int:
     """Open the device, then print updates until --duration or Ctrl-C."""
     from drivers.errors import DriverError
     from drivers.registry import open_device
+    from probe_nav.core.rate import make_meter
     from probe_nav.monitor import MonitorState, format_line
 
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")
-    if args.interval <= 0 or args.tau <= 0:
-        raise UserError("--interval and --tau must be > 0")
+    if args.interval <= 0:
+        raise UserError(f"--interval must be > 0, got {args.interval}")
+    try:
+        make_meter(args.meter)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if args.baud is not None and args.baud <= 0:
         raise UserError(f"--baud must be > 0, got {args.baud}")
     server = None
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
         raise UserError(str(exc)) from None
-    state = MonitorState(tau_s=args.tau)
+    state = MonitorState(meter_name=args.meter)
     tty = sys.stdout.isatty() and not args.json
     start = time.monotonic()
     next_update = start + args.interval

@@ -16,6 +16,7 @@ from tests.conftest import run_cli
         (("monitor", "--sim", "sln-static", "--protocol", "nope"), "'nope'"),
         (("monitor", "--sim", "sln-static", "--duration", "-1"), "--duration"),
         (("monitor",), "--device"),
+        (("monitor", "--sim", "sln-static", "--meter", "slow"), "unknown meter 'slow'"),
         (("sim", "serve", "--scenario", "nope"), "unknown scenario 'nope'"),
         (("sim", "serve", "--protocol", "nope"), "'nope'"),
         (("sim", "serve", "--link", "carrier-pigeon"), "carrier-pigeon"),

@@ -30,7 +30,7 @@ def observed_cps(scenario: str = "sln-static") -> float:
 def test_monitor_reads_each_protocol_from_its_emulator(serve, protocol, model) -> None:
     server = serve("--protocol", protocol, "--seed", "3", "--speed", SPEED)
     result = run_cli("monitor", "--device", server.url, "--protocol", protocol,
-                     "--duration", "2", "--json", "--tau", "10")
+                     "--duration", "2", "--json", "--meter", "10")
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.splitlines()[-1])
     assert last["link"] == "connected", last

@@ -24,7 +24,8 @@ def expected_observed_cps(scenario: str) -> float:
 def test_pty_sim_to_monitor_rate_matches_truth(serve) -> None:
     server = serve("--protocol", "probelink", "--scenario", "sln-static", "--seed", "3")
     assert server.url.startswith("/dev/pts/")
-    result = run_cli("monitor", "--device", server.url, "--duration", "5", "--json")
+    result = run_cli("monitor", "--device", server.url, "--duration", "5", "--json",
+                     "--meter", "1")
     assert result.returncode == 0, result.stderr
     snaps = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(snaps) >= 15
@@ -51,6 +52,12 @@ def test_monitor_sim_in_process_reports_identity_and_rate() -> None:
     assert live and all(s["link"] == "connected" for s in live)
     truth = expected_observed_cps("sln-static")
     assert abs(live[-1]["rate_cps"] - truth) < 4.5 * live[-1]["rate_sd_cps"]
+
+
+def test_demo_runs_the_simulator_in_the_monitor() -> None:
+    result = run_cli("demo", "--duration", "1.5")
+    assert result.returncode == 0, result.stderr
+    assert "simulated probe" in result.stdout and "link connected" in result.stdout
 
 
 def test_terminal_output_is_readable() -> None:
