@@ -18,6 +18,7 @@ import numpy as np
 from drivers.frames import CountFrame
 
 REQUIRED_COLUMNS = ("t_s", "live_s", "counts")
+OPTIONAL_COLUMNS = ("real_s", "seq", "flags")  # and w1, w2, ... (counts of further windows)
 
 
 class FrameCsvError(ValueError):
@@ -86,13 +87,16 @@ def parse_frames_csv(lines: Iterable[str], name: str = "<frames>") -> FrameTable
                 )
             if len(set(header)) != len(header):
                 raise FrameCsvError(f"{where}: repeated column name in header")
-            cols = {h: [] for h in header}
-            integer = {h: h in ("counts", "seq", "flags") or _is_window(h) for h in header}
+            # Columns this reader does not know (e.g. the simulator's ground truth) are ignored.
+            cols = {h: [] for h in header if h in OPTIONAL_COLUMNS + REQUIRED_COLUMNS
+                    or _is_window(h)}
+            integer = {h: h in ("counts", "seq", "flags") or _is_window(h) for h in cols}
             continue
         if len(cells) != len(header):
             raise FrameCsvError(f"{where}: expected {len(header)} values, got {len(cells)}")
         for h, cell in zip(header, cells, strict=True):
-            cols[h].append(_number(cell, h, where, integer[h]))
+            if h in cols:
+                cols[h].append(_number(cell, h, where, integer[h]))
         t = cols["t_s"][-1]
         if t < last_t:
             raise FrameCsvError(f"{where}: t_s goes backwards ({t!r} after {last_t!r})")
