@@ -8,7 +8,9 @@ too, so it cannot glue itself to the next good line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from drivers.framing import DelimitedBuffer
 
 
 @dataclass
@@ -21,26 +23,27 @@ class LineStats:
     skipped_bytes: int = 0
 
 
-@dataclass
 class LineSplitter:
     """Splits a byte stream into text lines (decoded as UTF-8, undecodable bytes replaced)."""
 
-    max_line_bytes: int = 1024
-    stale_after_s: float = 0.5
-    stats: LineStats = field(default_factory=LineStats)
-    _buf: bytearray = field(default_factory=bytearray)
-    _overflow: bool = False
-    _last_rx_s: float = 0.0
+    def __init__(self, max_line_bytes: int = 1024, stale_after_s: float = 0.5) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.stale_after_s = stale_after_s
+        self.stats = LineStats()
+        self._lines = DelimitedBuffer(max_line_bytes, _line_end, self._skipped)
+        self._last_rx_s = 0.0
+
+    def _skipped(self, n: int) -> None:
+        self.stats.skipped_bytes += n
 
     def reset(self) -> None:
         """Forget any partial line (after a reconnect)."""
-        self._buf.clear()
-        self._overflow = False
+        self._lines.reset()
 
     @property
     def pending_bytes(self) -> int:
         """Bytes of the line in progress."""
-        return len(self._buf)
+        return self._lines.pending_bytes
 
     def feed(self, data: bytes, now_s: float) -> list[str]:
         """Consume `data` received at host time `now_s`; return the lines it completed."""
@@ -48,44 +51,22 @@ class LineSplitter:
         if data:
             self._last_rx_s = now_s
         out: list[str] = []
-        start = 0
-        n = len(data)
-        while start < n:
-            end = _line_end(data, start)
-            if end < 0:
-                self._append(data[start:])
-                break
-            self._append(data[start:end])
-            line, overflow = bytes(self._buf), self._overflow
-            self._buf.clear()
-            self._overflow = False
-            start = end + 1
-            if overflow:
+        for line in self._lines.split(data):
+            if line is None:
                 self.stats.overlong += 1
-                continue
-            if line:
+            elif line:
                 self.stats.lines += 1
                 out.append(line.decode("utf-8", errors="replace"))
         return out
 
     def expire(self, now_s: float) -> bool:
         """Drop a partial line older than `stale_after_s`; True if one was dropped."""
-        if (self._buf or self._overflow) and now_s - self._last_rx_s > self.stale_after_s:
-            self.stats.skipped_bytes += len(self._buf)
+        if self._lines.in_progress and now_s - self._last_rx_s > self.stale_after_s:
+            self.stats.skipped_bytes += self._lines.pending_bytes
             self.stats.short += 1
             self.reset()
             return True
         return False
-
-    def _append(self, chunk: bytes) -> None:
-        if self._overflow:
-            self.stats.skipped_bytes += len(chunk)
-            return
-        self._buf += chunk
-        if len(self._buf) > self.max_line_bytes:
-            self.stats.skipped_bytes += len(self._buf)
-            self._buf.clear()
-            self._overflow = True
 
 
 def _line_end(data: bytes, start: int) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from drivers.cobs import CobsError, cobs_decode, cobs_encode
 from drivers.crc import crc16_ccitt
+from drivers.framing import DelimitedBuffer
 from drivers.probelink.messages import (
     MAX_SPECTRUM_CHUNK,
     MAX_WINDOWS,
@@ -285,41 +286,24 @@ class StreamDecoder:
 
     def __init__(self) -> None:
         self.stats = DecoderStats()
-        self._buf = bytearray()
-        self._overflow = False
+        self._packets = DelimitedBuffer(
+            MAX_PACKET_BYTES, lambda data, start: data.find(0, start), self._skipped
+        )
+
+    def _skipped(self, n: int) -> None:
+        self.stats.skipped_bytes += n
 
     def feed(self, data: bytes) -> list[Message]:
         """Consume `data`; return the complete messages it finished, in order."""
         out: list[Message] = []
-        start = 0
-        while True:
-            end = data.find(0, start)
-            if end < 0:
-                self._append(data[start:])
-                return out
-            self._append(data[start:end])
-            packet, overflow = bytes(self._buf), self._overflow
-            self._buf.clear()
-            self._overflow = False
-            start = end + 1
-            if overflow:
+        for packet in self._packets.split(data):
+            if packet is None:
                 self.stats.oversize += 1
-                continue
-            if not packet:
-                continue  # back-to-back delimiters are idle fill, not errors
-            msg = self._decode(packet)
-            if msg is not None:
-                out.append(msg)
-
-    def _append(self, chunk: bytes) -> None:
-        if self._overflow:
-            self.stats.skipped_bytes += len(chunk)
-            return
-        self._buf += chunk
-        if len(self._buf) > MAX_PACKET_BYTES:
-            self.stats.skipped_bytes += len(self._buf)
-            self._buf.clear()
-            self._overflow = True
+            elif packet:  # back-to-back delimiters are idle fill, not errors
+                msg = self._decode(packet)
+                if msg is not None:
+                    out.append(msg)
+        return out
 
     def _decode(self, packet: bytes) -> Message | None:
         try:
@@ -337,25 +321,22 @@ class StreamDecoder:
 # ---------------------------------------------------------------- command argument helpers
 
 
+# struct formats of the arguments of the commands that take any (docs/protocol-probelink.md 4.5)
+_COMMAND_ARGS: dict[int, str] = {
+    Cmd.SET_FRAME_PERIOD: "<H",
+    Cmd.SET_WINDOW: "<Bff",
+    Cmd.SET_SPECTRUM: "<B",
+}
+
+
 def command(cmd: Cmd, seq: int, *args: object) -> Command:
     """Build a COMMAND with its arguments packed as the spec says."""
-    if cmd is Cmd.SET_FRAME_PERIOD:
-        raw = struct.pack("<H", *args)
-    elif cmd is Cmd.SET_WINDOW:
-        raw = struct.pack("<Bff", *args)
-    elif cmd is Cmd.SET_SPECTRUM:
-        raw = struct.pack("<B", *args)
-    else:
-        raw = b""
-    return Command(cmd, raw, seq)
+    return Command(cmd, struct.pack(_COMMAND_ARGS.get(cmd, "<"), *args), seq)
 
 
 def command_args(msg: Command) -> tuple:
     """Unpack a COMMAND's arguments; ProbeLinkError('malformed') when they are the wrong size."""
-    fmt = {Cmd.SET_FRAME_PERIOD: "<H", Cmd.SET_WINDOW: "<Bff", Cmd.SET_SPECTRUM: "<B"}.get(
-        Cmd(msg.cmd) if msg.cmd in Cmd._value2member_map_ else None, "<"
-    )
     try:
-        return struct.unpack(fmt, msg.args)
+        return struct.unpack(_COMMAND_ARGS.get(msg.cmd, "<"), msg.args)
     except struct.error as exc:
         raise ProbeLinkError("malformed", f"bad arguments for command 0x{msg.cmd:02x}") from exc

@@ -21,6 +21,7 @@ from drivers.probelink.messages import (
     Status,
 )
 from drivers.probing import Identification, read_for
+from drivers.transport import monotonic_s
 
 _DETECTOR_NAMES = {
     Detector.UNKNOWN: "unknown",
@@ -141,8 +142,6 @@ class ProbeLinkDevice(Device):
         self._ask_identity_and_stream()
 
     def _ask_identity_and_stream(self) -> None:
-        from drivers.transport import monotonic_s
-
         self._last_request_s = monotonic_s()
         self._send_command(Cmd.GET_INFO)
         self._send_command(Cmd.START_STREAM)
