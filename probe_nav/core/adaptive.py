@@ -35,6 +35,7 @@ from probe_nav.core.history import CumulativeHistory
 from probe_nav.core.rate import RateArrays, as_frames, poisson_sd_cps, ratio_rate_cps
 
 _TINY_S = 1e-300
+SPAN = 16_384  # frames whose state-independent test schedule is computed at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +105,22 @@ class AdaptiveRateMeter:
         t_seg = np.empty(m, dtype=np.float64)
         pos, end, block = first - g0, hist.g_end - g0, 256
         while pos <= end:
-            p = np.arange(pos, min(end, pos + block - 1) + 1)
-            cap = self._cap_start(c, v, p)
-            s = np.maximum(cap, self._cp - g0)
-            k, event = self._next_event(c, v, p, s, cap, g0)
-            if event is not None:
-                event(k)
-                s[k] = max(int(cap[k]), self._cp - g0)
-                k += 1
-            out = slice(p[0] - (first - g0), p[0] - (first - g0) + k)
-            n_seg[out] = c[p[:k]] - c[s[:k]]
-            t_seg[out] = v[p[:k]] - v[s[:k]]
-            pos += k
-            block = 256 if event is not None else min(block * 2, 1 << 15)
+            # what does not depend on the segment state is computed once per span of frames
+            span = _Span(self, c, v, pos, min(end, pos + SPAN - 1))
+            while pos <= span.last:
+                p = np.arange(pos, min(span.last, pos + block - 1) + 1)
+                cap = span.cap[pos - span.first : pos - span.first + p.size]
+                s = np.maximum(cap, self._cp - g0)
+                k, event = self._next_event(c, v, p, s, cap, g0, span)
+                if event is not None:
+                    event(k)
+                    s[k] = max(int(cap[k]), self._cp - g0)
+                    k += 1
+                out = slice(p[0] - (first - g0), p[0] - (first - g0) + k)
+                n_seg[out] = c[p[:k]] - c[s[:k]]
+                t_seg[out] = v[p[:k]] - v[s[:k]]
+                pos += k
+                block = 256 if event is not None else min(block * 2, 1 << 15)
         if m:
             last = np.array([end])
             keep = max(int(self._cap_start(c, v, last)[0]), self._cp - g0)
@@ -133,10 +137,10 @@ class AdaptiveRateMeter:
         by_time = np.searchsorted(v, v[p] - cfg.max_window_s, side="left")
         return np.minimum(np.maximum(by_counts, by_time), p - 1)  # at least one frame
 
-    def _next_event(self, c, v, p, s, cap, g0):
+    def _next_event(self, c, v, p, s, cap, g0, span):
         """(index into p, action) of the first restart, merge or confirmation, or (len, None)."""
         k_best, action = p.size, None
-        fired = self._first_fire(c, v, p, s)
+        fired = self._first_fire(c, v, p, s, span)
         if fired is not None:
             k_best, scale_s = fired
             f, s_f = int(p[k_best]), int(s[k_best])
@@ -144,8 +148,12 @@ class AdaptiveRateMeter:
         if self._merge_cp >= 0:
             hit = self._merge_events(c, v, p, cap, g0)
             if hit is not None and hit[0] < k_best:
-                k_best = hit[0]
-                action = (lambda k: self._merge()) if hit[1] else (lambda k: self._forget_merge())
+                if hit[1]:
+                    k_best, action = hit[0], lambda k: self._merge()
+                else:
+                    # a confirmation leaves the segment (so every estimate and test of this
+                    # block) unchanged: apply it now instead of ending the block there
+                    self._forget_merge()
         return k_best, action
 
     def _merge_events(self, c, v, p, cap, g0):
@@ -183,37 +191,34 @@ class AdaptiveRateMeter:
         self.merges += 1
 
     def _first_fire(
-        self, c: np.ndarray, v: np.ndarray, p: np.ndarray, s: np.ndarray
+        self, c: np.ndarray, v: np.ndarray, p: np.ndarray, s: np.ndarray, span: _Span
     ) -> tuple[int, float] | None:
         """(index into p, window in s) of the first frame where a test fires, or None.
 
-        All windows are tested at once (windows x frames arrays): per block the Python overhead
-        is a fixed handful of numpy calls, whatever the number of windows.
+        The span lists every (frame, window) test due by the clock with its split point; here
+        only what depends on the segment start is evaluated, for all those tests at once.
         """
         cfg = self.config
-        seg_live = v[p] - v[s]
-        usable = self._scales_s * (1.0 + cfg.min_old_fraction) <= seg_live.max()
-        scales = self._scales_s[usable]  # windows the segment is long enough for
-        if scales.size == 0:
+        a, b = np.searchsorted(span.tp, (p[0], p[-1] + 1))
+        if a == b:
             return None
-        w = scales[:, None]
-        q = np.floor(v[p[0] - 1 : p[-1] + 1] / (w * cfg.test_every))
-        tested = (q[:, 1:] > q[:, :-1]) & (seg_live >= w * (1.0 + cfg.min_old_fraction))
-        ks, idx = np.nonzero(tested)
-        if idx.size == 0:
+        tp, tj, ws = span.tp[a:b], span.tj[a:b], span.tw[a:b]
+        sk = s[tp - p[0]]
+        seg_live = v[tp] - v[sk]
+        ok = (seg_live >= ws * (1.0 + cfg.min_old_fraction)) & (tj > sk)
+        ok &= v[tj] - v[sk] >= cfg.min_old_fraction * ws
+        if not ok.any():
             return None
-        ws = scales[ks]
-        pk, sk = p[idx], s[idx]
-        j = np.maximum(np.searchsorted(v, v[pk] - ws, side="right") - 1, 0)
-        ok = (j > sk) & (v[j] - v[sk] >= cfg.min_old_fraction * ws)
-        g = _glr(c, v, sk, j, pk)
-        threshold = cfg.threshold + cfg.scale_penalty * np.log(seg_live[idx] / ws)
+        g = _glr(c, v, sk, tj, tp)
+        threshold = cfg.threshold + cfg.scale_penalty * np.log(
+            np.maximum(seg_live, _TINY_S) / ws
+        )
         hits = np.flatnonzero(ok & (g > threshold))
         if hits.size == 0:
             return None
-        first = int(idx[hits].min())
-        at = hits[idx[hits] == first]
-        return first, float(ws[at[int(np.argmax(g[at]))]])
+        first_p = int(tp[hits[0]])  # tests are ordered by frame
+        at = hits[tp[hits] == first_p]
+        return first_p - int(p[0]), float(ws[at[int(np.argmax(g[at]))]])
 
     def _restart(
         self, c: np.ndarray, v: np.ndarray, f: int, s: int, scale_s: float, g0: int
@@ -230,3 +235,25 @@ class AdaptiveRateMeter:
         self._cp = new_cp
         self.restarts += 1
         self.last_change_g = self._cp
+
+
+class _Span:
+    """State-independent work for history positions first..last: memory caps and the tests due.
+
+    A window w is tested at a frame when the live clock crosses a multiple of test_every * w; its
+    split point j (the last entry at least w before the frame) depends only on the clock too.
+    Tests are listed in frame order (tp: frame, tj: split, tw: window in s).
+    """
+
+    def __init__(self, meter: AdaptiveRateMeter, c: np.ndarray, v: np.ndarray,
+                 first: int, last: int) -> None:
+        cfg = meter.config
+        self.first, self.last = first, last
+        p = np.arange(first, last + 1)
+        self.cap = meter._cap_start(c, v, p)
+        w = meter._scales_s[:, None]
+        q = np.floor(v[first - 1 : last + 1] / (w * cfg.test_every))
+        idx, ks = np.nonzero((q[:, 1:] > q[:, :-1]).T)  # frame-major order
+        self.tp = p[idx]
+        self.tw = meter._scales_s[ks]
+        self.tj = np.maximum(np.searchsorted(v, v[self.tp] - self.tw, side="right") - 1, 0)
