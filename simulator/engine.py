@@ -175,6 +175,7 @@ class Simulation:
         trigger = shape_rates * model.above_threshold(gain)
         total = float(trigger.sum())
         recorded, live_s = self.counter.count(total, t0, real_s)
+        live_s = min(live_s, real_s)  # rounding in the dead-time sum must not exceed real time
         energies = self._energies(recorded, trigger, model, gain)
         with self._windows_lock:
             windows = list(self.windows)

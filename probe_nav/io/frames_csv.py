@@ -100,7 +100,7 @@ def parse_frames_csv(lines: Iterable[str], name: str = "<frames>") -> FrameTable
         t = cols["t_s"][-1]
         if t < last_t:
             raise FrameCsvError(f"{where}: t_s goes backwards ({t!r} after {last_t!r})")
-        if "real_s" in cols and cols["live_s"][-1] > cols["real_s"][-1]:
+        if "real_s" in cols and cols["live_s"][-1] > cols["real_s"][-1] * (1 + 1e-9):
             raise FrameCsvError(f"{where}: live_s is longer than real_s")
         last_t = t
     if header is None:
