@@ -71,7 +71,23 @@ NUCLIDES: dict[str, Nuclide] = {
         _n("Co-57", 271.8 * _DAY_S, [(122.1, 0.855), (136.5, 0.107)], 110.0, 150.0),
         _n("Ba-133", 10.5 * _YEAR_S, [(356.0, 0.62), (81.0, 0.33)], 320.0, 400.0),
         _n("I-129", 1.6e7 * _YEAR_S, [(39.6, 0.075), (31.0, 0.70)], 20.0, 45.0),
+        # Calibration sources (NNDC/DDEP): Cs-137 via Ba-137m, Am-241's 59.5 keV gamma.
+        _n("Cs-137", 30.08 * _YEAR_S, [(661.7, 0.851)], 595.0, 728.0),
+        _n("Am-241", 432.6 * _YEAR_S, [(59.5, 0.359)], 50.0, 70.0),
     )
+}
+
+# Long-lived check sources that stand in for a short-lived clinical nuclide in daily constancy
+# checks (DOMAIN.md, "Quality control"): similar photon energy, years of shelf life.
+CHECK_SOURCES: dict[str, str] = {
+    "Tc-99m": "Co-57",
+    "I-123": "Co-57",
+    "In-111": "Co-57",
+    "Lu-177": "Co-57",
+    "I-131": "Ba-133",
+    "I-125": "I-129",
+    "F-18": "Cs-137",
+    "Ga-68": "Cs-137",
 }
 
 
@@ -85,6 +101,17 @@ def nuclide(name: str) -> Nuclide:
         if key.lower() == name.strip().lower():
             return value
     raise UnknownNuclide(f"unknown nuclide {name!r}; known: {', '.join(NUCLIDES)}")
+
+
+def check_source_for(name: str) -> Nuclide:
+    """The usual long-lived check-source stand-in for a clinical nuclide (Co-57 for Tc-99m)."""
+    clinical = nuclide(name)
+    if clinical.name in CHECK_SOURCES:
+        return NUCLIDES[CHECK_SOURCES[clinical.name]]
+    if clinical.half_life_s > 200 * _DAY_S:
+        return clinical  # long-lived already: it is its own check source
+    raise UnknownNuclide(f"no check-source stand-in known for {clinical.name}; "
+                         f"known for: {', '.join(CHECK_SOURCES)}")
 
 
 # Narrow-beam linear attenuation coefficients of water (1/cm) at the energies quoted in DOMAIN.md;

@@ -1,0 +1,199 @@
+"""Photopeaks in a pulse-height spectrum: finding them and fitting a Gaussian on a linear
+background by Poisson-weighted least squares (scipy).
+
+Channel coordinates: the counts of bin i sit at x = i (the bin centre), so a centroid of 140.0
+means the middle of bin 140. Widths are FWHM in channels. Every fit either returns numbers with
+their 1 sd or raises AnalysisError saying why (no peak, too few counts, fit did not converge).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, signal
+
+from calibration.errors import AnalysisError
+
+SIGMA_PER_FWHM = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+MIN_NET_SIGNIFICANCE = 5.0  # a fitted peak's area must exceed this many sd
+MIN_FIT_CHANNELS = 7
+SMOOTH_VARIANCE = 70.0 / 256.0  # variance factor of the [1, 4, 6, 4, 1] / 16 filter
+
+
+@dataclass(frozen=True, slots=True)
+class Peak:
+    """A candidate peak: channel of its maximum, height above the local baseline, rough FWHM."""
+
+    channel: int
+    height: float
+    prominence: float
+    fwhm_ch: float
+    significance: float  # prominence over the Poisson sd of a smoothed baseline channel
+
+
+@dataclass(frozen=True, slots=True)
+class PeakFit:
+    """A Gaussian photopeak on a linear background fitted in channels lo_ch..hi_ch (inclusive)."""
+
+    centroid_ch: float
+    centroid_sd_ch: float
+    fwhm_ch: float
+    fwhm_sd_ch: float
+    area: float  # net counts in the Gaussian
+    area_sd: float
+    background_counts: float  # under the peak, within +-1.5 FWHM
+    chi2_dof: float
+    lo_ch: int
+    hi_ch: int
+
+    @property
+    def sigma_ch(self) -> float:
+        """Gaussian sd in channels."""
+        return self.fwhm_ch * SIGMA_PER_FWHM
+
+
+def as_spectrum(spectrum: Sequence[float] | np.ndarray) -> np.ndarray:
+    """A 1-D float array of non-negative counts; AnalysisError for anything else."""
+    y = np.asarray(spectrum, dtype=float)
+    if y.ndim != 1 or len(y) < MIN_FIT_CHANNELS:
+        raise AnalysisError(f"a spectrum must be a list of at least {MIN_FIT_CHANNELS} channel "
+                            "counts")
+    if not np.all(np.isfinite(y)) or np.any(y < 0):
+        raise AnalysisError("a spectrum's counts must be finite and >= 0")
+    return y
+
+
+def _smooth(y: np.ndarray) -> np.ndarray:
+    """[1, 4, 6, 4, 1] / 16 filter, edges padded with the edge value (not zeros, which would
+    make the spectrum's ends look like deep valleys)."""
+    return np.convolve(np.pad(y, 2, mode="edge"), np.array([1, 4, 6, 4, 1]) / 16.0, "valid")
+
+
+def find_peaks(spectrum: Sequence[float] | np.ndarray, min_significance: float = 10.0,
+               min_fwhm_ch: float = 1.5) -> list[Peak]:
+    """Peaks that stand out of the Poisson noise, in channel order.
+
+    The spectrum is smoothed with a 5-channel binomial filter; a maximum counts when its
+    prominence exceeds min_significance Poisson sd of a smoothed channel of the baseline it
+    stands on (also Compton edges and backscatter bumps can pass: match peaks to energies).
+    """
+    y = as_spectrum(spectrum)
+    smooth = _smooth(y)
+    idx, props = signal.find_peaks(smooth, prominence=0.0, width=min_fwhm_ch / 2.0)
+    if len(idx) == 0:
+        return []
+    widths = signal.peak_widths(smooth, idx, rel_height=0.5)[0]
+    peaks = []
+    for i, channel in enumerate(idx):
+        prominence = float(props["prominences"][i])
+        base = max(float(smooth[channel]) - prominence, 0.0)
+        # Poisson sd of one smoothed channel on that baseline (the filter's sum of squared
+        # weights is 70/256): pure noise rarely makes a bump of more than ~7 of these.
+        significance = prominence / math.sqrt(max(base, 1.0) * SMOOTH_VARIANCE)
+        if significance >= min_significance and widths[i] >= min_fwhm_ch:
+            peaks.append(Peak(int(channel), float(smooth[channel]), prominence,
+                              float(widths[i]), significance))
+    return peaks
+
+
+def _model(x: np.ndarray, area: float, centre: float, sigma: float, b0: float,
+           b1: float) -> np.ndarray:
+    gauss = area / (sigma * math.sqrt(2 * math.pi)) * np.exp(-0.5 * ((x - centre) / sigma) ** 2)
+    return gauss + b0 + b1 * (x - centre)
+
+
+def _initial_fwhm(y: np.ndarray, centre: int) -> float:
+    smooth = _smooth(y)
+    lo, hi = max(centre - 3, 0), min(centre + 4, len(y))
+    top = lo + int(np.argmax(smooth[lo:hi]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PeakPropertyWarning when there is no peak: width 0
+        width = signal.peak_widths(smooth, [top], rel_height=0.5)[0][0]
+    return float(width) if width >= 1.0 else 3.0
+
+
+def fit_peak(spectrum: Sequence[float] | np.ndarray, centre_channel: float,
+             width_channels: float | None = None, region_fwhm: float = 1.5) -> PeakFit:
+    """Fit the photopeak near centre_channel: Gaussian + linear background, Poisson weights.
+
+    width_channels is a guess of the FWHM (estimated from the spectrum when None); the fit uses
+    channels within region_fwhm FWHM either side of the centre (two passes: the second centred on
+    the first result).
+    """
+    y = as_spectrum(spectrum)
+    n = len(y)
+    if not (0 <= centre_channel < n):
+        raise AnalysisError(f"peak channel {centre_channel} is outside the spectrum (0..{n - 1})")
+    fwhm = float(width_channels) if width_channels else _initial_fwhm(y, round(centre_channel))
+    if not (fwhm > 0 and math.isfinite(fwhm)):
+        raise AnalysisError(f"peak width guess must be > 0 channels, got {width_channels}")
+    centre = float(centre_channel)
+    neighbours = [p for p in find_peaks(y) if abs(p.channel - centre) > 0.75 * fwhm]
+    result = None
+    for _ in range(2):
+        result = _fit_once(y, centre, fwhm, region_fwhm, neighbours)
+        centre, fwhm = result.centroid_ch, result.fwhm_ch
+    assert result is not None
+    return result
+
+
+def _fit_once(y: np.ndarray, centre: float, fwhm: float, region_fwhm: float,
+              neighbours: Sequence[Peak] = ()) -> PeakFit:
+    n = len(y)
+    half = max(region_fwhm * fwhm, MIN_FIT_CHANNELS / 2.0)
+    lo, hi = max(math.floor(centre - half), 0), min(math.ceil(centre + half), n - 1)
+    # Stop short of a neighbouring peak's flank (2.5 sd of it), keeping 0.5 FWHM of our own.
+    for p in neighbours:
+        edge = 2.5 * p.fwhm_ch * SIGMA_PER_FWHM
+        if p.channel > centre:
+            hi = min(hi, max(math.floor(p.channel - edge), math.ceil(centre + 0.5 * fwhm)))
+        else:
+            lo = max(lo, min(math.ceil(p.channel + edge), math.floor(centre - 0.5 * fwhm)))
+    if hi - lo + 1 < MIN_FIT_CHANNELS:
+        raise AnalysisError(f"peak at channel {centre:.1f} is too close to the spectrum's edge "
+                            "to fit")
+    x = np.arange(lo, hi + 1, dtype=float)
+    yy = y[lo:hi + 1]
+    if yy.sum() < 25:
+        raise AnalysisError(f"too few counts ({yy.sum():.0f}) around channel {centre:.1f} to fit "
+                            "a peak; count longer")
+    edge = max(2, (hi - lo + 1) // 6)
+    left, right = yy[:edge].mean(), yy[-edge:].mean()
+    b1 = (right - left) / max(x[-1] - x[0], 1.0)
+    b0 = 0.5 * (left + right)
+    sigma0 = fwhm * SIGMA_PER_FWHM
+    area0 = max(float((yy - b0).sum()), 1.0)
+    weights = np.sqrt(np.maximum(yy, 1.0))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", optimize.OptimizeWarning)
+            popt, pcov = optimize.curve_fit(
+                _model, x, yy, p0=[area0, centre, sigma0, b0, b1], sigma=weights,
+                absolute_sigma=True,
+                bounds=([0.0, lo, 0.2, -np.inf, -np.inf], [np.inf, hi, (hi - lo), np.inf, np.inf]),
+                maxfev=5000)
+    except (RuntimeError, optimize.OptimizeWarning, ValueError) as exc:
+        raise AnalysisError(f"the peak fit near channel {centre:.1f} did not converge ({exc})"
+                            ) from None
+    area, c, sigma, fb0, _ = popt
+    sd = np.sqrt(np.clip(np.diag(pcov), 0.0, None))
+    if not np.all(np.isfinite(sd)):
+        raise AnalysisError(f"the peak fit near channel {centre:.1f} is degenerate (no peak?)")
+    if area <= MIN_NET_SIGNIFICANCE * sd[0]:
+        raise AnalysisError(f"no significant peak near channel {centre:.1f}: net area "
+                            f"{area:.0f} +- {sd[0]:.0f} counts")
+    if not (lo < c < hi):
+        raise AnalysisError(f"the fitted peak near channel {centre:.1f} ran off its fit region")
+    resid = (yy - _model(x, *popt)) / weights
+    dof = max(len(x) - 5, 1)
+    fwhm_fit = sigma / SIGMA_PER_FWHM
+    return PeakFit(
+        centroid_ch=float(c), centroid_sd_ch=float(sd[1]),
+        fwhm_ch=float(fwhm_fit), fwhm_sd_ch=float(sd[2] / SIGMA_PER_FWHM),
+        area=float(area), area_sd=float(sd[0]),
+        background_counts=float(fb0 * 3.0 * fwhm_fit),
+        chi2_dof=float((resid**2).sum() / dof), lo_ch=lo, hi_ch=hi)

@@ -1,0 +1,144 @@
+"""Peak fitting, energy calibration, energy resolution and windows on simulated spectra."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from calibration.energy import (
+    EnergyCalibration,
+    auto_calibrate,
+    calibrate_energy,
+    energy_resolution,
+    find_peaks,
+    fit_peak,
+    window_for,
+)
+from calibration.errors import AnalysisError
+from simulator.benches import bench_calibration_spectrum
+
+from .conftest import coverage_bounds
+
+
+def _gauss_spectrum(rng: np.random.Generator, centre: float, fwhm: float, area: float,
+                    bg: float, n: int = 200) -> np.ndarray:
+    x = np.arange(n)
+    sigma = fwhm / (2 * math.sqrt(2 * math.log(2)))
+    mean = bg + area / (sigma * math.sqrt(2 * math.pi)) * np.exp(-0.5 * ((x - centre) / sigma)
+                                                                 ** 2)
+    return rng.poisson(mean)
+
+
+def test_fit_peak_centroid_and_area_within_their_sd() -> None:
+    rng = np.random.default_rng(3)
+    n, c_hits, a_hits = 60, 0, 0
+    for _ in range(n):
+        centre = rng.uniform(80, 120)
+        y = _gauss_spectrum(rng, centre, 8.0, 5000.0, 50.0)
+        fit = fit_peak(y, round(centre))
+        c_hits += abs(fit.centroid_ch - centre) <= 2 * fit.centroid_sd_ch
+        a_hits += abs(fit.area - 5000.0) <= 2 * fit.area_sd
+    lo, hi = coverage_bounds(n, 2.0)
+    assert lo <= c_hits <= hi and lo <= a_hits <= hi
+
+
+def test_no_peak_gives_a_clear_error() -> None:
+    rng = np.random.default_rng(4)
+    flat = rng.poisson(100.0, 200)
+    with pytest.raises(AnalysisError, match=r"no significant peak|did not converge|degenerate"):
+        fit_peak(flat, 100)
+    assert find_peaks(flat) == []
+    with pytest.raises(AnalysisError, match="too few counts"):
+        fit_peak(np.zeros(200), 100, 8.0)
+    with pytest.raises(AnalysisError, match="outside the spectrum"):
+        fit_peak(flat, 500)
+    with pytest.raises(AnalysisError, match="at least"):
+        find_peaks([1, 2, 3])
+    with pytest.raises(AnalysisError, match="found 0 peak"):
+        auto_calibrate(flat, [122.1, 661.7])
+
+
+def test_linear_calibration_recovers_known_peaks() -> None:
+    # No hole tailing: the Gaussian model is exact and the coefficients land within their sd
+    # (scaled by the Birge ratio sqrt(chi2/dof) when the residuals are wider than the sds).
+    s = bench_calibration_spectrum(tail_fraction=0.0, count_s=600.0, seed=11)
+    cal = auto_calibrate(s.spectrum, [line[0] for line in s.lines])
+    assert len(cal.energies_kev) >= 4
+    birge = max(1.0, math.sqrt(cal.chi2_dof or 1.0))
+    for got, sd, want in zip(cal.coefficients, cal.coefficients_sd, s.coefficients[:2],
+                             strict=True):
+        assert abs(got - want) <= 3.5 * sd * birge
+    for energy, _, channel in s.lines:
+        assert cal.to_channel(energy) == pytest.approx(channel, abs=0.3)
+
+
+def test_quadratic_calibration_recovers_a_nonlinear_gain() -> None:
+    coefficients = (2.0, 0.7, 6e-5)
+    s = bench_calibration_spectrum(tail_fraction=0.0, count_s=600.0, coefficients=coefficients,
+                                   seed=12)
+    lin = auto_calibrate(s.spectrum, [line[0] for line in s.lines], order=1)
+    quad = auto_calibrate(s.spectrum, [line[0] for line in s.lines], order=2)
+    assert quad.order == 2 and quad.chi2_dof is not None
+    assert lin.chi2_dof is not None and lin.chi2_dof > 10 * quad.chi2_dof
+    for energy, _, channel in s.lines:
+        assert quad.to_kev(channel) == pytest.approx(energy, abs=0.4)
+
+
+def test_cdte_tailing_biases_centroids_by_less_than_1_kev() -> None:
+    s = bench_calibration_spectrum(seed=13)  # CdTe with 15 % hole tailing
+    cal = auto_calibrate(s.spectrum, [line[0] for line in s.lines])
+    truth = EnergyCalibration(s.coefficients[:2], ((0, 0), (0, 0)), None, ())
+    for energy, _, _ in s.lines[:4]:
+        assert float(truth.to_kev(cal.to_channel(energy))) == pytest.approx(energy, abs=1.0)
+
+
+def test_energy_resolution_matches_the_crystal() -> None:
+    # Isolated lines (Co-57's 122.1 keV line has the 136.5 keV line on its flank, which biases
+    # a single-Gaussian width by ~3 %: docs/qc-analyses.md).
+    s = bench_calibration_spectrum(activities_mbq={"Tc-99m": 0.5, "Cs-137": 3.0},
+                                   tail_fraction=0.0, count_s=600.0, seed=14)
+    cal = calibrate_energy([(s.channel_of(140.5), 0.01, 140.5),
+                            (s.channel_of(661.7), 0.01, 661.7)])
+    for energy in (140.5, 661.7):
+        r = energy_resolution(s.spectrum, cal, energy)
+        # Gaussian FWHM of the crystal plus the 0.75 keV channel width in quadrature
+        want = math.sqrt(s.fwhm_kev(energy) ** 2 + 0.75**2 / 12 * 8 * math.log(2))
+        assert r.fwhm_kev == pytest.approx(want, abs=3.5 * r.fwhm_sd_kev + 0.01 * want)
+        assert r.fwhm_pct == pytest.approx(100 * r.fwhm_kev / r.energy_kev)
+    with pytest.raises(AnalysisError, match=r"no photopeak|no significant"):
+        energy_resolution(s.spectrum, cal, 400.0)
+
+
+def test_calibration_errors() -> None:
+    with pytest.raises(AnalysisError, match="at least 3"):
+        calibrate_energy([(10, 0.1, 20), (20, 0.1, 40)], order=2)
+    with pytest.raises(AnalysisError, match="order"):
+        calibrate_energy([(10, 0.1, 20), (20, 0.1, 40)], order=3)
+    with pytest.raises(AnalysisError, match="distinct"):
+        calibrate_energy([(10, 0.1, 20), (10, 0.1, 20)])
+    with pytest.raises(AnalysisError, match="not rising"):
+        calibrate_energy([(10, 0.1, 40), (20, 0.1, 20)])
+
+
+@given(st.floats(-5, 5), st.floats(0.2, 3.0), st.floats(-2e-4, 2e-4), st.floats(0, 1000))
+def test_channel_energy_round_trip(c0: float, c1: float, c2: float, x: float) -> None:
+    cal = EnergyCalibration((c0, c1, c2), ((0,) * 3,) * 3, None, ())
+    if cal.kev_per_channel(x) <= 0.05:
+        return  # past the top of the quadratic: not a usable channel
+    assert cal.to_channel(float(cal.to_kev(x))) == pytest.approx(x, abs=1e-6)
+
+
+def test_windows() -> None:
+    default = window_for("Tc-99m")
+    assert (default.lo_kev, default.hi_kev) == (126.0, 155.0)
+    cal = EnergyCalibration((0.0, 0.75), ((0, 0), (0, 0)), None, ())
+    w = window_for("tc-99m", cal, fwhm_pct=8.0, fwhm_multiple=1.0)
+    assert w.lo_kev == pytest.approx(140.5 * 0.92) and w.hi_kev == pytest.approx(140.5 * 1.08)
+    assert w.lo_channel == math.ceil(140.5 * 0.92 / 0.75)
+    assert w.as_energy_window().name == "Tc-99m"
+    with pytest.raises(AnalysisError):
+        window_for("Tc-99m", fwhm_pct=0.0)
