@@ -1,0 +1,132 @@
+"""`probe-nav calibrate energy|sensitivity|deadtime`: calibrations on a device, the simulator or
+recorded files, stored as checksummed records that become the probe's active calibration."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from probe_nav.cli.qc import add_measurement_arguments, analysis, keep, measure
+from probe_nav.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `calibrate` and its subcommands."""
+    cal = sub.add_parser("calibrate", help="energy, sensitivity and dead-time calibration")
+    cal_sub = cal.add_subparsers(dest="qc_command", metavar="WHAT", parser_class=type(cal))
+    cal_sub.required = True
+
+    energy = cal_sub.add_parser("energy", help="channel-to-keV calibration from a spectrum")
+    add_measurement_arguments(energy, 60.0)
+    energy.add_argument("--nuclide", default="Co-57",
+                        help="source whose photon lines are used (default Co-57)")
+    energy.add_argument("--lines", metavar="E1,E2,...",
+                        help="line energies in keV instead of the nuclide's")
+    energy.add_argument("--order", type=int, choices=(1, 2), default=1,
+                        help="1 linear (default) or 2 quadratic")
+    energy.add_argument("--resolution-at", type=float, metavar="KEV",
+                        help="energy of the line whose FWHM is reported (default: the main)")
+    energy.set_defaults(func=run_energy)
+
+    sens = cal_sub.add_parser("sensitivity", help="cps/MBq from a certified source")
+    add_measurement_arguments(sens, 30.0)
+    sens.add_argument("--nuclide", required=True, help="the source's nuclide, e.g. Co-57")
+    sens.add_argument("--activity-mbq", type=float, required=True, help="certified activity")
+    sens.add_argument("--activity-sd-mbq", type=float, default=0.0, help="its 1 sd")
+    sens.add_argument("--reference-date", required=True, metavar="ISO",
+                      help="certificate date, e.g. 2025-01-01T12:00+00:00")
+    sens.add_argument("--source-serial", default="", help="the source's serial number")
+    sens.add_argument("--geometry", default="", help="e.g. '50 mm in air, holder H1'")
+    sens.add_argument("--background-cps", type=float, default=0.0, help="background rate")
+    sens.add_argument("--background-sd-cps", type=float, default=0.0, help="its 1 sd")
+    sens.set_defaults(func=run_sensitivity)
+
+    dead = cal_sub.add_parser("deadtime", help="dead time: two-source or decaying-source method")
+    add_measurement_arguments(dead, 60.0, required=False)
+    dead.add_argument("--method", choices=("two-source", "decaying-source"),
+                      default="two-source")
+    dead.add_argument("--files", metavar="S1,S2,S12,BG",
+                      help="two-source: counts of source 1, source 2, both, and background")
+    dead.add_argument("--nuclide", help="decaying-source: the source's nuclide")
+    dead.add_argument("--model", choices=("nonparalysable", "paralysable"),
+                      default="nonparalysable", help="counter model")
+    dead.set_defaults(func=run_deadtime)
+
+
+def _energies(args: argparse.Namespace) -> list[float]:
+    from calibration.nuclides import UnknownNuclide, nuclide
+
+    if args.lines:
+        try:
+            values = [float(x) for x in args.lines.split(",")]
+        except ValueError:
+            raise UserError(f"--lines {args.lines!r}: give energies in keV like 122,136") from None
+        if any(not v > 0 for v in values):
+            raise UserError("--lines: energies must be > 0 keV")
+        return values
+    try:
+        return [line.energy_kev for line in nuclide(args.nuclide).lines]
+    except UnknownNuclide as exc:
+        raise UserError(str(exc)) from None
+
+
+def run_energy(args: argparse.Namespace) -> int:
+    """Fit the summed spectrum's peaks to known lines; store the calibration."""
+    from probe_nav.qc.procedures import energy
+
+    lines = _energies(args)
+    m = measure(args, spectrum=True)
+    outcome = analysis(energy, m, lines, args.order, args.resolution_at)
+    return keep(args, outcome, m, "calibration")
+
+
+def run_sensitivity(args: argparse.Namespace) -> int:
+    """Sensitivity from a count of a certified source (decay corrected to the count)."""
+    from calibration.nuclides import UnknownNuclide
+    from calibration.sources import CertifiedSource
+    from probe_nav.qc.procedures import sensitivity
+
+    try:
+        reference = datetime.fromisoformat(args.reference_date)
+    except ValueError:
+        raise UserError(f"--reference-date {args.reference_date!r} is not an ISO date") from None
+    if reference.tzinfo is None:
+        raise UserError("--reference-date needs a time zone, e.g. 2025-01-01T12:00+00:00")
+    try:
+        source = analysis(CertifiedSource, args.nuclide, args.activity_mbq,
+                          args.activity_sd_mbq, reference, args.source_serial)
+    except UnknownNuclide as exc:
+        raise UserError(str(exc)) from None
+    m = measure(args)
+    outcome = analysis(sensitivity, m, source, args.background_cps, args.background_sd_cps,
+                       args.geometry)
+    return keep(args, outcome, m, "calibration")
+
+
+def run_deadtime(args: argparse.Namespace) -> int:
+    """Dead time from four recorded counts (two-source) or one decaying series."""
+    from calibration.nuclides import UnknownNuclide, nuclide
+    from probe_nav.qc.procedures import dead_time_decaying, dead_time_two_source
+
+    if args.method == "two-source":
+        if not args.files:
+            raise UserError("the two-source method needs --files S1,S2,S12,BG (four recorded "
+                            "counts)")
+        names = args.files.split(",")
+        if len(names) != 4:
+            raise UserError(f"--files needs 4 files (S1,S2,S12,BG), got {len(names)}")
+        parts = {k: measure(args, file=f) for k, f in zip(("1", "2", "12", "b"), names,
+                                                            strict=True)}
+        outcome = analysis(dead_time_two_source, parts, args.model)
+        return keep(args, outcome, parts["12"], "calibration")
+    if not args.nuclide:
+        raise UserError("the decaying-source method needs --nuclide (the source's half-life)")
+    try:
+        half_life_s = nuclide(args.nuclide).half_life_s
+    except UnknownNuclide as exc:
+        raise UserError(str(exc)) from None
+    if not (args.file or args.device or args.sim):
+        raise UserError("give --file, --device or --sim with the decaying-source method")
+    m = measure(args)
+    outcome = analysis(dead_time_decaying, m, half_life_s, args.model)
+    return keep(args, outcome, m, "calibration")

@@ -1,0 +1,308 @@
+"""`probe-nav qc daily|chi-square|history`: quality control on a device, the simulator or a recorded
+file, kept as checksummed records (docs/qc.md). Helpers here are shared with `calibrate`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import math
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from probe_nav.errors import UserError
+
+
+def add_measurement_arguments(p: argparse.ArgumentParser, duration_s: float,
+                              required: bool = True) -> None:
+    """--device/--sim/--file, --duration, --probe, --db, --operator, --json."""
+    from probe_nav.cli.record import add_source_arguments
+
+    add_source_arguments(p, required=False)
+    group = next(g for g in p._mutually_exclusive_groups
+                 if any(a.dest == "device" for a in g._group_actions))
+    group.required = required
+    group.add_argument("--file", metavar="FILE",
+                       help="a recorded frame CSV (.csv) or N42 (.n42) file")
+    p.add_argument("--duration", type=float, default=duration_s, metavar="S",
+                   help=f"seconds to count on a device or the simulator (default {duration_s:g})")
+    add_store_arguments(p)
+    p.add_argument("--probe", metavar="MODEL[:SERIAL]",
+                   help="which probe (default: as the device or file names itself)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def add_store_arguments(p: argparse.ArgumentParser) -> None:
+    """--db and --operator."""
+    p.add_argument("--db", metavar="PATH",
+                   help="records database (default: qc.sqlite in the user data directory)")
+    p.add_argument("--operator", default=None, metavar="NAME",
+                   help="who performed the test (default: the login name)")
+
+
+def open_store(args: argparse.Namespace):
+    """The QcStore of --db (or the default one)."""
+    from probe_nav.qc.store import QcStore, default_db_path
+
+    return QcStore(Path(args.db) if args.db else default_db_path())
+
+
+def operator(args: argparse.Namespace) -> str:
+    """--operator, else the login name."""
+    if args.operator is not None:
+        if not args.operator.strip():
+            raise UserError("--operator must not be empty")
+        return args.operator.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def measure(args: argparse.Namespace, spectrum: bool = False, file: str | None = None,
+            scenario: str | None = None):
+    """The Measurement of --file, or a new acquisition whose frames are kept as an N42 file
+    beside the database (its raw-data reference)."""
+    from probe_nav.cli.record import acquire, write_acquisition
+    from probe_nav.qc.measure import from_file, from_frames
+    from probe_nav.qc.store import default_db_path
+
+    path = file or getattr(args, "file", None)
+    if path is not None:
+        return from_file(path)
+    if args.speed <= 0:
+        raise UserError(f"--speed must be > 0, got {args.speed}")
+    acq = acquire(args, args.duration, spectrum=spectrum, scenario_override=scenario)
+    raw_dir = (Path(args.db) if args.db else default_db_path()).resolve().parent / "raw"
+    try:
+        raw_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {raw_dir}: {exc.strerror or exc}") from None
+    stamp = acq.start_time.strftime("%Y%m%dT%H%M%S%fZ")
+    raw = raw_dir / f"{stamp}-{args.command}-{getattr(args, 'qc_command', None) or ''}.n42"
+    source = args.device or f"simulator scenario {scenario or args.sim} (seed {args.seed})"
+    info = acq.info
+    if info is not None:  # the probe's own stored calibration replaces what the device says
+        from probe_nav.qc.active import calibrated_info
+
+        with open_store(args) as store:
+            info, _ = calibrated_info(store, info)
+        acq.info = info
+    write_acquisition(acq, str(raw), None, source)
+    return from_frames(acq.frames, info, acq.start_time, str(raw))
+
+
+def source_text(args: argparse.Namespace) -> str:
+    """Where the data came from, for the record."""
+    if getattr(args, "file", None):
+        return f"file {args.file}"
+    if args.device:
+        return f"device {args.device} ({args.protocol})"
+    return f"simulator scenario {args.sim} (seed {args.seed}, {args.protocol})"
+
+
+def probe_identity(args: argparse.Namespace, measurement) -> tuple[str, str]:
+    """(model, serial): --probe, else what the device or file said; UserError if unknown."""
+    if args.probe:
+        model, _, serial = args.probe.partition(":")
+        if not model.strip():
+            raise UserError(f"--probe {args.probe!r}: give MODEL or MODEL:SERIAL")
+        return model.strip(), serial.strip()
+    if measurement is None or not measurement.model:
+        raise UserError("the data do not say which probe measured them: give --probe "
+                        "MODEL:SERIAL")
+    return measurement.model, measurement.serial
+
+
+def keep(args: argparse.Namespace, outcome, measurement, kind: str) -> int:
+    """Store the outcome as a record of the probe, print it; exit status 0 (1 if it failed)."""
+    model, serial = probe_identity(args, measurement)
+    with open_store(args) as store:
+        probe = store.probe(model, serial, measurement.detector if measurement else "")
+        record = store.add(probe, kind, outcome.test, outcome.result, operator=operator(args),
+                           source=source_text(args),
+                           raw_data=measurement.raw_data if measurement else "-",
+                           passed=outcome.passed, when=measurement.start_time
+                           if measurement else None)
+    if getattr(args, "json", False):
+        print(json.dumps(outcome.result | {"record": record.id, "probe": probe.label,
+                                           "pass": outcome.passed}))
+    else:
+        for line in outcome.summary:
+            print(line)
+        print(f"stored as record {record.id} ({kind} {outcome.test} of {probe.label}) in "
+              f"{store.path}")
+    return 1 if outcome.passed is False else 0
+
+
+def analysis(fn, *args, **kwargs):
+    """Run an analysis; its AnalysisError becomes a one-line UserError."""
+    from calibration.errors import AnalysisError
+
+    try:
+        return fn(*args, **kwargs)
+    except AnalysisError as exc:
+        raise UserError(str(exc)) from None
+
+
+# ------------------------------------------------------------------ registration
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `qc` and its subcommands."""
+    qc = sub.add_parser("qc", help="quality control: daily, chi-square, history")
+    qc_sub = qc.add_subparsers(dest="qc_command", metavar="QCCOMMAND", parser_class=type(qc))
+    qc_sub.required = True
+
+    daily = qc_sub.add_parser("daily", help="daily QC: background, check-source constancy, "
+                              "battery")
+    add_measurement_arguments(daily, 30.0)
+    daily.add_argument("--nuclide", default="Co-57", help="check-source nuclide (default Co-57)")
+    daily.add_argument("--background-file", metavar="FILE",
+                       help="a recorded background count (.csv or .n42)")
+    daily.add_argument("--background-cps", type=float, metavar="B",
+                       help="a known background rate instead of a background count")
+    daily.add_argument("--background-max-cps", type=float, metavar="B",
+                       help="fail when the background is above this rate")
+    daily.add_argument("--tolerance", type=float, default=0.10,
+                       help="constancy tolerance as a fraction (default 0.10 = +-10 %%)")
+    daily.add_argument("--set-baseline", action="store_true",
+                       help="record this result as the new constancy baseline")
+    daily.set_defaults(func=run_daily)
+
+    chi = qc_sub.add_parser("chi-square", help="chi-square test of counting statistics")
+    add_measurement_arguments(chi, 100.0, required=False)
+    chi.add_argument("--counts", metavar="N1,N2,...", help="the repeated counts (N >= 10)")
+    chi.add_argument("--n", type=int, default=10, help="counts to split a measurement into")
+    chi.add_argument("--p-low", type=float, default=0.10, help="lower probability (0.10)")
+    chi.add_argument("--p-high", type=float, default=0.90, help="upper probability (0.90)")
+    chi.set_defaults(func=run_chi_square)
+
+    hist = qc_sub.add_parser("history", help="list the records; --report writes a PDF")
+    add_store_arguments(hist)
+    hist.add_argument("--probe", metavar="MODEL[:SERIAL]", help="only this probe")
+    hist.add_argument("--test", help="only this test (daily, chi-square, energy, ...)")
+    hist.add_argument("--report", metavar="FILE.pdf", help="write a PDF report")
+    hist.add_argument("--json", action="store_true", help="one JSON object per record")
+    hist.set_defaults(func=run_history)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def parse_counts(text: str) -> list[int]:
+    """'12,15,9' -> [12, 15, 9]; UserError naming the first bad entry."""
+    counts = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            value = float(part)
+        except ValueError:
+            raise UserError(f"--counts: {part!r} is not a number") from None
+        if not math.isfinite(value) or value < 0 or value != int(value):
+            raise UserError(f"--counts: {part!r} is not a whole number >= 0")
+        counts.append(int(value))
+    return counts
+
+
+def run_chi_square(args: argparse.Namespace) -> int:
+    """Chi-square of --counts (printed only) or of a measurement (also stored)."""
+    from probe_nav.qc.procedures import chi_square
+
+    sources = [x for x in (args.counts, args.device, args.sim, args.file) if x is not None]
+    if len(sources) != 1:
+        raise UserError("give exactly one of --counts, --device, --sim or --file")
+    if not 0 < args.p_low < args.p_high < 1:
+        raise UserError(f"need 0 < --p-low < --p-high < 1, got {args.p_low} and {args.p_high}")
+    if args.counts is not None:
+        outcome = analysis(chi_square, parse_counts(args.counts), args.p_low, args.p_high)
+        if args.json:
+            r = outcome.result
+            print(json.dumps({"chi2": r["chi2"], "dof": r["dof"], "p_value": r["p_value"],
+                              "band": r["band"], "pass": r["pass"], "mean": r["mean"],
+                              "n": r["n"]}))
+        else:
+            print("\n".join(outcome.summary))
+        return 0 if outcome.passed else 1
+    if args.n < 10:
+        raise UserError(f"--n must be >= 10 for the chi-square test, got {args.n}")
+    m = measure(args)
+    outcome = analysis(chi_square, m.split_counts(args.n).tolist(), args.p_low, args.p_high)
+    return keep(args, outcome, m, "qc")
+
+
+def _baseline(store, model: str, serial: str, nuclide_name: str):
+    from probe_nav.qc.procedures import DAILY
+
+    probe = store.find_probe(model, serial)
+    if probe is None:
+        return None
+    baselines = [r for r in store.records(probe, "qc", DAILY)
+                 if r.result.get("baseline") and r.result.get("nuclide") == nuclide_name]
+    return baselines[-1] if baselines else None
+
+
+def run_daily(args: argparse.Namespace) -> int:
+    """Daily QC against the probe's stored baseline (the first run sets it)."""
+    from calibration.nuclides import UnknownNuclide, nuclide
+    from probe_nav.qc.measure import from_file
+    from probe_nav.qc.procedures import daily
+
+    try:
+        nuclide(args.nuclide)
+    except UnknownNuclide as exc:
+        raise UserError(str(exc)) from None
+    if not 0 < args.tolerance < 1:
+        raise UserError(f"--tolerance must be between 0 and 1 (0.10 = 10 %), got "
+                        f"{args.tolerance}")
+    if args.background_file and args.background_cps is not None:
+        raise UserError("give --background-file or --background-cps, not both")
+    background = from_file(args.background_file) if args.background_file else None
+    m = measure(args)
+    model, serial = probe_identity(args, m)
+    with open_store(args) as store:
+        base = None if args.set_baseline else _baseline(store, model, serial, args.nuclide)
+    outcome = analysis(daily, m, args.nuclide, base.result if base else None,
+                       base.time_utc if base else None, background, args.background_cps,
+                       args.background_max_cps, args.tolerance)
+    if base is not None:
+        outcome.result["baseline_record"] = base.id
+    return keep(args, outcome, m, "qc")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """Print the verified records (oldest first); a tampered record stops with exit 2."""
+    from probe_nav.qc.report import write_report
+
+    if args.report is not None and Path(args.report).suffix.lower() != ".pdf":
+        raise UserError(f"--report {args.report}: the report is a PDF; name it FILE.pdf")
+    with open_store(args) as store:
+        probe = None
+        if args.probe:
+            model, _, serial = args.probe.partition(":")
+            probe = store.find_probe(model, serial)
+            if probe is None:
+                raise UserError(f"no records of probe {args.probe!r} in {store.path}")
+        records = store.records(probe, None, args.test)
+        path = store.path
+    for r in records:
+        if args.json:
+            print(json.dumps({"id": r.id, "probe": r.probe.label, "kind": r.kind,
+                              "test": r.test, "time_utc": r.time_utc.isoformat(),
+                              "operator": r.operator, "source": r.source,
+                              "raw_data": r.raw_data, "pass": r.passed, "result": r.result}))
+        else:
+            verdict = "-" if r.passed is None else ("pass" if r.passed else "FAIL")
+            print(f"{r.id:>5}  {r.time_utc:%Y-%m-%d %H:%M}  {r.probe.label:<24} "
+                  f"{r.kind:<11} {r.test:<11} {verdict:<4}  {r.operator}")
+    if not records and not args.json:
+        print(f"no records in {path}", file=sys.stderr)
+    if args.report is not None:
+        try:
+            out = write_report(args.report, records, path)
+        except OSError as exc:
+            raise UserError(f"cannot write {args.report}: {exc.strerror or exc}") from None
+        print(f"report written to {out} ({len(records)} records, "
+              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", file=sys.stderr)
+    return 0

@@ -1,0 +1,99 @@
+"""QC records: they survive a restart, and a record changed behind probe-nav's back is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from drivers.frames import DeviceInfo
+from probe_nav.qc.active import active_calibration, calibrated_info
+from probe_nav.qc.store import QcStore, TamperedRecord
+
+T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def fill(path: Path) -> None:
+    with QcStore(path) as store:
+        probe = store.probe("PN-1", "SN42", "CdTe")
+        store.add(probe, "calibration", "energy", {"coefficients": [0.5, 1.01]},
+                  operator="ann", source="sim", raw_data="/raw/a.n42", passed=None, when=T0)
+        store.add(probe, "qc", "daily", {"rate_cps": 1000.0, "ratio": 1.01}, operator="bob",
+                  source="device /dev/ttyACM0", raw_data="/raw/b.n42", passed=True,
+                  when=T0 + timedelta(days=1))
+        other = store.probe("PN-1", "SN43")
+        store.add(other, "calibration", "energy", {"coefficients": [0.0, 2.0]},
+                  operator="ann", source="sim", raw_data="-", passed=None, when=T0)
+
+
+def test_records_survive_a_new_process(tmp_path: Path) -> None:
+    db = tmp_path / "qc.sqlite"
+    fill(db)
+    code = ("import sys; from probe_nav.qc.store import QcStore\n"
+            "s = QcStore(sys.argv[1])\n"
+            "for r in s.records(): print(r.id, r.probe.label, r.test, r.operator, r.passed, "
+            "r.result)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == [
+        "1 PN-1 #SN42 energy ann None {'coefficients': [0.5, 1.01]}",
+        "3 PN-1 #SN43 energy ann None {'coefficients': [0.0, 2.0]}",
+        "2 PN-1 #SN42 daily bob True {'rate_cps': 1000.0, 'ratio': 1.01}",
+    ]
+
+
+def test_active_calibration_belongs_to_its_own_probe(tmp_path: Path) -> None:
+    db = tmp_path / "qc.sqlite"
+    fill(db)
+    with QcStore(db) as store:
+        info = DeviceInfo("PN-1", "SN43", energy_calibration=(0.0, 1.0), n_channels=256)
+        applied, active = calibrated_info(store, info)
+        assert applied.energy_calibration == (0.0, 2.0)
+        assert active.energy_record == 3
+        unknown = DeviceInfo("PN-9", "X", energy_calibration=(0.0, 1.0))
+        assert calibrated_info(store, unknown)[0] == unknown
+        # A newer calibration supersedes the older one.
+        probe = store.probe("PN-1", "SN42")
+        store.add(probe, "calibration", "energy", {"coefficients": [0.1, 0.99]},
+                  operator="ann", source="sim", raw_data="-", passed=None,
+                  when=T0 + timedelta(days=2))
+        assert active_calibration(store, "PN-1", "SN42").energy_coefficients == (0.1, 0.99)
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE records SET result_json = '{\"coefficients\": [0.5, 1.02]}' WHERE id = 1",
+    "UPDATE records SET operator = 'mallory' WHERE id = 1",
+    "UPDATE records SET time_utc = '2025-04-01T08:00:00.000000+00:00' WHERE id = 1",
+    "UPDATE records SET probe_id = 2 WHERE id = 1",  # moved to another probe
+    "UPDATE probes SET serial = 'SN99' WHERE id = 1",  # the probe renamed under its records
+    "UPDATE records SET checksum = 'x' WHERE id = 1",
+])
+def test_a_modified_record_is_refused(tmp_path: Path, sql: str) -> None:
+    db = tmp_path / "qc.sqlite"
+    fill(db)
+    with sqlite3.connect(db) as raw:
+        raw.execute(sql)
+    with QcStore(db) as store:
+        with pytest.raises(TamperedRecord, match=r"record 1 .* fails its checksum"):
+            store.get(1)
+        with pytest.raises(TamperedRecord):
+            store.records()
+        model, serial = ("PN-1", "SN99") if "SN99" in sql else ("PN-1", "SN42")
+        if "probe_id" not in sql:
+            with pytest.raises(TamperedRecord):  # never falls back to an older calibration
+                active_calibration(store, model, serial)
+        problems = store.verify_all()
+        assert len(problems) >= 1 and "record 1" in problems[0]
+
+
+def test_sound_records_verify(tmp_path: Path) -> None:
+    db = tmp_path / "qc.sqlite"
+    fill(db)
+    with QcStore(db) as store:
+        assert store.verify_all() == []
+        assert [p.label for p in store.probes()] == ["PN-1 #SN42", "PN-1 #SN43"]
+        assert store.get(2).time_utc == T0 + timedelta(days=1)
