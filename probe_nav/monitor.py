@@ -102,7 +102,12 @@ def format_line(snap: dict[str, Any]) -> str:
     if snap["link"] != "connected" and snap.get("link_reason"):
         faults += f" ({snap['link_reason']})"
     battery = f" bat {snap['battery_pct']}%" if snap["battery_pct"] is not None else ""
+    sound = ""
+    if "audio" in snap:  # monitor --audio
+        sound = f"  sound: {snap['audio']}"
+        if snap.get("alarm"):
+            sound += f" ALARM {snap['alarm']}"
     return (
         f"{snap['t_s']:7.1f} s {reading}  link {snap['link']:<12} frames {snap['frames']}"
-        f" lost {snap['dropped_frames']} bad {snap['bad_frames']}{battery}{faults}  {who}"
+        f" lost {snap['dropped_frames']} bad {snap['bad_frames']}{battery}{faults}{sound}  {who}"
     )

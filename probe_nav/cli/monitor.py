@@ -1,11 +1,15 @@
-"""`probe-nav monitor`: a live readout of a device (or the in-process simulator) in the terminal."""
+"""`probe-nav monitor`: a live readout of a device (or the in-process simulator) in the terminal,
+with `--audio` the probe's sound too (pitch, clicks or squelch; alarms)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
+from typing import Any
 
 from probe_nav.errors import UserError
 
@@ -28,15 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--meter", default="adaptive", metavar="M",
                    help="rate meter: adaptive (default) or a time constant in s (0.5, 1, 2, 5)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (with --sim)")
+    p.add_argument("--audio", action="store_true",
+                   help="play the probe's sound and alarms (docs/audio.md)")
+    p.add_argument("--audio-mode", choices=("pitch", "clicks", "squelch"), default="pitch",
+                   help="with --audio: continuous pitch (default), Geiger clicks, or pitch only "
+                        "while the rate is significant")
+    p.add_argument("--volume", type=float, default=0.8, metavar="V",
+                   help="with --audio: volume 0..1 (default 0.8)")
+    p.add_argument("--audio-device", metavar="NAME",
+                   help="with --audio: output device by description (default: the system's)")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Open the device, then print updates until --duration or Ctrl-C."""
-    from drivers.errors import DriverError
-    from drivers.registry import open_device
+def _check_args(args: argparse.Namespace) -> None:
     from probe_nav.core.rate import make_meter
-    from probe_nav.monitor import MonitorState, format_line
 
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")
@@ -48,6 +57,18 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if args.baud is not None and args.baud <= 0:
         raise UserError(f"--baud must be > 0, got {args.baud}")
+    if not 0.0 <= args.volume <= 1.0:
+        raise UserError(f"--volume must be between 0 and 1, got {args.volume}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the device, then print updates until --duration or Ctrl-C."""
+    from drivers.errors import DriverError
+    from drivers.registry import open_device
+    from probe_nav.monitor import MonitorState
+
+    _check_args(args)
+    audio = _start_audio(args) if args.audio else None  # before the device: a bad name stops here
     server = None
     url = args.device
     if args.sim is not None:
@@ -62,32 +83,149 @@ def run(args: argparse.Namespace) -> int:
     except DriverError as exc:
         if server is not None:
             server.stop()
+        if audio is not None:
+            audio.output.stop()
         raise UserError(str(exc)) from None
     state = MonitorState(meter_name=args.meter)
-    tty = sys.stdout.isatty() and not args.json
-    start = time.monotonic()
-    next_update = start + args.interval
+    printer = _Printer(args)
     try:
-        while args.duration is None or time.monotonic() - start < args.duration:
-            for event in device.poll(timeout_s=max(0.0, next_update - time.monotonic())):
-                state.handle(event)
-            now = time.monotonic()
-            if now < next_update:
-                continue
-            next_update += args.interval * max(1, int((now - next_update) / args.interval) + 1)
-            snap = state.snapshot(now - start, device.link_state, device.stats)
-            if args.json:
-                print(json.dumps(snap), flush=True)
-            elif tty:
-                print("\r" + format_line(snap), end="\033[K", flush=True)
-            else:
-                print(format_line(snap), flush=True)
+        if audio is None:
+            _loop_plain(args, device, state, printer)
+        else:
+            _loop_with_audio(args, device, state, printer, audio)
     except KeyboardInterrupt:
         pass
     finally:
+        if audio is not None:
+            audio.output.stop()
         device.close()
         if server is not None:
             server.stop()
-        if tty:
-            print()
+        printer.close()
     return 0
+
+
+class _Printer:
+    """Writes one update as JSON, a refreshed terminal line, or a plain line."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.json = args.json
+        self.tty = sys.stdout.isatty() and not args.json
+
+    def show(self, snap: dict[str, Any]) -> None:
+        from probe_nav.monitor import format_line
+
+        if self.json:
+            print(json.dumps(snap), flush=True)
+        elif self.tty:
+            print("\r" + format_line(snap), end="\033[K", flush=True)
+        else:
+            print(format_line(snap), flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print()
+
+
+def _loop_plain(args, device, state, printer: _Printer) -> None:
+    """Without sound: block on the device's event queue between updates."""
+    start = time.monotonic()
+    next_update = start + args.interval
+    while args.duration is None or time.monotonic() - start < args.duration:
+        for event in device.poll(timeout_s=max(0.0, next_update - time.monotonic())):
+            state.handle(event)
+        now = time.monotonic()
+        if now < next_update:
+            continue
+        next_update += args.interval * max(1, int((now - next_update) / args.interval) + 1)
+        printer.show(state.snapshot(now - start, device.link_state, device.stats))
+
+
+class _Audio:
+    """The sound chain of the monitor: synthesiser, its feeder and the Qt output."""
+
+    def __init__(self, feedback, feeder, output) -> None:
+        self.feedback = feedback
+        self.feeder = feeder
+        self.output = output
+
+
+def _start_audio(args: argparse.Namespace) -> _Audio:
+    """Build the sound chain and start playing (silent until data comes); a device named but
+    missing is a UserError, no device at all is one logged line and the monitor runs on."""
+    # Qt's notes on loading its multimedia back-ends are not the user's business.
+    os.environ.setdefault("QT_LOGGING_RULES",
+                          "qt.multimedia.symbolsresolver=false;qt.multimedia.ffmpeg=false")
+    from probe_nav.audio import AudioFeedback, AudioSettings
+    from probe_nav.audio.feeder import FeedbackFeeder
+    from probe_nav.audio.qt_output import QtAudioOutput, list_output_devices
+    from probe_nav.core.pipeline import PipelineConfig
+    from probe_nav.qt_app import ensure_qt_app
+
+    ensure_qt_app(headless=True)
+    if args.audio_device is not None:
+        names = list_output_devices()
+        if names and args.audio_device.casefold() not in {n.casefold() for n in names}:
+            raise UserError(f"--audio-device: no output named {args.audio_device!r} "
+                            f"(available: {', '.join(repr(n) for n in names)})")
+    feedback = AudioFeedback(AudioSettings(mode=args.audio_mode, volume=args.volume),
+                             seed=args.seed)
+    feeder = FeedbackFeeder(feedback, PipelineConfig(meter=args.meter))
+    output = QtAudioOutput(feedback, device=args.audio_device)
+    output.start()
+    return _Audio(feedback, feeder, output)
+
+
+POLL_MS = 5  # the Qt loop drains the device queue this often (sound follows frames this fast)
+
+
+def _loop_with_audio(args, device, state, printer: _Printer, audio: _Audio) -> None:
+    """With sound: a Qt event loop (the audio sink pulls samples from it); a timer drains the
+    device's events into the display state and the sound every POLL_MS."""
+    from PySide6.QtCore import QTimer
+
+    from probe_nav.qt_app import ensure_qt_app
+
+    app = ensure_qt_app(headless=True)
+    start = time.monotonic()
+    next_update = [start + args.interval]
+
+    def tick() -> None:
+        for event in device.poll(timeout_s=0.0):
+            state.handle(event)
+            audio.feeder.handle(event)
+        audio.feeder.set_link_state(device.link_state)
+        now = time.monotonic()
+        if args.duration is not None and now - start >= args.duration:
+            app.quit()
+            return
+        if now >= next_update[0]:
+            n_late = int((now - next_update[0]) / args.interval) + 1
+            next_update[0] += args.interval * max(1, n_late)
+            snap = state.snapshot(now - start, device.link_state, device.stats)
+            printer.show(snap | _audio_fields(audio))
+
+    def stop(signum: int, frame: object) -> None:
+        app.quit()
+
+    timer = QTimer()
+    timer.setInterval(POLL_MS)
+    timer.timeout.connect(tick)
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        timer.start()
+        app.exec()
+    finally:
+        timer.stop()
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _audio_fields(audio: _Audio) -> dict[str, Any]:
+    """What the sound is doing, for the monitor's output."""
+    tone = audio.feedback.tone_target_hz
+    return {
+        "audio": audio.output.status_text,
+        "alarm": audio.feedback.active_alarm,
+        "tone_hz": None if tone is None else round(tone, 1),
+    }

@@ -1,0 +1,210 @@
+"""Sound output through QtMultimedia: a QAudioSink in pull mode reading from a QIODevice whose
+readData renders the next samples from AudioFeedback, so the sound is made when the sink needs it
+(small buffer, low latency) and nothing ever blocks the GUI or the monitor loop.
+
+Without an audio device (or when the sink fails) `available` is False, `status_text` says so and
+one line is logged; the caller keeps working without sound.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PySide6.QtCore import QIODevice, QObject, QTimer
+from PySide6.QtMultimedia import QAudioDevice, QAudioFormat, QAudioSink, QMediaDevices, QtAudio
+
+from probe_nav.audio.feedback import AudioFeedback
+from probe_nav.qt_app import ensure_qt_app
+
+log = logging.getLogger("probe_nav.audio")
+NO_DEVICE = "NO AUDIO DEVICE"
+FATAL_ERRORS = (QtAudio.Error.OpenError, QtAudio.Error.IOError, QtAudio.Error.FatalError)
+WATCH_MS = 200  # how often the sink's state is checked for errors
+
+
+def list_output_devices() -> list[str]:
+    """Descriptions of the audio outputs Qt sees (the default first)."""
+    ensure_qt_app(headless=True)
+    devices = QMediaDevices.audioOutputs()
+    devices = sorted(devices, key=lambda d: not d.isDefault())
+    return [d.description() for d in devices]
+
+
+def find_output_device(name: str | None) -> QAudioDevice | None:
+    """The output whose description (or id) is `name`, exactly or ignoring case; the default
+    output for None; None when there is no such device."""
+    ensure_qt_app(headless=True)
+    devices = QMediaDevices.audioOutputs()
+    if not devices:
+        return None
+    if name is None:
+        default = QMediaDevices.defaultAudioOutput()
+        return default if not default.isNull() else devices[0]
+    for match in (
+        lambda d: d.description() == name,
+        lambda d: d.description().casefold() == name.casefold(),
+        lambda d: bytes(d.id().data()).decode(errors="replace") == name,
+    ):
+        for d in devices:
+            if match(d):
+                return d
+    return None
+
+
+class FeedbackStream(QIODevice):
+    """A read-only, endless QIODevice: each read renders the next samples (16-bit PCM)."""
+
+    def __init__(self, feedback: AudioFeedback, channels: int = 1,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.feedback = feedback
+        self.channels = max(1, int(channels))
+        self.bytes_read = 0
+
+    def readData(self, maxlen: int) -> bytes:
+        frame_bytes = 2 * self.channels
+        n = int(maxlen) // frame_bytes
+        if n <= 0:
+            return b""
+        samples = self.feedback.render(n)
+        pcm = np.round(samples * 32767.0).astype("<i2")
+        if self.channels > 1:
+            pcm = np.repeat(pcm, self.channels)
+        data = pcm.tobytes()
+        self.bytes_read += len(data)
+        return data
+
+    def writeData(self, data: bytes, maxlen: int = 0) -> int:
+        return -1
+
+    def bytesAvailable(self) -> int:
+        return 1 << 20
+
+    def isSequential(self) -> bool:
+        return True
+
+
+class QtAudioOutput:
+    """Plays an AudioFeedback on an audio device (default: the system's default output)."""
+
+    def __init__(self, feedback: AudioFeedback, device: str | None = None,
+                 buffer_ms: float = 40.0) -> None:
+        self.feedback = feedback
+        self.device_name = device
+        self.buffer_ms = float(buffer_ms)
+        self._sink: QAudioSink | None = None
+        self._stream: FeedbackStream | None = None
+        self._available = False
+        self._status = "stopped"
+        self._logged = False
+        self._watch: QTimer | None = None
+
+    @property
+    def available(self) -> bool:
+        """True while sound is playing on a device."""
+        return self._available
+
+    @property
+    def status_text(self) -> str:
+        """The device's description while playing, else what is wrong (e.g. NO AUDIO DEVICE)."""
+        return self._status
+
+    @property
+    def sink(self) -> QAudioSink | None:
+        """The QAudioSink while started (buffer figures for latency estimates)."""
+        return self._sink
+
+    def start(self) -> bool:
+        """Open the device and start pulling; False (available False) when there is none."""
+        self.stop()
+        ensure_qt_app(headless=True)
+        device = find_output_device(self.device_name)
+        if device is None:
+            if self.device_name is None:
+                return self._fail(NO_DEVICE, "no audio output device found; running without sound")
+            return self._fail(f"{NO_DEVICE}: {self.device_name!r} not found",
+                              f"audio device {self.device_name!r} not found; running without "
+                              "sound")
+        fmt = self._format_for(device)
+        if fmt is None:
+            return self._fail(f"{NO_DEVICE}: no 16-bit format on {device.description()}",
+                              f"audio device {device.description()!r} takes no 16-bit PCM; "
+                              "running without sound")
+        rate = fmt.sampleRate()
+        if rate != self.feedback.settings.sample_rate_hz:
+            settings = self.feedback.settings
+            settings.sample_rate_hz = rate
+            self.feedback.apply_settings(settings)
+        self._stream = FeedbackStream(self.feedback, fmt.channelCount())
+        self._stream.open(QIODevice.OpenModeFlag.ReadOnly | QIODevice.OpenModeFlag.Unbuffered)
+        sink = QAudioSink(device, fmt)
+        frame_bytes = 2 * fmt.channelCount()
+        sink.setBufferSize(max(frame_bytes * 64,
+                               int(rate * self.buffer_ms / 1000.0) * frame_bytes))
+        self._sink = sink
+        self._available = True
+        self._status = device.description()
+        sink.start(self._stream)
+        # stateChanged cannot reach Python (PySide6 cannot convert QAudio::State): poll instead.
+        self._watch = QTimer()
+        self._watch.setInterval(WATCH_MS)
+        self._watch.timeout.connect(self._on_state)
+        self._watch.start()
+        if sink.error() in FATAL_ERRORS:
+            return self._fail(f"AUDIO ERROR: {sink.error().name}",
+                              f"audio output failed ({sink.error().name}); running without sound")
+        return True
+
+    def stop(self) -> None:
+        """Stop the sound and release the device."""
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        if self._sink is not None:
+            sink, self._sink = self._sink, None
+            sink.stop()
+            sink.deleteLater()
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        if self._available:
+            self._status = "stopped"
+        self._available = False
+
+    def buffered_s(self) -> float:
+        """Sound rendered but not yet handed to the sound server (0 when not playing)."""
+        sink = self._sink
+        if sink is None:
+            return 0.0
+        fmt = sink.format()
+        used = max(0, sink.bufferSize() - sink.bytesFree())
+        return used / float(fmt.bytesPerFrame() * fmt.sampleRate())
+
+    def _format_for(self, device: QAudioDevice) -> QAudioFormat | None:
+        preferred = device.preferredFormat()
+        for rate in (self.feedback.settings.sample_rate_hz, preferred.sampleRate()):
+            for channels in (1, max(1, preferred.channelCount())):
+                fmt = QAudioFormat()
+                fmt.setSampleRate(int(rate))
+                fmt.setChannelCount(channels)
+                fmt.setSampleFormat(QAudioFormat.SampleFormat.Int16)
+                if device.isFormatSupported(fmt):
+                    return fmt
+        return None
+
+    def _on_state(self) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        if sink.error() in FATAL_ERRORS:
+            self._fail(f"AUDIO ERROR: {sink.error().name}",
+                       f"audio output stopped ({sink.error().name}); running without sound")
+
+    def _fail(self, status: str, message: str) -> bool:
+        self._status = status
+        self._available = False
+        if not self._logged:
+            log.warning(message)
+            self._logged = True
+        return False
