@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import combinations
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from calibration.energy_match import Assignment, candidate_assignments, photopeak_fwhm_ch
 from calibration.errors import AnalysisError
 from calibration.nuclides import nuclide
 from calibration.peaks import Peak, PeakFit, as_spectrum, find_peaks, fit_peak
 from drivers.frames import EnergyWindow
+
+# A channel-0 energy beyond max(20 keV, 15 % of the top line) means peaks were matched to the wrong
+# lines (ADC offsets are a few keV); a calibration whose points stray more than a quarter FWHM
+# from it is inconsistent.
+MAX_OFFSET_KEV = 20.0
+MAX_OFFSET_FRACTION = 0.15
+CONSISTENT_FWHM = 0.25
 
 __all__ = [
     "CalibratedWindow", "EnergyCalibration", "EnergyResolution", "Peak", "PeakFit",
@@ -38,6 +45,7 @@ class EnergyCalibration:
     residuals_kev: tuple[float, ...]  # measured-minus-fitted energy per calibration point
     channels: tuple[float, ...] = ()
     energies_kev: tuple[float, ...] = ()
+    fwhm_ch: tuple[float, ...] = ()  # fitted FWHM of each calibration peak (auto_calibrate)
 
     @property
     def order(self) -> int:
@@ -122,53 +130,102 @@ def calibrate_energy(peaks: Sequence[tuple[float, float, float]],
 
 
 def auto_calibrate(spectrum: Sequence[float] | np.ndarray, energies_kev: Sequence[float],
-                   order: int = 1, tolerance_kev: float | None = None) -> EnergyCalibration:
+                   order: int = 1, tolerance_kev: float | None = None,
+                   yields: Sequence[float] | None = None,
+                   max_offset_kev: float | None = None) -> EnergyCalibration:
     """Find peaks, match them to known line energies, fit each matched peak and calibrate.
 
-    Every pair of found peaks and pair of energies proposes a linear map; the map that puts the
-    most energies within tolerance of a found peak (then the smallest mismatch) wins.
+    Pairs of found peaks and pairs of lines (or unresolved blends, weighted by `yields`) propose
+    linear maps; only maps with a positive gain, a channel-0 energy within max_offset_kev
+    (default max(20 keV, 15 % of the top line)) and photopeak-narrow peaks count
+    (calibration.energy_match). The best few assignments are fitted and the one whose
+    calibration explains its points to within a quarter FWHM with the most points wins.
     """
     y = as_spectrum(spectrum)
-    energies = sorted(float(e) for e in energies_kev)
-    if len(energies) < order + 1:
+    energies = [float(e) for e in energies_kev]
+    weights = [1.0] * len(energies) if yields is None else [float(v) for v in yields]
+    if len(weights) != len(energies) or any(not w > 0 for w in weights):
+        raise AnalysisError("give one yield > 0 per line energy")
+    if len({round(e, 6) for e in energies}) < order + 1:
         raise AnalysisError(f"need at least {order + 1} known energies for order {order}")
+    limit = max_offset_kev if max_offset_kev is not None else \
+        max(MAX_OFFSET_KEV, MAX_OFFSET_FRACTION * max(energies))
     found = find_peaks(y)
     if len(found) < 2:
         raise AnalysisError(f"found {len(found)} peak(s) in the spectrum; a calibration needs "
                             "at least 2: count longer or check the source")
-    chans = np.array([p.channel for p in found], dtype=float)
-    best: tuple[int, float, list[tuple[int, float]]] | None = None
-    for (i, j), (a, b) in ((ij, ab) for ij in combinations(range(len(chans)), 2)
-                           for ab in combinations(energies, 2)):
-        slope = (b - a) / (chans[j] - chans[i])
-        if slope <= 0:
+    nonzero = np.flatnonzero(y)
+    candidates = candidate_assignments(found, list(zip(energies, weights, strict=True)), limit,
+                                       (float(nonzero[0]), len(y) - 1.0), tolerance_kev)
+    if not candidates:
+        raise AnalysisError(
+            f"the {len(found)} peaks found (channels "
+            f"{', '.join(str(p.channel) for p in found)}) match at most one of the lines "
+            f"{', '.join(f'{e:g}' for e in sorted(energies))} keV with a plausible gain and "
+            "offset (lines closer than the resolution merge into one peak); a calibration needs "
+            "two well-separated lines, e.g. Am-241 59.5 + Co-57 122.1 + Cs-137 661.7 keV")
+    best: tuple[tuple[bool, int, float, float], EnergyCalibration] | None = None
+    failures: list[str] = []
+    fits: dict[int, PeakFit | AnalysisError] = {}  # each found peak is fitted once
+    for candidate in candidates:
+        cal = _fit_assignment(y, found, candidate, order, failures, fits)
+        if cal is None or abs(cal.coefficients[0]) > limit:
             continue
-        offset = a - slope * chans[i]
-        matches, cost = [], 0.0
-        for e in energies:
-            tol = tolerance_kev if tolerance_kev is not None else max(3.0 * slope, 0.03 * e)
-            k = int(np.argmin(np.abs(offset + slope * chans - e)))
-            miss = abs(offset + slope * chans[k] - e)
-            if miss <= tol:
-                matches.append((k, e))
-                cost += miss
-        if len({k for k, _ in matches}) < len(matches):
+        score = _consistency(cal, candidate)
+        if best is None or score > best[0]:
+            best = (score, cal)
+    if best is None:
+        raise AnalysisError("too few of the matched peaks could be fitted: "
+                            + "; ".join(dict.fromkeys(failures)))
+    return best[1]
+
+
+def _fit_assignment(y: np.ndarray, found: Sequence[Peak], candidate: Assignment, order: int,
+                    failures: list[str], fits: dict[int, PeakFit | AnalysisError]
+                    ) -> EnergyCalibration | None:
+    """Fit every peak of an assignment and calibrate (None if too few fits succeed)."""
+    points, widths = [], []
+    for k, group in candidate.pairs:
+        if k not in fits:
+            try:
+                fits[k] = _fit_found(y, found[k])
+            except AnalysisError as exc:
+                fits[k] = exc
+        fit = fits[k]
+        if isinstance(fit, AnalysisError):
+            failures.append(f"{group.label()} keV: {fit}")
             continue
-        if best is None or (len(matches), -cost) > (best[0], -best[1]):
-            best = (len(matches), cost, matches)
-    if best is None or best[0] < order + 1:
-        raise AnalysisError("could not match the spectrum's peaks to the given energies")
-    points, failures = [], []
-    for k, e in best[2]:
-        try:
-            fit = fit_peak(y, found[k].channel, found[k].fwhm_ch)
-        except AnalysisError as exc:
-            failures.append(f"{e:g} keV: {exc}")
-            continue
-        points.append((fit.centroid_ch, fit.centroid_sd_ch, e))
+        blend_sd_ch = group.spread_kev / candidate.slope_kev_per_ch
+        points.append((fit.centroid_ch, math.hypot(fit.centroid_sd_ch, blend_sd_ch),
+                       group.energy_kev))
+        widths.append(fit.fwhm_ch)
     if len(points) < order + 1:
-        raise AnalysisError("too few peaks could be fitted: " + "; ".join(failures))
-    return calibrate_energy(points, order)
+        return None
+    try:
+        cal = calibrate_energy(points, order)
+    except AnalysisError as exc:
+        failures.append(str(exc))
+        return None
+    return replace(cal, fwhm_ch=tuple(widths))
+
+
+def _fit_found(y: np.ndarray, peak: Peak) -> PeakFit:
+    """Fit a found peak from its own width guess, then (if that fails) from the spectrum's."""
+    try:
+        return fit_peak(y, peak.channel, photopeak_fwhm_ch(peak))
+    except AnalysisError:
+        return fit_peak(y, peak.channel, None)
+
+
+def _consistency(cal: EnergyCalibration, candidate: Assignment
+                 ) -> tuple[bool, int, float, float]:
+    """Sort key: all residuals within a quarter FWHM, the number of points, fewest strong lines
+    left unfound, -sum (resid/FWHM)^2."""
+    slope = candidate.slope_kev_per_ch
+    ratios = [abs(r) / max(w * slope, 1e-9) for r, w in
+              zip(cal.residuals_kev, cal.fwhm_ch, strict=True)]
+    return (max(ratios) <= CONSISTENT_FWHM, len(ratios), -round(candidate.missing, 6),
+            -sum(q * q for q in ratios))
 
 
 @dataclass(frozen=True, slots=True)

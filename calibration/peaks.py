@@ -145,7 +145,17 @@ def _fit_once(y: np.ndarray, centre: float, fwhm: float, region_fwhm: float,
               neighbours: Sequence[Peak] = ()) -> PeakFit:
     n = len(y)
     half = max(region_fwhm * fwhm, MIN_FIT_CHANNELS / 2.0)
-    lo, hi = max(math.floor(centre - half), 0), min(math.ceil(centre + half), n - 1)
+    # The data start above the discriminator: channels below the first one with counts (and
+    # that partly cut one) are not spectrum, so the region stops there like at an edge.
+    nonzero = np.flatnonzero(y)
+    first = int(nonzero[0]) + 1 if len(nonzero) and nonzero[0] > 0 else 0
+    lo, hi = max(math.floor(centre - half), first), min(math.ceil(centre + half), n - 1)
+    # A peak near an edge keeps its full width on the open side.
+    if centre - half < first:
+        hi = min(max(hi, math.ceil(centre + half + (first - (centre - half)))), n - 1)
+    if centre + half > n - 1:
+        lo = max(min(lo, math.floor(centre - half - (centre + half - (n - 1)))), first)
+    lo_edge, hi_edge = lo, hi
     # Stop short of a neighbouring peak's flank (2.5 sd of it), keeping 0.5 FWHM of our own.
     for p in neighbours:
         edge = 2.5 * p.fwhm_ch * SIGMA_PER_FWHM
@@ -154,6 +164,9 @@ def _fit_once(y: np.ndarray, centre: float, fwhm: float, region_fwhm: float,
         else:
             lo = max(lo, min(math.ceil(p.channel + edge), math.floor(centre - 0.5 * fwhm)))
     if hi - lo + 1 < MIN_FIT_CHANNELS:
+        if (lo, hi) != (lo_edge, hi_edge):
+            raise AnalysisError(f"peak at channel {centre:.1f} is too close to a neighbouring "
+                                "peak to fit alone")
         raise AnalysisError(f"peak at channel {centre:.1f} is too close to the spectrum's edge "
                             "to fit")
     x = np.arange(lo, hi + 1, dtype=float)
@@ -175,7 +188,7 @@ def _fit_once(y: np.ndarray, centre: float, fwhm: float, region_fwhm: float,
                 _model, x, yy, p0=[area0, centre, sigma0, b0, b1], sigma=weights,
                 absolute_sigma=True,
                 bounds=([0.0, lo, 0.2, -np.inf, -np.inf], [np.inf, hi, (hi - lo), np.inf, np.inf]),
-                maxfev=5000)
+                maxfev=1500)
     except (RuntimeError, optimize.OptimizeWarning, ValueError) as exc:
         raise AnalysisError(f"the peak fit near channel {centre:.1f} did not converge ({exc})"
                             ) from None

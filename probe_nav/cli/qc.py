@@ -90,7 +90,7 @@ def measure(args: argparse.Namespace, spectrum: bool = False, file: str | None =
             info, _ = calibrated_info(store, info)
         acq.info = info
     write_acquisition(acq, str(raw), None, source)
-    return from_frames(acq.frames, info, acq.start_time, str(raw))
+    return from_frames(acq.frames, info, acq.start_time, str(raw), acq.battery_pct)
 
 
 def source_text(args: argparse.Namespace) -> str:
@@ -151,7 +151,7 @@ def analysis(fn, *args, **kwargs):
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `qc` and its subcommands."""
-    qc = sub.add_parser("qc", help="quality control: daily, chi-square, history")
+    qc = sub.add_parser("qc", help="quality control: daily, chi-square, nema, history")
     qc_sub = qc.add_subparsers(dest="qc_command", metavar="QCCOMMAND", parser_class=type(qc))
     qc_sub.required = True
 
@@ -186,6 +186,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     hist.add_argument("--report", metavar="FILE.pdf", help="write a PDF report")
     hist.add_argument("--json", action="store_true", help="one JSON object per record")
     hist.set_defaults(func=run_history)
+
+    from probe_nav.cli.qc_nema import register as register_nema
+
+    register_nema(qc_sub)
 
 
 # ------------------------------------------------------------------ commands

@@ -28,6 +28,7 @@ class Acquisition:
     start_time: datetime
     url: str
     problems: list[str]
+    battery_pct: int | None = None  # the last battery level the device reported, if any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -107,7 +108,7 @@ def acquire(args: argparse.Namespace, duration_s: float, spectrum: bool = False,
 
 
 def _collect(device, url: str, duration_s: float, spectrum: bool, speed: float) -> Acquisition:
-    from drivers.device import FrameEvent, InfoEvent
+    from drivers.device import FrameEvent, InfoEvent, StatusEvent
 
     frames: list[CountFrame] = []
     problems: list[str] = []
@@ -117,6 +118,7 @@ def _collect(device, url: str, duration_s: float, spectrum: bool, speed: float) 
     want_spectrum = spectrum and device.protocol == "probelink"
     asked_at: float | None = None
     recorded_s = 0.0
+    battery_pct: int | None = None
     while recorded_s < duration_s - 1e-9:
         now = time.monotonic()
         if now > deadline:
@@ -127,6 +129,8 @@ def _collect(device, url: str, duration_s: float, spectrum: bool, speed: float) 
             asked_at = now
             _ask_for_spectra(device, problems)
         for event in device.poll(timeout_s=0.1):
+            if isinstance(event, StatusEvent) and event.status.battery_pct is not None:
+                battery_pct = event.status.battery_pct
             if isinstance(event, InfoEvent) or not isinstance(event, FrameEvent):
                 continue
             frame = event.frame
@@ -149,7 +153,9 @@ def _collect(device, url: str, duration_s: float, spectrum: bool, speed: float) 
     if stats.dropped_frames or stats.bad_frames:
         problems.append(f"{stats.dropped_frames} frames dropped, {stats.bad_frames} bad frames")
     assert start_time is not None
-    return Acquisition(frames, device.info, start_time, url, problems)
+    if battery_pct is None and device.status is not None:
+        battery_pct = device.status.battery_pct
+    return Acquisition(frames, device.info, start_time, url, problems, battery_pct)
 
 
 def _ask_for_spectra(device, problems: list[str]) -> None:

@@ -8,7 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from calibration.chisquare import chi_square_test
-from calibration.energy import auto_calibrate, energy_resolution
+from calibration.energy import (
+    MAX_OFFSET_FRACTION,
+    MAX_OFFSET_KEV,
+    auto_calibrate,
+    energy_resolution,
+)
 from calibration.errors import AnalysisError
 from calibration.nuclides import nuclide
 from calibration.sensitivity import background_check, battery_check, constancy, net_rate
@@ -18,10 +23,6 @@ from probe_nav.qc.measure import Measurement
 
 DAILY = "daily"
 CHI_SQUARE = "chi-square"
-# A channel-0 energy beyond these means peaks were matched to the wrong lines (ADC offsets are a
-# few keV): refused rather than stored.
-MAX_OFFSET_KEV = 20.0
-MAX_OFFSET_FRACTION = 0.15
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,14 @@ def daily(check: Measurement, nuclide_name: str, baseline: dict[str, Any] | None
 
 
 def energy(spectrum_of: Measurement, energies_kev: list[float], order: int = 1,
-           resolution_at_kev: float | None = None) -> Outcome:
-    """Energy calibration of a summed spectrum from known lines, and the resolution at one line."""
+           resolution_at_kev: float | None = None,
+           yields: list[float] | None = None) -> Outcome:
+    """Energy calibration of a summed spectrum from known lines (yields weight unresolved
+    blends), and the resolution at one line."""
     if spectrum_of.spectrum is None:
         raise AnalysisError("this measurement has no spectrum: an energy calibration needs one "
                             "(record an N42 file from a device that sends spectra)")
-    cal = auto_calibrate(spectrum_of.spectrum, energies_kev, order)
+    cal = auto_calibrate(spectrum_of.spectrum, energies_kev, order, yields=yields)
     offset_limit_kev = max(MAX_OFFSET_KEV, MAX_OFFSET_FRACTION * max(energies_kev))
     if abs(cal.coefficients[0]) > offset_limit_kev:
         raise AnalysisError(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from probe_nav.qc.nema_run import PREFIX as NEMA_PREFIX
 from probe_nav.qc.procedures import CHI_SQUARE, DAILY
 from probe_nav.qc.store import Record
 
@@ -32,6 +33,34 @@ def _value(result: dict, key: str) -> str:
 
 def _verdict(record: Record) -> str:
     return "-" if record.passed is None else ("pass" if record.passed else "FAIL")
+
+
+def _nema_value(record: Record) -> str:
+    r = record.result
+    return f"{r.get('figure', record.test)}: {_value(r, 'value')} +- {_value(r, 'sd')} " \
+        f"{r.get('unit', '')}"
+
+
+def _nema_section(report, records: list[Record]) -> None:
+    """The latest result of each NEMA NU 3 test with its limit and verdict."""
+    latest: dict[str, Record] = {}
+    for r in records:
+        if r.test.startswith(NEMA_PREFIX):
+            latest[r.test] = r
+    if not latest:
+        return
+    report.heading("NEMA NU 3 characterisation (latest of each test)", level=2)
+    rows, marked = [], []
+    for i, r in enumerate(latest.values()):
+        limit = r.result.get("limit")
+        rows.append((r.result.get("figure", r.test),
+                     f"{_value(r.result, 'value')} +- {_value(r.result, 'sd')} "
+                     f"{r.result.get('unit', '')}",
+                     "-" if limit is None else f"{r.result.get('limit_sense', '')} {limit:g}",
+                     r.time_utc.strftime("%Y-%m-%d"), _verdict(r)))
+        if r.passed is False:
+            marked.append(i)
+    report.table(("test", "result (1 sd)", "limit", "date", "verdict"), rows, marked)
 
 
 def control_chart_points(records: list[Record]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -66,9 +95,10 @@ def write_report(path: str | Path, records: list[Record], db_path: str | Path) -
         rows, marked = [], []
         for i, r in enumerate(probe_records):
             fields = _FIELDS.get(r.test, ())
+            summary = _nema_value(r) if r.test.startswith(NEMA_PREFIX) else \
+                ", ".join(f"{k} {_value(r.result, k)}" for k in fields)
             rows.append((str(r.id), r.time_utc.strftime("%Y-%m-%d %H:%M"), f"{r.kind} {r.test}",
-                         r.operator, ", ".join(f"{k} {_value(r.result, k)}" for k in fields),
-                         _verdict(r)))
+                         r.operator, summary, _verdict(r)))
             if r.passed is False:
                 marked.append(i)
         report.table(("#", "time (UTC)", "record", "operator", "result", "verdict"), rows,
@@ -87,6 +117,7 @@ def write_report(path: str | Path, records: list[Record], db_path: str | Path) -
             report.paragraph(f"{ratios.size} daily checks, mean ratio {mean:.4f}, sd "
                              f"{ratios.std(ddof=1) if ratios.size > 1 else 0.0:.4f}; "
                              f"{outside} outside the +-{100 * tolerance:g} % tolerance.")
+        _nema_section(report, probe_records)
         chi = [r for r in probe_records if r.test == CHI_SQUARE]
         if chi:
             band = chi[-1].result["band"]

@@ -142,3 +142,69 @@ def test_windows() -> None:
     assert w.as_energy_window().name == "Tc-99m"
     with pytest.raises(AnalysisError):
         window_for("Tc-99m", fwhm_pct=0.0)
+
+
+def _lines_and_yields(*names: str) -> tuple[list[float], list[float]]:
+    from calibration.nuclides import nuclide
+
+    lines = [line for name in names for line in nuclide(name).lines]
+    return [line.energy_kev for line in lines], [line.yield_per_decay for line in lines]
+
+
+def test_compton_edge_is_not_taken_for_a_line() -> None:
+    # Am-241 + Co-57 + Cs-137 at 3 keV/channel: the Cs-137 Compton edge (477 keV) is found as a
+    # peak but is too wide for a photopeak; 122.1/136.5 keV blend at 3 keV/channel.
+    s = bench_calibration_spectrum({"Am-241": 0.4, "Co-57": 0.2, "Cs-137": 4.0},
+                                   coefficients=(1.0, 3.0), n_channels=256, count_s=120.0,
+                                   tail_fraction=0.0, seed=21)
+    energies, yields = _lines_and_yields("Am-241", "Co-57", "Cs-137")
+    assert any(abs(p.channel - s.channel_of(477.3)) < 10 for p in find_peaks(s.spectrum))
+    cal = auto_calibrate(s.spectrum, energies, yields=yields)
+    assert 661.7 in cal.energies_kev and 59.5 in cal.energies_kev
+    assert all(abs(c - s.channel_of(477.3)) > 10 for c in cal.channels)
+    birge = max(1.0, math.sqrt(cal.chi2_dof or 1.0))
+    assert abs(cal.coefficients[1] - 3.0) <= 3.5 * birge * cal.coefficients_sd[1]
+
+
+def test_weak_flank_line_is_not_taken_for_the_main_line() -> None:
+    # CdTe at 1 keV/channel: 136.5 keV is a shoulder of 122.1 keV, not a peak. Mapping the
+    # 122 keV peak to 136.5 keV would also fit two points exactly, but leaves the strong
+    # 122.1 keV line unfound: the weak line is the one missing.
+    s = bench_calibration_spectrum({"Am-241": 0.4, "Co-57": 0.4}, coefficients=(0.5, 1.0),
+                                   n_channels=256, count_s=300.0, tail_fraction=0.0, seed=22)
+    energies, yields = _lines_and_yields("Am-241", "Co-57")
+    cal = auto_calibrate(s.spectrum, energies, yields=yields)
+    assert cal.energies_kev == (59.5, 122.1)
+    assert cal.coefficients[1] == pytest.approx(1.0, abs=4 * cal.coefficients_sd[1] + 0.002)
+
+
+def test_unresolved_doublet_is_one_blended_point() -> None:
+    # CsI(Tl) (~24 keV FWHM at 122 keV): 122.1 and 136.5 keV are one peak, calibrated at the
+    # yield-weighted energy with its spread as uncertainty; Am-241 is the other point.
+    s = bench_calibration_spectrum({"Am-241": 0.4, "Co-57": 0.4}, coefficients=(0.5, 1.0),
+                                   n_channels=256, count_s=300.0, detector="CsI(Tl)", seed=24)
+    energies, yields = _lines_and_yields("Am-241", "Co-57")
+    cal = auto_calibrate(s.spectrum, energies, yields=yields)
+    blend = (122.1 * 0.855 + 136.5 * 0.107) / (0.855 + 0.107)
+    assert cal.energies_kev == pytest.approx((59.5, blend))
+    assert float(cal.to_kev(s.channel_of(122.1))) == pytest.approx(122.1, abs=3.0)
+
+
+def test_co57_alone_is_refused_not_mismatched() -> None:
+    # One resolved peak (122.1 with 136.5 on its flank) and the backscatter/Compton hump: no
+    # plausible two-point calibration exists, and none is made up.
+    s = bench_calibration_spectrum({"Co-57": 0.5}, coefficients=(0.5, 1.0), n_channels=256,
+                                   count_s=60.0, seed=23)
+    energies, yields = _lines_and_yields("Co-57")
+    with pytest.raises(AnalysisError, match="match at most one of the lines"):
+        auto_calibrate(s.spectrum, energies, yields=yields)
+
+
+def test_peak_next_to_the_discriminator_is_fitted() -> None:
+    # An I-125-like peak a few channels above the threshold (empty channels below it).
+    rng = np.random.default_rng(5)
+    y = _gauss_spectrum(rng, 16.0, 6.0, 20000.0, 40.0, n=120)
+    y[:12] = 0
+    fit = fit_peak(y, 16)
+    assert fit.lo_ch >= 13 and fit.hi_ch - fit.lo_ch + 1 >= 7
+    assert abs(fit.centroid_ch - 16.0) <= 4 * fit.centroid_sd_ch

@@ -1,0 +1,150 @@
+"""Which found peak is which photon line: candidate channel -> keV maps from pairs of peaks and
+pairs of lines (or blends of lines too close to resolve), kept only when physically plausible.
+
+A map is plausible when its gain is positive, its channel-0 energy is small (ADC offsets are a
+few keV) and every peak it explains is as narrow as a photopeak can be (FWHM <= 30 % of the
+energy: CsI(Tl) is ~15-25 % at 140 keV; a Compton edge or a scatter hump is wider). Lines that
+fall within 0.75 (smoothed) FWHM of the same peak are a blend: one calibration point at their
+yield-weighted mean energy, with their spread as an extra uncertainty (Co-57's 122.1/136.5 keV
+pair on a 1 keV/channel CdTe probe, I-125's 27.4/31.0 keV X-rays).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from calibration.peaks import Peak
+
+BLEND_FWHM = 0.75  # lines predicted within this many found-peak FWHM of it are one blend
+MAX_FWHM_FRACTION = 0.30  # a photopeak wider than this share of its energy is not a photopeak
+SMOOTHING_FWHM_CH = 2.355  # the [1,4,6,4,1]/16 filter is a Gaussian of sd 1 channel
+MAX_BLEND_SPAN = 0.20  # lines are only ever blended when within 20 % of their mean energy
+
+
+@dataclass(frozen=True, slots=True)
+class LineGroup:
+    """One photon line, or a blend of lines a peak cannot resolve, with their yields."""
+
+    energies_kev: tuple[float, ...]
+    yields: tuple[float, ...]
+
+    @property
+    def energy_kev(self) -> float:
+        """Yield-weighted mean energy (where an unresolved blend's centroid sits)."""
+        total = sum(self.yields)
+        return sum(e * y for e, y in zip(self.energies_kev, self.yields, strict=True)) / total
+
+    @property
+    def spread_kev(self) -> float:
+        """Yield-weighted sd of the energies (0 for a single line)."""
+        mean, total = self.energy_kev, sum(self.yields)
+        return math.sqrt(sum(y * (e - mean) ** 2 for e, y in
+                             zip(self.energies_kev, self.yields, strict=True)) / total)
+
+    def label(self) -> str:
+        """'122.1' or '122.1+136.5' keV."""
+        return "+".join(f"{e:g}" for e in self.energies_kev)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Found peaks (by index) matched to line groups by one candidate map, and its cost."""
+
+    pairs: tuple[tuple[int, LineGroup], ...]
+    slope_kev_per_ch: float
+    offset_kev: float
+    cost: float  # sum of |miss| / tolerance over the matched peaks
+    missing: float  # yields (relative to the strongest line) of lines in range but not found
+
+    @property
+    def size(self) -> int:
+        """Number of calibration points."""
+        return len(self.pairs)
+
+
+def _anchors(lines: Sequence[tuple[float, float]]) -> list[LineGroup]:
+    """Single lines and runs of neighbouring lines close enough to blend."""
+    out = [LineGroup((e,), (y,)) for e, y in lines]
+    for n in (2, 3):
+        for i in range(len(lines) - n + 1):
+            run = lines[i:i + n]
+            mean = sum(e for e, _ in run) / n
+            if run[-1][0] - run[0][0] <= MAX_BLEND_SPAN * mean:
+                out.append(LineGroup(tuple(e for e, _ in run), tuple(y for _, y in run)))
+    return out
+
+
+def photopeak_fwhm_ch(peak: Peak) -> float:
+    """A found peak's FWHM with the smoothing filter's width taken out."""
+    return math.sqrt(max(peak.fwhm_ch**2 - SMOOTHING_FWHM_CH**2, 1.0))
+
+
+def _evaluate(found: Sequence[Peak], lines: Sequence[tuple[float, float]], slope: float,
+              offset: float, tolerance_kev: float | None,
+              channel_range: tuple[float, float]) -> Assignment | None:
+    """Match every line to its nearest peak under one map; None if a matched peak is implausible."""
+    by_peak: dict[int, list[tuple[float, float]]] = {}
+    strongest = max(y for _, y in lines)
+    missing = 0.0
+    for e, y in lines:
+        predicted = (e - offset) / slope
+        if not channel_range[0] <= predicted <= channel_range[1]:
+            continue
+        missing += y / strongest  # taken back below when the line is matched
+        k = min(range(len(found)), key=lambda i: abs(found[i].channel - predicted))
+        reach = max(BLEND_FWHM * found[k].fwhm_ch, 3.0)
+        if abs(found[k].channel - predicted) <= reach:
+            by_peak.setdefault(k, []).append((e, y))
+    pairs, cost = [], 0.0
+    for k, members in sorted(by_peak.items()):
+        group = LineGroup(tuple(e for e, _ in members), tuple(y for _, y in members))
+        e = group.energy_kev
+        tol = tolerance_kev if tolerance_kev is not None else max(3.0 * slope, 0.03 * e)
+        tol += group.spread_kev
+        miss = abs(offset + slope * found[k].channel - e)
+        if miss > tol:
+            continue
+        width_kev = photopeak_fwhm_ch(found[k]) * slope
+        if width_kev > MAX_FWHM_FRACTION * e + 2.355 * group.spread_kev:
+            continue
+        pairs.append((k, group))
+        cost += miss / tol
+        missing -= sum(group.yields) / strongest
+    if not pairs:
+        return None
+    return Assignment(tuple(pairs), slope, offset, cost, max(missing, 0.0))
+
+
+def candidate_assignments(found: Sequence[Peak], lines: Sequence[tuple[float, float]],
+                          max_offset_kev: float, channel_range: tuple[float, float],
+                          tolerance_kev: float | None = None,
+                          keep: int = 8) -> list[Assignment]:
+    """Plausible peak-to-line assignments, most points (then fewest strong lines in range left
+    unfound, then lowest cost) first; at most `keep`.
+
+    `lines` are (energy_kev, yield) pairs; yields weight blends and the unfound lines; the
+    channel range is where the spectrum has data.
+    """
+    lines = sorted((float(e), float(y)) for e, y in lines)
+    anchors = _anchors(lines)
+    seen: dict[tuple, Assignment] = {}
+    for i, j in combinations(range(len(found)), 2):
+        for a, b in combinations(anchors, 2):
+            lo, hi = (a, b) if a.energy_kev < b.energy_kev else (b, a)
+            if max(lo.energies_kev) >= min(hi.energies_kev):
+                continue  # overlapping groups: not two different peaks
+            slope = (hi.energy_kev - lo.energy_kev) / (found[j].channel - found[i].channel)
+            offset = lo.energy_kev - slope * found[i].channel
+            if slope <= 0 or abs(offset) > max_offset_kev:
+                continue
+            got = _evaluate(found, lines, slope, offset, tolerance_kev, channel_range)
+            if got is None or got.size < 2:
+                continue
+            key = tuple((k, g.energies_kev) for k, g in got.pairs)
+            if key not in seen or got.cost < seen[key].cost:
+                seen[key] = got
+    ranked = sorted(seen.values(), key=lambda s: (-s.size, round(s.missing, 6), s.cost))
+    return ranked[:keep]

@@ -1,0 +1,105 @@
+"""`probe-nav calibrate energy|deadtime --sim` end to end: the simulator on a pty, a real SQLite
+file; the stored calibration is checked against the simulator's own truth (the scenario)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from probe_nav.io.n42 import read_n42
+from simulator.scenario import builtin_dir, load
+from tests.conftest import run_cli
+
+ENERGY = builtin_dir() / "qc-energy.toml"
+
+
+def _tail_free_scenario(tmp_path: Path) -> Path:
+    """qc-energy with an ideal Gaussian photopeak (no CdTe hole tailing, which pulls centroids
+    0.3-0.8 keV low: docs/qc-analyses.md), so the truth is the ADC's channel map alone."""
+    text = ENERGY.read_text().replace("[probe]\n", "[probe]\ntail_fraction = 0.0\n", 1)
+    path = tmp_path / "qc-energy-ideal.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.slow
+def test_energy_calibration_recovers_the_simulated_gain_and_is_applied(tmp_path: Path) -> None:
+    db = tmp_path / "qc.sqlite"
+    scenario = _tail_free_scenario(tmp_path)
+    kev = load(str(scenario)).probe.kev_per_channel  # the truth: bin i holds [i k, (i+1) k)
+    done = run_cli("calibrate", "energy", "--sim", str(scenario), "--speed", "30",
+                   "--duration", "120", "--seed", "3", "--db", str(db), "--operator", "phys",
+                   "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    # Lines from the scenario's own sources: Am-241, Co-57 and Cs-137 (not the Compton edge).
+    assert {59.5, 661.7} <= set(out["energies_kev"])
+    birge = max(1.0, out["chi2_dof"] or 1.0) ** 0.5
+    (c0, c1), (sd0, sd1) = out["coefficients"], out["coefficients_sd"]
+    assert abs(c1 - kev) <= 3 * birge * sd1, (c1, sd1)
+    assert abs(c0 - 0.5 * kev) <= 3 * birge * sd0, (c0, sd0)  # bin centre at (i + 0.5) k
+    # The stored calibration is the probe's active one: the next acquisition carries it in
+    # place of the device's own (0, 3) keV/channel.
+    again = run_cli("calibrate", "energy", "--sim", str(scenario), "--speed", "30",
+                    "--duration", "30", "--seed", "4", "--db", str(db), "--operator", "phys")
+    assert again.returncode == 0, again.stderr
+    first, second = sorted((tmp_path / "raw").glob("*energy.n42"))
+    assert read_n42(first).energy_calibration[:2] == pytest.approx((0.0, kev))
+    assert read_n42(second).energy_calibration[:2] == pytest.approx((c0, c1), rel=1e-9)
+
+
+@pytest.mark.slow
+def test_energy_calibration_with_cdte_tailing_stays_within_a_quarter_percent(
+        tmp_path: Path) -> None:
+    done = run_cli("calibrate", "energy", "--sim", "qc-energy", "--speed", "30", "--duration",
+                   "60", "--db", str(tmp_path / "qc.sqlite"), "--operator", "phys", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    kev = load("qc-energy").probe.kev_per_channel
+    assert out["coefficients"][1] == pytest.approx(kev, rel=0.0025)
+    assert 2.0 < out["fwhm_pct"] < 6.0  # 3.7 % at 661.7 keV for 8 % at 140.5 keV, sqrt(E)
+
+
+def test_co57_alone_is_refused_not_mismatched(tmp_path: Path) -> None:
+    done = run_cli("calibrate", "energy", "--sim", "qc-co57", "--speed", "30", "--duration",
+                   "20", "--db", str(tmp_path / "qc.sqlite"))
+    assert done.returncode == 2
+    assert "match at most one of the lines 122.1, 136.5 keV" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1  # no SciPy warnings, no traceback
+
+
+@pytest.mark.slow
+def test_daily_checks_the_battery_the_device_reports(tmp_path: Path, serve) -> None:
+    db = tmp_path / "qc.sqlite"
+    ok = run_cli("qc", "daily", "--sim", "qc-co57", "--speed", "20", "--duration", "5",
+                 "--db", str(db), "--operator", "tech", "--json")
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads(ok.stdout)
+    assert 0 < out["battery_pct"] <= 100 and out["battery_pass"] is True
+    # A device whose battery reads 5 % from the start: the daily QC fails on it.
+    device = serve("--protocol", "probelink", "--scenario", "qc-co57", "--speed", "20",
+                   "--faults", "lowbat@0:5")
+    low = run_cli("qc", "daily", "--device", device.url, "--duration", "5", "--db", str(db),
+                  "--operator", "tech", "--json")
+    assert low.returncode == 1, low.stderr
+    out = json.loads(low.stdout)
+    assert out["battery_pct"] == 5 and out["battery_pass"] is False and out["pass"] is False
+
+
+@pytest.mark.parametrize("method", ["two-source", "decaying-source"])
+def test_deadtime_on_the_simulator_recovers_the_probes_dead_time(tmp_path: Path,
+                                                                  method: str) -> None:
+    probe = load("qc-co57").probe  # the scenario's configured counter is the truth
+    done = run_cli("calibrate", "deadtime", "--sim", "qc-co57", "--method", method, "--seed",
+                   "5", "--db", str(tmp_path / "qc.sqlite"), "--operator", "phys", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["model"] == probe.dead_time_kind and out["method"] == method
+    assert abs(out["dead_time_s"] - probe.dead_time_s) <= 3 * out["dead_time_sd_s"]
+    assert out["dead_time_sd_s"] < 0.05 * probe.dead_time_s
+    hist = run_cli("qc", "history", "--db", str(tmp_path / "qc.sqlite"), "--json")
+    record = json.loads(hist.stdout)
+    assert record["test"] == "deadtime" and record["kind"] == "calibration"
+    assert record["result"]["dead_time_s"] == out["dead_time_s"]
