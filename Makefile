@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_ARGS ?=
 
-.PHONY: demo test lint bench clean venv venv-test
+.PHONY: demo test lint bench screenshots clean venv venv-test
 
 $(VENV)/.stamp-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: venv-test
 ## bench: benchmarks that print their figures (not pass/fail)
 bench: venv-test
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## screenshots: the console's main and training views for the docs (rendered offscreen)
+screenshots: venv
+	$(PY) -m probe_nav demo --screenshot docs/screenshots/training.png --after 20 --view training
+	$(PY) -m probe_nav demo --screenshot docs/screenshots/main.png --after 20 --view main
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

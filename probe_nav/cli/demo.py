@@ -1,28 +1,97 @@
-"""`probe-nav demo`: the main job on the built-in simulator (the terminal monitor for now)."""
+"""`probe-nav demo`: the surgeon's console in training mode on the built-in simulator.
+
+Without a display it says so in one line and runs the terminal monitor instead (also with
+`--terminal`); `--screenshot FILE.png` renders the console offscreen after `--after` simulated
+seconds and exits (docs/gui.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from probe_nav.errors import UserError
 
 DEFAULT_SCENARIO = "sln-scan"
+VIEWS = ("training", "main")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` subcommand."""
-    p = sub.add_parser("demo", help="run probe-nav on the built-in simulator")
-    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="scenario to play")
+    p = sub.add_parser("demo", help="the console in training mode on the built-in simulator")
+    p.add_argument("--scenario", default=None,
+                   help=f"scenario to play (default: the last one chosen, else {DEFAULT_SCENARIO})")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--terminal", action="store_true", help="the terminal monitor, not the GUI")
+    p.add_argument("--screenshot", metavar="FILE.png",
+                   help="render the console offscreen to FILE.png and exit")
+    p.add_argument("--after", type=float, default=20.0, metavar="S",
+                   help="simulated seconds of scanning before the screenshot (default 20)")
+    p.add_argument("--view", choices=VIEWS, default="training",
+                   help="screenshot of the training view (default) or the main view only")
+    p.add_argument("--speed", type=float, default=4.0, metavar="X",
+                   help="simulated seconds per second while waiting for a screenshot")
     p.set_defaults(func=run)
 
 
+def _check_scenario(name: str) -> None:
+    from simulator.scenario import ScenarioError, load
+
+    try:
+        load(name)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Play the scenario in the live monitor until Ctrl-C or --duration."""
+    """GUI, screenshot or terminal monitor."""
+    from probe_nav.qt_app import display_available
+
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration must be > 0, got {args.duration}")
+    if args.scenario is not None:
+        _check_scenario(args.scenario)
+    if args.screenshot is not None:
+        return _screenshot(args)
+    if args.terminal:
+        return _terminal(args)
+    if not display_available():
+        print("probe-nav demo: no display available (neither DISPLAY nor WAYLAND_DISPLAY is set), "
+              "so the console cannot open; running the terminal monitor instead "
+              "(--terminal selects it directly, --screenshot FILE.png renders the console "
+              "offscreen)", file=sys.stderr, flush=True)
+        return _terminal(args)
+    from probe_nav.gui.app import run_training
+
+    return run_training(args.scenario, args.seed, args.duration)
+
+
+def _screenshot(args: argparse.Namespace) -> int:
+    from probe_nav.gui.app import render_screenshot
+
+    if not str(args.screenshot).lower().endswith(".png"):
+        raise UserError(f"--screenshot needs a .png file name, got {args.screenshot!r}")
+    if not args.after >= 0:
+        raise UserError(f"--after must be >= 0, got {args.after}")
+    if not args.speed > 0:
+        raise UserError(f"--speed must be > 0, got {args.speed}")
+    try:
+        out = render_screenshot(args.screenshot, args.scenario or DEFAULT_SCENARIO, args.after,
+                                args.view, args.seed, args.speed)
+    except OSError as exc:
+        raise UserError(f"cannot write {args.screenshot}: {exc}") from None
+    print(out, flush=True)
+    return 0
+
+
+def _terminal(args: argparse.Namespace) -> int:
     from probe_nav.cli.main import build_parser
 
-    print(f"probe-nav demo: simulated probe, scenario {args.scenario!r} (Ctrl-C to stop)",
+    scenario = args.scenario or DEFAULT_SCENARIO
+    print(f"probe-nav demo: simulated probe, scenario {scenario!r} (Ctrl-C to stop)",
           flush=True)
-    argv = ["monitor", "--sim", args.scenario, "--seed", str(args.seed)]
+    argv = ["monitor", "--sim", scenario, "--seed", str(args.seed)]
     if args.duration is not None:
         argv += ["--duration", str(args.duration)]
     monitor_args = build_parser().parse_args(argv)

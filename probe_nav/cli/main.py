@@ -20,13 +20,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `probe-nav` parser with every subcommand registered."""
-    from probe_nav.cli import calibrate, case, demo, monitor, ports, qc, record, replay, sim
+    from probe_nav.cli import calibrate, case, demo, gui, monitor, ports, qc, record, replay, sim
 
     parser = OneLineParser(prog="probe-nav", description=__doc__)
     parser.add_argument("--version", action="version", version=f"probe-nav {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
-    for module in (demo, monitor, sim, ports, replay, record, case, qc, calibrate):
+    for module in (demo, gui, monitor, sim, ports, replay, record, case, qc, calibrate):
         module.register(sub)
     return parser
 

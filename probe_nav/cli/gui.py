@@ -1,0 +1,49 @@
+"""`probe-nav gui --device URL [--protocol P]`: the surgeon's console on a real probe.
+
+Without a display it says so in one line and runs the terminal monitor on the same device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from probe_nav.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `gui` subcommand."""
+    p = sub.add_parser("gui", help="the surgeon's console on a real probe")
+    p.add_argument("--device", required=True, metavar="URL",
+                   help="serial device path or pyserial URL (`probe-nav ports` lists them)")
+    p.add_argument("--protocol", default="probelink",
+                   help="device protocol (default probelink; 'auto' asks the device)")
+    p.add_argument("--duration", type=float, metavar="S", help="close after S seconds")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the device and show the console until the window closes."""
+    from drivers.errors import DriverError
+    from drivers.registry import open_device
+    from probe_nav.qt_app import display_available
+
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration must be > 0, got {args.duration}")
+    if not display_available():
+        print("probe-nav gui: no display available (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+              "running the terminal monitor on the device instead", file=sys.stderr, flush=True)
+        from probe_nav.cli.main import build_parser
+
+        argv = ["monitor", "--device", args.device, "--protocol", args.protocol]
+        if args.duration is not None:
+            argv += ["--duration", str(args.duration)]
+        monitor_args = build_parser().parse_args(argv)
+        return monitor_args.func(monitor_args)
+    try:
+        open_device(args.device, args.protocol)  # unknown protocol -> one line, exit 2
+        from probe_nav.gui.app import run_device
+
+        return run_device(args.device, args.protocol, args.duration)
+    except DriverError as exc:
+        raise UserError(str(exc)) from None

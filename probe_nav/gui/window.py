@@ -1,0 +1,325 @@
+"""The console's main window: banners, readout, trend, controls, case panel, spectrum and (in
+training mode) the simulated patient. A QTimer polls the LiveSession; widgets render its
+DisplayState. Nothing here computes a rate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from calibration.nuclides import NUCLIDES
+from drivers.frames import LinkState
+from probe_nav.core.pipeline import PipelineConfig
+from probe_nav.core.rate import METER_NAMES
+from probe_nav.core.timed import TIMED_PRESETS_S
+from probe_nav.gui import style
+from probe_nav.gui.audio_bridge import AudioBridge
+from probe_nav.gui.case_panel import CasePanel
+from probe_nav.gui.controls import AUDIO_MODES, ControlPanel
+from probe_nav.gui.display_state import DisplayState, display_state
+from probe_nav.gui.plots import SpectrumPlot, TrendPlot
+from probe_nav.gui.readout import BannerBar, ReadoutPanel
+from probe_nav.gui.settings import GuiSettings, save_settings
+from probe_nav.gui.training import TrainingPanel
+from probe_nav.gui.training_sim import TrainingSim
+from probe_nav.live import LiveSession, LiveSnapshot
+
+POLL_MS = 33  # display refresh (30 Hz); every frame is processed whatever the refresh
+TREND_EVERY = 6  # trend, spectrum and map redrawn every 6th refresh (5 Hz)
+
+# (url, protocol, settings) -> an opened LiveSession; raises drivers.errors.DriverError
+SessionFactory = Callable[[str, str, GuiSettings], LiveSession]
+
+
+def open_session(url: str, protocol: str, settings: GuiSettings) -> LiveSession:
+    """Open a device and wrap it in a LiveSession with the user's meter."""
+    from drivers.registry import open_device
+    from probe_nav.cases.session import SessionRecorder
+
+    device = open_device(url, protocol)
+    device.open()
+    try:  # every session is recorded (docs/session-files.md): frames and events, appended
+        recorder = SessionRecorder.start(label=protocol, device=f"{protocol} {url}")
+    except Exception:
+        device.close()
+        raise
+    return LiveSession(device, PipelineConfig(meter=settings.meter,
+                                              background_s=settings.background_s),
+                       recorder=recorder)
+
+
+class ConsoleWindow(QMainWindow):
+    """The surgeon's console. `training` adds the simulated patient (probe-nav demo)."""
+
+    def __init__(self, settings: GuiSettings, *, audio: AudioBridge | None = None,
+                 training: TrainingSim | None = None, persist: bool = True,
+                 case_store_path: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.persist = persist
+        self.audio = audio or AudioBridge(settings.audio_mode, settings.volume, settings.muted)
+        self.session: LiveSession | None = None
+        self.training_sim: TrainingSim | None = None
+        self.last_snapshot: LiveSnapshot | None = None
+        self.last_display: DisplayState | None = None
+        self._ticks = 0
+        self.setWindowTitle("probe-nav — surgeon's console")
+        self.setStyleSheet(style.STYLE_SHEET)
+        self.resize(1600, 1000)
+
+        from drivers.ports import list_serial_ports
+        from drivers.registry import protocol_names
+        from simulator.scenario import builtin_names
+
+        self.banners = BannerBar()
+        self.readout = ReadoutPanel()
+        self.trend = TrendPlot(settings.trend_window_s)
+        self.controls = ControlPanel(protocol_names(), [p.device for p in list_serial_ports()])
+        self.cases = CasePanel(settings.procedure, store_path=case_store_path,
+                               nuclide=settings.isotope)
+        self.spectrum = SpectrumPlot()
+        self.training = TrainingPanel(builtin_names())
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.cases, "Case")
+        self.tabs.addTab(self.spectrum, "Spectrum")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.addWidget(self.banners)
+        column.addWidget(self.readout)
+        column.addWidget(self.trend, 1)
+        column.addWidget(self.tabs, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.training)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.controls)
+        self.splitter.setSizes([480, 800, 360])
+        body = QWidget()
+        QHBoxLayout(body).addWidget(self.splitter)
+        self.setCentralWidget(body)
+        self.training.setVisible(training is not None)
+
+        self.controls.select(meter=settings.meter, preset_s=settings.timed_preset_s,
+                             isotope=settings.isotope, mode=settings.audio_mode,
+                             volume=settings.volume, muted=settings.muted)
+        self.training.set_map_hidden(not settings.show_map)
+        self.controls.protocol.setCurrentText(settings.protocol)
+        if settings.device_url:
+            self.controls.port.setCurrentText(settings.device_url)
+        self._wire()
+        if training is not None:
+            self.use_training(training)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    # ------------------------------------------------------------ wiring
+
+    def _wire(self) -> None:
+        c = self.controls
+        c.meter_changed.connect(self.set_meter)
+        c.preset_changed.connect(lambda p: self._remember(timed_preset_s=p))
+        c.timed_requested.connect(self.start_timed_count)
+        c.background_requested.connect(self.start_background)
+        c.isotope_changed.connect(self.set_isotope)
+        c.audio_changed.connect(self.set_audio)
+        c.connect_requested.connect(self.connect_device)
+        c.simulator_requested.connect(lambda: self.switch_scenario(self.settings.scenario))
+        self.training.scenario_chosen.connect(self.switch_scenario)
+        self.training.map_button.toggled.connect(lambda h: self._remember(show_map=not h))
+        self.cases.procedure.currentTextChanged.connect(lambda p: self._remember(procedure=p))
+        keys: dict[str, Callable[[], None]] = {
+            "Space": lambda: self.start_timed_count(c.preset_s),
+            "B": self.start_background,
+            "N": self.cases.record_last,
+            "M": lambda: self._toggle_mute(),
+            "+": lambda: self._nudge_volume(0.1), "=": lambda: self._nudge_volume(0.1),
+            "-": lambda: self._nudge_volume(-0.1),
+            "A": lambda: self._cycle_audio_mode(),
+            "R": lambda: self._cycle(METER_NAMES, self.settings.meter, self.set_meter),
+            "I": lambda: self._cycle(tuple(NUCLIDES), self.settings.isotope, self.set_isotope),
+            "Esc": self._escape,
+            "H": lambda: self.training.map_button.toggle(),
+            "S": lambda: self.training.scan_button.toggle(),
+            "Ctrl+Q": self.close,
+        }
+        for preset, key in zip(TIMED_PRESETS_S, ("1", "2", "5", "0"), strict=True):
+            keys[key] = lambda p=preset: self._select_preset(p)
+        self.shortcuts = {}
+        for key, action in keys.items():
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.activated.connect(action)
+            self.shortcuts[key] = shortcut
+
+    def _remember(self, **changes: object) -> None:
+        self.settings = self.settings.updated(**changes)
+        if self.persist:
+            save_settings(self.settings)
+
+    # ------------------------------------------------------------ sources of frames
+
+    def use_session(self, session: LiveSession) -> None:
+        """Show this session (the previous one is closed)."""
+        if self.session is not None:
+            self.session.close()
+        self.session = session
+        self.cases.set_session(session)
+        self._tab_changed(self.tabs.currentIndex())
+
+    def use_training(self, sim: TrainingSim) -> None:
+        """Training mode on this simulation (the previous one is stopped)."""
+        if self.training_sim is not None and self.training_sim is not sim:
+            self.training_sim.stop()
+        self.training_sim = sim
+        self.training.attach(sim)
+        self.training.show()
+        self.use_session(open_session(sim.url, "probelink", self.settings))
+
+    def switch_scenario(self, name: str) -> None:
+        """Start a fresh simulated patient."""
+        speed = self.training_sim.server.speed if self.training_sim is not None else 1.0
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        if self.training_sim is not None:
+            self.training_sim.stop()
+            self.training_sim = None
+        self._remember(scenario=name)
+        self.use_training(TrainingSim(name, speed=speed))
+
+    def connect_device(self, url: str, protocol: str) -> None:
+        """Leave training (if on) and connect to a real device."""
+        from drivers.errors import DriverError
+        from probe_nav.errors import UserError
+
+        if not url:
+            self.readout.notice_label.setText("type or choose a port first")
+            return
+        try:
+            session = open_session(url, protocol, self.settings)
+        except (DriverError, UserError) as exc:
+            self.readout.notice_label.setText(str(exc))
+            return
+        if self.training_sim is not None:
+            self.training_sim.stop()
+            self.training_sim = None
+        self.training.hide()
+        self._remember(device_url=url, protocol=protocol)
+        self.use_session(session)
+
+    # ------------------------------------------------------------ actions
+
+    def set_meter(self, name: str) -> None:
+        """Change the rate meter."""
+        if self.session is not None:
+            self.session.set_meter(name)
+        self.controls.select(meter=name)
+        self._remember(meter=name)
+
+    def set_isotope(self, name: str) -> None:
+        """Isotope preset: the device's window 0 where supported, and the case's nuclide."""
+        window = NUCLIDES[name].window
+        if self.session is not None and not self.session.set_window(
+                window.lo_kev, window.hi_kev, name):
+            self.readout.notice_label.setText(f"{name}: this device's window cannot be set")
+        self.controls.select(isotope=name)
+        self.cases.nuclide = name
+        self._remember(isotope=name)
+
+    def start_timed_count(self, preset_s: float) -> None:
+        """Timed count with this preset."""
+        if self.session is not None:
+            self.session.start_timed_count(preset_s)
+
+    def start_background(self) -> None:
+        """Measure the background."""
+        if self.session is not None:
+            self.session.start_background(self.settings.background_s)
+
+    def set_audio(self, mode: str, volume: float, muted: bool) -> None:
+        """New sound settings."""
+        self.audio.apply(mode, volume, muted)
+        self.controls.select(mode=mode, volume=volume, muted=muted)
+        self._remember(audio_mode=mode, volume=volume, muted=muted)
+
+    def _toggle_mute(self) -> None:
+        s = self.settings
+        self.set_audio(s.audio_mode, s.volume, not s.muted)
+
+    def _nudge_volume(self, step: float) -> None:
+        s = self.settings
+        self.set_audio(s.audio_mode, round(min(1.0, max(0.0, s.volume + step)), 2), s.muted)
+
+    def _cycle_audio_mode(self) -> None:
+        s = self.settings
+        self._cycle(AUDIO_MODES, s.audio_mode, lambda m: self.set_audio(m, s.volume, s.muted))
+
+    @staticmethod
+    def _cycle(options: tuple[str, ...], current: str, apply: Callable[[str], None]) -> None:
+        i = options.index(current) if current in options else -1
+        apply(options[(i + 1) % len(options)])
+
+    def _select_preset(self, preset_s: float) -> None:
+        self.controls.select(preset_s=preset_s)
+        self._remember(timed_preset_s=preset_s)
+
+    def _escape(self) -> None:
+        self.audio.acknowledge_alarm()
+        if self.session is not None:
+            self.session.cancel_timed_count()
+
+    def _tab_changed(self, index: int) -> None:
+        if self.session is not None:
+            self.session.enable_spectrum(self.tabs.widget(index) is self.spectrum)
+
+    # ------------------------------------------------------------ the refresh
+
+    def tick(self) -> None:
+        """Poll the session, feed the sound, render."""
+        if self.session is None:
+            return
+        snap = self.session.poll()
+        for reading, frame in snap.frames:
+            self.audio.update(reading, LinkState.CONNECTED, counts=frame.total_window0,
+                              live_s=frame.live_s, battery_low=snap.battery_low)
+        if not snap.live:
+            self.audio.update(None, snap.link, battery_low=snap.battery_low)
+        ds = display_state(snap, self.audio.available, self.audio.status_text)
+        self.banners.show_banners(ds.banners)
+        self.readout.show_state(ds)
+        self.controls.show_progress(snap.timed_progress, snap.background_progress)
+        if snap.new_timed is not None:
+            self.cases.offer(snap.new_timed)
+        if snap.new_background_count is not None:
+            self.cases.offer_background(snap.new_background_count)
+        self._ticks += 1
+        if self._ticks % TREND_EVERY == 0:
+            t, rate, sd = self.session.trend(self.trend.window_s)
+            bg = snap.background.rate_cps if snap.background is not None else None
+            self.trend.show_trend(t, rate, sd, bg, ds.live)
+            if self.tabs.currentWidget() is self.spectrum:
+                self.spectrum.show_spectrum(snap.spectrum, snap.info)
+            if self.training.isVisible():
+                self.training.refresh()
+        self.last_snapshot, self.last_display = snap, ds
+
+    def closeEvent(self, event: object) -> None:
+        self.shutdown()
+        super().closeEvent(event)  # type: ignore[arg-type]
+
+    def shutdown(self) -> None:
+        """Stop the timer, the sound, the device and the simulator."""
+        self.timer.stop()
+        self.audio.stop()
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        if self.training_sim is not None:
+            self.training_sim.stop()
+            self.training_sim = None
+        self.cases.close_store()

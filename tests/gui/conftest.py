@@ -1,0 +1,82 @@
+"""Fixtures of the console tests: private config/data folders, a simulated probe, the window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from probe_nav.gui.settings import GuiSettings
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path, monkeypatch):
+    """Settings and case databases go to the test's own folder."""
+    monkeypatch.setenv("PROBE_NAV_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("PROBE_NAV_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def make_sim():
+    """Start TrainingSims (a DeviceServer on a pty); all are stopped at the end."""
+    from probe_nav.gui.training_sim import TrainingSim
+
+    started: list[TrainingSim] = []
+
+    def make(scenario: str = "sln-static", seed: int = 1, speed: float = 1.0) -> TrainingSim:
+        sim = TrainingSim(scenario, seed=seed, speed=speed)
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def make_console(qtbot, tmp_path):
+    """A ConsoleWindow in training mode on a given sim, sound off, settings not written."""
+    from probe_nav.gui.audio_bridge import AudioBridge
+    from probe_nav.gui.window import ConsoleWindow
+
+    windows: list[ConsoleWindow] = []
+
+    def make(sim, settings: GuiSettings | None = None) -> ConsoleWindow:
+        window = ConsoleWindow(settings or GuiSettings(background_s=1.0), training=sim,
+                               persist=False, audio=AudioBridge(enabled=False),
+                               case_store_path=str(tmp_path / "cases.sqlite3"))
+        qtbot.addWidget(window)
+        window.resize(1600, 1000)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()
+
+
+def shown_rate(window) -> float | None:
+    """The number on the big readout, None when it shows no number."""
+    text = window.readout.rate_label.text().replace(" ", "")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def shown_sd(window) -> float | None:
+    """The ± figure beside the readout."""
+    text = window.readout.sd_label.text().replace("±", "").replace(" ", "")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+@pytest.fixture
+def console_sim(make_sim, make_console) -> Iterator[tuple]:
+    """(window, sim) on sln-static at real time."""
+    sim = make_sim()
+    yield make_console(sim), sim
