@@ -239,7 +239,15 @@ class LiveSession:
 
     def _record(self, kind: str, t_s: float | None = None, **fields: object) -> None:
         if self.recorder is not None:
-            self.recorder.event(kind, t_s=t_s, **fields)
+            self._recording(lambda: self.recorder.event(kind, t_s=t_s, **fields))
+
+    def _recording(self, write: Callable[[], None]) -> None:
+        """Write to the session files; a failing disk stops the recording, never the readout."""
+        try:
+            write()
+        except OSError as exc:
+            self._notice = f"session recording stopped: {exc.strerror or exc}"
+            self.recorder = None
 
     # ------------------------------------------------------------ the poll
 
@@ -305,7 +313,7 @@ class LiveSession:
                 self._trend.add(last, np.nan, np.nan)
         self._link = LinkState.CONNECTED
         if self.recorder is not None:
-            self.recorder.write(frame)
+            self._recording(lambda: self.recorder.write(frame))
         reading = self._processor.push(frame)
         before = self._reading
         if before is not None and reading.over_range != before.over_range:

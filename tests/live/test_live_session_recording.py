@@ -64,3 +64,24 @@ def test_live_session_records_frames_and_events_and_replays_identically(serve, t
     assert len(before) > 20
     for i, live in enumerate(before):
         assert replayed[i] == live
+
+
+def test_a_failing_session_file_stops_the_recording_not_the_readout(serve, tmp_path):
+    import os
+
+    server = serve("--protocol", "probelink", "--scenario", "sln-static", "--speed", "4")
+    device = open_device(server.url, "probelink")
+    device.open()
+    recorder = SessionRecorder.start(tmp_path, label="broken", device=server.url)
+    session = LiveSession(device, PipelineConfig(background_cps=5.0), recorder=recorder)
+    try:
+        os.close(recorder._frames_fd)  # the disk goes away under the recorder
+        shown: list[tuple[Reading, CountFrame]] = []
+        _poll_until(session, lambda s: len(shown) > 20, shown)
+        snap = session.poll()
+        assert session.recorder is None
+        assert "session recording stopped" in snap.notice
+        assert snap.reading is not None  # the readout goes on
+    finally:
+        recorder._frames_fd = -1  # already closed above
+        session.close()
