@@ -153,12 +153,9 @@ def spatial_resolution(positions_mm: ArrayIn, counts: ArrayIn, live_s: ArrayIn |
                        t_s: ArrayIn | None = None, half_life_s: float | None = None,
                        limits: NemaLimits | None = None) -> ResolutionResult:
     """Lateral-scan FWHM and FWTM in mm (NEMA: point source moved across the axis)."""
-    limits = limits or NemaLimits()
-    x, c, live = profile_rates(positions_mm, counts, live_s)
-    k = _sorted_scale(positions_mm, t_s, half_life_s)
-    width = profile_width(x, c, live, background_cps, background_sd_cps, k)
-    return ResolutionResult(width, "mm", limits.max_spatial_fwhm_mm,
-                            _verdict(width.fwhm, limits.max_spatial_fwhm_mm, below=True))
+    limit = (limits or NemaLimits()).max_spatial_fwhm_mm
+    return _resolution(positions_mm, counts, live_s, background_cps, background_sd_cps, t_s,
+                       half_life_s, "mm", limit)
 
 
 def angular_resolution(angles_deg: ArrayIn, counts: ArrayIn, live_s: ArrayIn | float,
@@ -166,12 +163,19 @@ def angular_resolution(angles_deg: ArrayIn, counts: ArrayIn, live_s: ArrayIn | f
                        t_s: ArrayIn | None = None, half_life_s: float | None = None,
                        limits: NemaLimits | None = None) -> ResolutionResult:
     """Angular FWHM and FWTM in degrees (NEMA: probe turned about its tip, source fixed)."""
-    limits = limits or NemaLimits()
-    x, c, live = profile_rates(angles_deg, counts, live_s)
-    k = _sorted_scale(angles_deg, t_s, half_life_s)
+    limit = (limits or NemaLimits()).max_angular_fwhm_deg
+    return _resolution(angles_deg, counts, live_s, background_cps, background_sd_cps, t_s,
+                       half_life_s, "deg", limit)
+
+
+def _resolution(x_in: ArrayIn, counts: ArrayIn, live_s: ArrayIn | float, background_cps: float,
+                background_sd_cps: float, t_s: ArrayIn | None, half_life_s: float | None,
+                unit: str, limit: float | None) -> ResolutionResult:
+    """Width of a scanned profile (any coordinate) and its verdict against a maximum FWHM."""
+    x, c, live = profile_rates(x_in, counts, live_s)
+    k = _sorted_scale(x_in, t_s, half_life_s)
     width = profile_width(x, c, live, background_cps, background_sd_cps, k)
-    return ResolutionResult(width, "deg", limits.max_angular_fwhm_deg,
-                            _verdict(width.fwhm, limits.max_angular_fwhm_deg, below=True))
+    return ResolutionResult(width, unit, limit, _verdict(width.fwhm, limit, below=True))
 
 
 def _sorted_scale(x: ArrayIn, t_s: ArrayIn | None, half_life_s: float | None) -> np.ndarray:

@@ -63,29 +63,19 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Open the device, then print updates until --duration or Ctrl-C."""
-    from drivers.errors import DriverError
-    from drivers.registry import open_device
     from probe_nav.monitor import MonitorState
 
     _check_args(args)
     audio = _start_audio(args) if args.audio else None  # before the device: a bad name stops here
-    server = None
-    url = args.device
-    if args.sim is not None:
-        from probe_nav.cli.sim import start_server
+    from probe_nav.cli.sim import open_probe
 
-        server = start_server(args.protocol, args.sim, "pty", args.seed)
-        url = server.url
     try:
-        options = {} if args.baud is None else {"baudrate": args.baud}
-        device = open_device(url, args.protocol, **options)
-        device.open()
-    except DriverError as exc:
-        if server is not None:
-            server.stop()
+        device, server = open_probe(args.protocol, args.device, args.sim, args.seed,
+                                    baud=args.baud)
+    except UserError:
         if audio is not None:
             audio.output.stop()
-        raise UserError(str(exc)) from None
+        raise
     state = MonitorState(meter_name=args.meter)
     printer = _Printer(args)
     try:

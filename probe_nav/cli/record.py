@@ -75,30 +75,19 @@ def acquire(args: argparse.Namespace, duration_s: float, spectrum: bool = False,
     With `spectrum`, a ProbeLink device is asked for spectra and recording starts at the first
     frame that carries one (or without spectra if none comes within 2 s, noted in `problems`).
     """
-    from drivers.errors import DriverError
-    from drivers.registry import open_device
 
     if not duration_s > 0:
         raise UserError(f"--duration must be > 0, got {duration_s}")
     if args.baud is not None and args.baud <= 0:
         raise UserError(f"--baud must be > 0, got {args.baud}")
-    server = None
+    from probe_nav.cli.sim import open_probe
+
     url = args.device
     scenario = scenario_override or getattr(args, "sim", None)
+    device, server = open_probe(args.protocol, url, scenario, args.seed, args.speed, args.baud)
     if url is None:
-        from probe_nav.cli.sim import start_server
-
-        server = start_server(args.protocol, scenario, "pty", args.seed, args.speed)
         url = server.url
     speed = args.speed if server is not None else 1.0
-    try:
-        options = {} if args.baud is None else {"baudrate": args.baud}
-        device = open_device(url, args.protocol, **options)
-        device.open()
-    except DriverError as exc:
-        if server is not None:
-            server.stop()
-        raise UserError(str(exc)) from None
     try:
         return _collect(device, url, duration_s, spectrum, speed)
     finally:

@@ -98,6 +98,31 @@ def _temporary_link_path() -> str:
     return str(Path(folder) / "ttySIM")
 
 
+def open_probe(protocol: str, url: str | None, scenario: str | None, seed: int = 0,
+               speed: float = 1.0, baud: int | None = None):
+    """Open the device at `url`, or serve `scenario` on a pty and open that (url None).
+
+    Returns (opened device, server or None); the caller closes both. A device that cannot be
+    opened is a UserError, and a server started for it is stopped first.
+    """
+    from drivers.errors import DriverError
+    from drivers.registry import open_device
+
+    server = None
+    if url is None:
+        server = start_server(protocol, scenario, "pty", seed, speed)
+        url = server.url
+    try:
+        options = {} if baud is None else {"baudrate": baud}
+        device = open_device(url, protocol, **options)
+        device.open()
+    except DriverError as exc:
+        if server is not None:
+            server.stop()
+        raise UserError(str(exc)) from None
+    return device, server
+
+
 def start_server(protocol: str, scenario: str, link: str, seed: int, speed: float = 1.0,
                  port: int = 0, link_path: str | None = None, faults: str | None = None,
                  truth: str | None = None):
