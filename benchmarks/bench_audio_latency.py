@@ -26,13 +26,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES",
                       "qt.multimedia.symbolsresolver=false;qt.multimedia.ffmpeg=false")
 
-from drivers.probelink.codec import encode
-from drivers.probelink.device import ProbeLinkDevice
-from drivers.probelink.messages import Count
 from probe_nav.audio import AudioFeedback, AudioSettings
 from probe_nav.audio.feeder import FeedbackFeeder
 from probe_nav.core.pipeline import PipelineConfig
-from simulator.links import PtyLink
+from probe_nav.drivers.probelink.codec import encode
+from probe_nav.drivers.probelink.device import ProbeLinkDevice
+from probe_nav.drivers.probelink.messages import Count
+from probe_nav.simulator.links import PtyLink
 
 FRAME_S = 0.05
 DURATION_S = 20.0

@@ -20,7 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PROBE_NAV_CONFIG_DIR", "/tmp/probe-nav-bench-config")
 os.environ.setdefault("PROBE_NAV_DATA_DIR", "/tmp/probe-nav-bench-data")
 
-from drivers.transport import monotonic_s
+from probe_nav.drivers.transport import monotonic_s
 from probe_nav.gui.audio_bridge import AudioBridge
 from probe_nav.gui.settings import GuiSettings
 from probe_nav.gui.window import ConsoleWindow, open_session

@@ -160,7 +160,7 @@ def throughput_table(n: int) -> None:
         t2 = time.perf_counter()
         proc = Processor(config, detector_factory=factory)
         m = 20_000
-        from drivers.frames import CountFrame
+        from probe_nav.drivers.frames import CountFrame
 
         frames = [CountFrame(i, float(t_s[i]), FRAME_S, FRAME_S, (int(counts[i]),))
                   for i in range(m)]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.frames import CountFrame
 from probe_nav.cases.session import RecorderConfig, SessionRecorder
+from probe_nav.drivers.frames import CountFrame
 from probe_nav.io.frames_csv import FrameCsvError
 
 

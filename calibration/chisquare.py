@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from calibration.errors import AnalysisError
+from probe_nav.calibration.errors import AnalysisError
 
 MIN_COUNTS = 10  # the number of repeated counts the test practice asks for
 MIN_MEAN = 5.0  # below this the chi-square approximation of the Poisson dispersion is poor

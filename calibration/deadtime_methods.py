@@ -1,5 +1,5 @@
 """Measuring a counter's dead time: the two-source method and the decaying-source method, for
-a non-paralysable or a paralysable counter (calibration.deadtime has the models).
+a non-paralysable or a paralysable counter (probe_nav.calibration.deadtime has the models).
 
 Rates here are observed rates: counts over the clock (real) counting time, not over a live time
 the device may report (that would already be dead-time corrected). Poisson sd of a rate m counted
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from calibration.deadtime import CounterKind, DeadTimeModel
-from calibration.errors import AnalysisError
+from probe_nav.calibration.deadtime import CounterKind, DeadTimeModel
+from probe_nav.calibration.errors import AnalysisError
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from calibration.nuclides import Nuclide, nuclide
+from probe_nav.calibration.nuclides import Nuclide, nuclide
 
 
 def half_life_s(which: str | Nuclide) -> float:

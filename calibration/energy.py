@@ -1,10 +1,11 @@
 """Energy calibration of a spectrum: channel -> keV (linear or quadratic) from fitted photopeaks
 of known energy, energy resolution at a photopeak, and energy windows per nuclide.
 
-Peak finding and fitting live in calibration.peaks (re-exported here). The calibration is a
-weighted least-squares polynomial E(x) = c0 + c1 x + c2 x^2 through (centroid, energy) pairs; a
-centroid's sd in channels becomes an sd in keV through the local slope (effective variance), so
-chi2/dof near 1 means the residuals are what the centroid uncertainties allow.
+Peak finding and fitting live in probe_nav.calibration.peaks (re-exported here). The
+calibration is a weighted least-squares polynomial E(x) = c0 + c1 x + c2 x^2 through
+(centroid, energy) pairs; a centroid's sd in channels becomes an sd in keV through the local
+slope (effective variance), so chi2/dof near 1 means the residuals are what the centroid
+uncertainties allow.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from calibration.energy_match import Assignment, candidate_assignments, photopeak_fwhm_ch
-from calibration.errors import AnalysisError
-from calibration.nuclides import nuclide
-from calibration.peaks import Peak, PeakFit, as_spectrum, find_peaks, fit_peak
-from drivers.frames import EnergyWindow
+from probe_nav.calibration.energy_match import Assignment, candidate_assignments, photopeak_fwhm_ch
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.calibration.peaks import Peak, PeakFit, as_spectrum, find_peaks, fit_peak
+from probe_nav.drivers.frames import EnergyWindow
 
 # A channel-0 energy beyond max(20 keV, 15 % of the top line) means peaks were matched to the wrong
 # lines (ADC offsets are a few keV); a calibration whose points stray more than a quarter FWHM
@@ -138,7 +139,7 @@ def auto_calibrate(spectrum: Sequence[float] | np.ndarray, energies_kev: Sequenc
     Pairs of found peaks and pairs of lines (or unresolved blends, weighted by `yields`) propose
     linear maps; only maps with a positive gain, a channel-0 energy within max_offset_kev
     (default max(20 keV, 15 % of the top line)) and photopeak-narrow peaks count
-    (calibration.energy_match). The best few assignments are fitted and the one whose
+    (probe_nav.calibration.energy_match). The best few assignments are fitted and the one whose
     calibration explains its points to within a quarter FWHM with the most points wins.
     """
     y = as_spectrum(spectrum)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from calibration.peaks import Peak
+from probe_nav.calibration.peaks import Peak
 
 BLEND_FWHM = 0.75  # lines predicted within this many found-peak FWHM of it are one blend
 MAX_FWHM_FRACTION = 0.30  # a photopeak wider than this share of its energy is not a photopeak

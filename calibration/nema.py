@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibration.deadtime import CounterKind
-from calibration.deadtime_methods import fit_count_rate_curve
-from calibration.energy import EnergyCalibration, EnergyResolution, energy_resolution
-from calibration.errors import AnalysisError
-from calibration.nema_profile import ProfileWidth, profile_rates, profile_width
+from probe_nav.calibration.deadtime import CounterKind
+from probe_nav.calibration.deadtime_methods import fit_count_rate_curve
+from probe_nav.calibration.energy import EnergyCalibration, EnergyResolution, energy_resolution
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.nema_profile import ProfileWidth, profile_rates, profile_width
 
 ArrayIn = Sequence[float] | np.ndarray
 

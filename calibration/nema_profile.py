@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibration.errors import AnalysisError
+from probe_nav.calibration.errors import AnalysisError
 
 BOOTSTRAP_SAMPLES = 300
 BOOTSTRAP_SEED = 20040  # fixed: the same data always give the same sd

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drivers.frames import EnergyWindow
+from probe_nav.drivers.frames import EnergyWindow
 
 _HOUR_S = 3600.0
 _DAY_S = 86400.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, signal
 
-from calibration.errors import AnalysisError
+from probe_nav.calibration.errors import AnalysisError
 
 SIGMA_PER_FWHM = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 MIN_NET_SIGNIFICANCE = 5.0  # a fitted peak's area must exceed this many sd

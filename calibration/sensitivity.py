@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from calibration.errors import AnalysisError
-from calibration.nuclides import nuclide
-from calibration.sources import CertifiedSource, elapsed_s
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.calibration.sources import CertifiedSource, elapsed_s
 
 
 @dataclass(frozen=True, slots=True)

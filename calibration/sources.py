@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from calibration.errors import AnalysisError
-from calibration.nuclides import Nuclide, nuclide
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.nuclides import Nuclide, nuclide
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,11 @@ from dataclasses import replace
 
 import serial
 
-from drivers.device import Device
-from drivers.errors import DeviceNotFound, DriverError, UnknownProtocol
-from drivers.ports import port_for_url
-from drivers.probing import Identification, read_for
-from drivers.registry import driver_class, protocol_names
+from probe_nav.drivers.device import Device
+from probe_nav.drivers.errors import DeviceNotFound, DriverError, UnknownProtocol
+from probe_nav.drivers.ports import port_for_url
+from probe_nav.drivers.probing import Identification, read_for
+from probe_nav.drivers.registry import driver_class, protocol_names
 
 
 class DeviceNotRecognised(DeviceNotFound):

@@ -15,9 +15,9 @@ from typing import ClassVar
 
 import serial
 
-from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, LinkState, LinkStats
-from drivers.probing import Identification, read_for
-from drivers.transport import SerialSettings, SerialTransport, monotonic_s, open_port
+from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, LinkState, LinkStats
+from probe_nav.drivers.probing import Identification, read_for
+from probe_nav.drivers.transport import SerialSettings, SerialTransport, monotonic_s, open_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,9 @@ class Device(ABC):
     protocol: ClassVar[str] = ""
     default_baudrate: ClassVar[int] = 115200
     default_frame_period_s: ClassVar[float] = 1.0
-    # Autodetection (drivers.autodetect): lower orders are tried first; active probes (that send a
-    # harmless query) come before drivers that can only listen. One identify per protocol family.
+    # Autodetection (probe_nav.drivers.autodetect): lower orders are tried first; active probes
+    # (that send a harmless query) come before drivers that can only listen. One identify per
+    # protocol family.
     identify_order: ClassVar[int] = 100
     identify_baudrates: ClassVar[tuple[int, ...]] = ()  # empty: (default_baudrate,)
 

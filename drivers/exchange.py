@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from drivers.errors import DeviceTimeout
+from probe_nav.drivers.errors import DeviceTimeout
 
 
 @dataclass(frozen=True, slots=True)

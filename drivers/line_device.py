@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from drivers.device import Device
-from drivers.lines import LineSplitter
-from drivers.transport import monotonic_s
+from probe_nav.drivers.device import Device
+from probe_nav.drivers.lines import LineSplitter
+from probe_nav.drivers.transport import monotonic_s
 
 
 class LineDevice(Device):

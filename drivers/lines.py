@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drivers.framing import DelimitedBuffer
+from probe_nav.drivers.framing import DelimitedBuffer
 
 
 @dataclass

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
 
-from drivers.device import Device
-from drivers.errors import UnknownProtocol
+from probe_nav.drivers.device import Device
+from probe_nav.drivers.errors import UnknownProtocol
 
 GROUP = "probe_nav.drivers"
-AUTO = "auto"  # not a driver: ask the port who it is (drivers.autodetect)
+AUTO = "auto"  # not a driver: ask the port who it is (probe_nav.drivers.autodetect)
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -33,18 +33,19 @@ def driver_class(name: str) -> type[Device]:
         raise UnknownProtocol(f"unknown protocol {name!r}; known protocols: {known}")
     cls = ep.load()
     if not (isinstance(cls, type) and issubclass(cls, Device)):
-        raise UnknownProtocol(f"entry point {name!r} ({ep.value}) is not a drivers.device.Device")
+        raise UnknownProtocol(
+            f"entry point {name!r} ({ep.value}) is not a probe_nav.drivers.device.Device")
     return cls
 
 
 def open_device(url: str, protocol: str = "probelink", **kwargs: object) -> Device:
     """Make the device object for `url` speaking `protocol` (not yet opened).
 
-    `protocol="auto"` asks the port who it is first (drivers.autodetect): DeviceNotFound if the
-    port cannot be opened or nothing recognises it.
+    `protocol="auto"` asks the port who it is first (probe_nav.drivers.autodetect): DeviceNotFound
+    if the port cannot be opened or nothing recognises it.
     """
     if protocol == AUTO:
-        from drivers.autodetect import detect
+        from probe_nav.drivers.autodetect import detect
 
         found = detect(url)
         if found.baudrate is not None and "baudrate" not in kwargs:

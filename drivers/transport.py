@@ -12,7 +12,7 @@ from typing import Protocol
 
 import serial
 
-from drivers.errors import DeviceNotFound
+from probe_nav.drivers.errors import DeviceNotFound
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drivers.device import Device, FrameEvent, InfoEvent, LinkEvent, StatusEvent
-from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, FaultFlag, LinkState, LinkStats
 from probe_nav.core.background import Background
 from probe_nav.core.pipeline import PipelineConfig, Processor, Reading
 from probe_nav.core.rate import make_meter
 from probe_nav.core.timed import TimedCount, TimedCountResult
+from probe_nav.drivers.device import Device, FrameEvent, InfoEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.frames import (
+    CountFrame,
+    DeviceInfo,
+    DeviceStatus,
+    FaultFlag,
+    LinkState,
+    LinkStats,
+)
 
 if TYPE_CHECKING:
     from probe_nav.cases.session import SessionRecorder
@@ -198,8 +205,8 @@ class LiveSession:
 
     def set_window(self, lo_kev: float, hi_kev: float, name: str = "") -> bool:
         """Ask the device to count window 0 in [lo, hi) keV; False if its protocol cannot."""
-        from drivers.probelink.device import ProbeLinkDevice
-        from drivers.probelink.messages import AckResult, Cmd
+        from probe_nav.drivers.probelink.device import ProbeLinkDevice
+        from probe_nav.drivers.probelink.messages import AckResult, Cmd
 
         device = self.device
         if not isinstance(device, ProbeLinkDevice):
@@ -218,8 +225,8 @@ class LiveSession:
 
     def enable_spectrum(self, on: bool) -> bool:
         """Ask the device for spectra (ProbeLink SET_SPECTRUM); False if it cannot be asked."""
-        from drivers.probelink.device import ProbeLinkDevice
-        from drivers.probelink.messages import Cmd
+        from probe_nav.drivers.probelink.device import ProbeLinkDevice
+        from probe_nav.drivers.probelink.messages import Cmd
 
         device = self.device
         if not isinstance(device, ProbeLinkDevice):

@@ -12,9 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from drivers.device import DeviceEvent, FrameEvent, InfoEvent, LinkEvent, StatusEvent
-from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, FaultFlag, LinkState, LinkStats
 from probe_nav.core.rate import RateMeter, make_meter
+from probe_nav.drivers.device import DeviceEvent, FrameEvent, InfoEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.frames import (
+    CountFrame,
+    DeviceInfo,
+    DeviceStatus,
+    FaultFlag,
+    LinkState,
+    LinkStats,
+)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Building blocks of the simulator's QC/NEMA benches (simulator.benches): a probe with
+"""Building blocks of the simulator's QC/NEMA benches (probe_nav.simulator.benches): a probe with
 overrides, a Simulation of sources in air or water with the probe held still, counting at a pose,
 and expected rates straight from the rate model (the benches' ground truth).
 """
@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from calibration.nuclides import nuclide
-from drivers.frames import EnergyWindow
-from simulator.engine import SimFrame, Simulation
-from simulator.path import ScanPath, Vec3, Waypoint
-from simulator.physics import PointSource, Pose, ProbeModel, Tissue
-from simulator.rates import Background
-from simulator.scenario import Scenario
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.drivers.frames import EnergyWindow
+from probe_nav.simulator.engine import SimFrame, Simulation
+from probe_nav.simulator.path import ScanPath, Vec3, Waypoint
+from probe_nav.simulator.physics import PointSource, Pose, ProbeModel, Tissue
+from probe_nav.simulator.rates import Background
+from probe_nav.simulator.scenario import Scenario
 
 DOWN: Vec3 = (0.0, 0.0, -1.0)
 AIR_Z_MM = 100.0  # sources "in air" sit this far above the water/tissue surface z = 0

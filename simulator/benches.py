@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from calibration.nuclides import nuclide
-from simulator.bench_setup import (
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.simulator.bench_setup import (
     AIR_Z_MM,
     DOWN,
     axis_at_angle,
@@ -31,8 +31,8 @@ from simulator.bench_setup import (
     simulation,
     total_rate_per_mbq,
 )
-from simulator.collimator import angular_response
-from simulator.physics import PointSource, ProbeModel
+from probe_nav.simulator.collimator import angular_response
+from probe_nav.simulator.physics import PointSource, ProbeModel
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ def bench_two_source(rate1_cps: float = 8000.0, rate2_cps: float = 8000.0, tau_s
                      {k: float(t) for k, t in zip(keys, true, strict=True)})
 
 
-from simulator.benches_qc import (  # noqa: E402  (the QC benches, re-exported)
+from probe_nav.simulator.benches_qc import (  # noqa: E402  (the QC benches, re-exported)
     CalibrationSpectrum,
     CheckSourceCount,
     RepeatedCounts,

@@ -1,4 +1,4 @@
-"""The simulator's daily-QC and calibration benches (re-exported by simulator.benches): a
+"""The simulator's daily-QC and calibration benches (re-exported by probe_nav.simulator.benches): a
 spectrum of calibration sources for the energy calibration, a repeated-count series for the
 chi-square test, and a check-source count for daily constancy. Deterministic for a given seed.
 """
@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from calibration.nuclides import nuclide
-from calibration.sources import CertifiedSource
-from simulator.bench_setup import AIR_Z_MM, DOWN, bench_probe, count_at, simulation
-from simulator.physics import PointSource, ProbeModel
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.calibration.sources import CertifiedSource
+from probe_nav.simulator.bench_setup import AIR_Z_MM, DOWN, bench_probe, count_at, simulation
+from probe_nav.simulator.physics import PointSource, ProbeModel
 
 FINE_KEV = 0.025  # the engine's linear spectrum is taken this fine, then re-binned
 CALIBRATION_SOURCES_MBQ = {"Am-241": 0.3, "Co-57": 0.2, "Ba-133": 0.5, "Cs-137": 2.0}

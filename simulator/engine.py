@@ -1,9 +1,9 @@
 """The simulation engine: plays a scenario and produces counts with their ground truth.
 
-Per frame: the expected interaction rates at mid-interval (simulator.rates), the pulses the
-counter records with its dead time, event by event (simulator.deadtime_sim), an energy for every
-recorded pulse from the detector response (simulator.spectrum), then window counts and, when
-asked for, a spectrum. Deterministic for a given seed.
+Per frame: the expected interaction rates at mid-interval (probe_nav.simulator.rates), the
+pulses the counter records with its dead time, event by event (probe_nav.simulator.deadtime_sim),
+an energy for every recorded pulse from the detector response (probe_nav.simulator.spectrum),
+then window counts and, when asked for, a spectrum. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers.frames import EnergyWindow
-from simulator.deadtime_sim import DeadTimeCounter, expected_observed_cps
-from simulator.faults import FaultPlan
-from simulator.path import InteractivePose, Vec3
-from simulator.physics import Pose
-from simulator.rates import RateModel
-from simulator.scenario import Scenario
+from probe_nav.drivers.frames import EnergyWindow
+from probe_nav.simulator.deadtime_sim import DeadTimeCounter, expected_observed_cps
+from probe_nav.simulator.faults import FaultPlan
+from probe_nav.simulator.path import InteractivePose, Vec3
+from probe_nav.simulator.physics import Pose
+from probe_nav.simulator.rates import RateModel
+from probe_nav.simulator.scenario import Scenario
 
 MAX_WINDOWS = 8
 

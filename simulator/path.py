@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.geometry import unit
+from probe_nav.simulator.geometry import unit
 
 Vec3 = tuple[float, float, float]
 DOWN: Vec3 = (0.0, 0.0, -1.0)

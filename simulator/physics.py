@@ -7,7 +7,7 @@ air). The probe's tip is a point with an axis (the unit vector it looks along); 
 `min_distance_mm` behind the tip, so contact is not a singularity. Sensitivity is quoted the way
 NEMA NU 3 quotes it: cps per MBq of the reference nuclide in its usual window, point source on
 the axis at the reference distance in air. Every other nuclide and window follows from the
-crystal's efficiency and response (simulator.detector, simulator.spectrum).
+crystal's efficiency and response (probe_nav.simulator.detector, probe_nav.simulator.spectrum).
 
 The interaction rate in the crystal from photon line (E, y) of a source of activity A(t) is
 
@@ -16,8 +16,8 @@ The interaction rate in the crystal from photon line (E, y) of a source of activ
                                                                                 (tissue scatter)
 
 with k fixed by the sensitivity, d the tip-to-source distance, l the tissue part of the line of
-sight, mu the narrow-beam attenuation of water (calibration.nuclides) times the tissue factor,
-and s the scatter photons per primary photon per mean free path (a linear build-up factor).
+sight, mu the narrow-beam attenuation of water (probe_nav.calibration.nuclides) times the tissue
+factor, and s the scatter photons per primary photon per mean free path (a linear build-up factor).
 Scattered photons come from a cloud about one mean free path (1/mu) around the source, so the
 probe accepts them as if the source were theta_s = max(0, theta - atan(1/(mu d))) off axis: a hot
 injection site outside the field of view still shines through by scatter, more so when the probe
@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibration.nuclides import Nuclide, nuclide, water_mu_per_mm
-from simulator.collimator import angular_response as _angular_response
-from simulator.detector import Crystal, default_crystal
-from simulator.geometry import fill_sphere, line_tissue_mm, unit
+from probe_nav.calibration.nuclides import Nuclide, nuclide, water_mu_per_mm
+from probe_nav.simulator.collimator import angular_response as _angular_response
+from probe_nav.simulator.detector import Crystal, default_crystal
+from probe_nav.simulator.geometry import fill_sphere, line_tissue_mm, unit
 
 _INF = math.inf
 
@@ -115,7 +115,7 @@ class ProbeModel:
         )
 
     def angular_response(self, theta_rad: np.ndarray | float) -> np.ndarray:
-        """Relative response to a source theta_rad off axis (simulator.collimator)."""
+        """Relative response to a source theta_rad off axis (probe_nav.simulator.collimator)."""
         return _angular_response(theta_rad, self.angular_fwhm_deg, self.leakage_fraction)
 
 
@@ -181,7 +181,7 @@ def source_rate_cps(probe: ProbeModel, pose: Pose, source: PointSource, t_s: flo
 
     For a single-line nuclide this is S A(t) (d_ref/d)^2 exp(-mu l) R(theta) exactly.
     """
-    from simulator.rates import Background, RateModel
+    from probe_nav.simulator.rates import Background, RateModel
 
     model = RateModel(probe, (source,), Tissue(scatter_per_mfp=0.0), Background(),
                       source.nuclide_name)

@@ -1,8 +1,8 @@
 """Expected interaction rates in the crystal, split by source and by response shape.
 
-A *shape* is one response row (simulator.spectrum): the primary photons of one line, the tissue
-scatter of one line, the blood pool, the room. The rate matrix has one row per source plus one
-for the blood pool and one for the room, one column per shape; a window's expected rate is the
+A *shape* is one response row (probe_nav.simulator.spectrum): the primary photons of one line, the
+tissue scatter of one line, the blood pool, the room. The rate matrix has one row per source plus
+one for the blood pool and one for the room, one column per shape; a window's expected rate is the
 matrix times the shapes' window probabilities.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibration.nuclides import nuclide
-from simulator.collimator import downward_fraction
-from simulator.physics import PointSource, Pose, ProbeModel, SourceGeometry, Tissue
-from simulator.spectrum import ShapeTable, line_row, room_row, tissue_scatter
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.simulator.collimator import downward_fraction
+from probe_nav.simulator.physics import PointSource, Pose, ProbeModel, SourceGeometry, Tissue
+from probe_nav.simulator.spectrum import ShapeTable, line_row, room_row, tissue_scatter
 
 BLOOD_POOL_SCATTER_MFP = 2.0  # the blood pool is seen through ~2 mean free paths of tissue
 

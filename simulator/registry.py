@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from simulator.emulators.base import Emulator
+from probe_nav.simulator.emulators.base import Emulator
 
 GROUP = "probe_nav.emulators"
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from drivers.frames import EnergyWindow
-from simulator.path import ScanPath
-from simulator.physics import PointSource, ProbeModel, Tissue
-from simulator.rates import Background
+from probe_nav.drivers.frames import EnergyWindow
+from probe_nav.simulator.path import ScanPath
+from probe_nav.simulator.physics import PointSource, ProbeModel, Tissue
+from probe_nav.simulator.rates import Background
 
 
 class ScenarioError(ValueError):
@@ -47,7 +47,7 @@ class Scenario:
 
 def builtin_dir() -> Path:
     """Folder of the scenarios shipped with probe-nav."""
-    return Path(str(resources.files("simulator") / "scenarios"))
+    return Path(str(resources.files("probe_nav.simulator") / "scenarios"))
 
 
 def builtin_names() -> list[str]:
@@ -57,7 +57,7 @@ def builtin_names() -> list[str]:
 
 def load(name_or_path: str) -> Scenario:
     """Load a built-in scenario by name or a scenario file by path; ScenarioError if impossible."""
-    from simulator.scenario_parse import parse
+    from probe_nav.simulator.scenario_parse import parse
 
     path = Path(name_or_path)
     if not (path.suffix == ".toml" or path.exists()):

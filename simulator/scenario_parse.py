@@ -1,5 +1,5 @@
 """TOML data -> Scenario, checking every key; errors say which key and why (no file name here,
-simulator.scenario.load adds it)."""
+probe_nav.simulator.scenario.load adds it)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import math
 from dataclasses import fields
 from typing import Any
 
-from calibration.nuclides import nuclide
-from drivers.frames import EnergyWindow
-from simulator.collimator import aspect_for_fwhm
-from simulator.deadtime_sim import KINDS
-from simulator.detector import material
-from simulator.geometry import unit
-from simulator.path import ScanPath, Waypoint
-from simulator.physics import PointSource, ProbeModel, Tissue
-from simulator.rates import Background
-from simulator.scenario import Scenario
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.drivers.frames import EnergyWindow
+from probe_nav.simulator.collimator import aspect_for_fwhm
+from probe_nav.simulator.deadtime_sim import KINDS
+from probe_nav.simulator.detector import material
+from probe_nav.simulator.geometry import unit
+from probe_nav.simulator.path import ScanPath, Waypoint
+from probe_nav.simulator.physics import PointSource, ProbeModel, Tissue
+from probe_nav.simulator.rates import Background
+from probe_nav.simulator.scenario import Scenario
 
 _HOUR_S = 3600.0
 _TOP = {"name", "description", "nuclide", "frame_period_s", "t0_after_injection_h", "probe",

@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 
-from simulator.emulators.base import Emulator
-from simulator.faults import Fault, FaultPlan, make_fault
-from simulator.links import Link
+from probe_nav.simulator.emulators.base import Emulator
+from probe_nav.simulator.faults import Fault, FaultPlan, make_fault
+from probe_nav.simulator.links import Link
 
 
 class DeviceServer:

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from simulator.detector import (
+from probe_nav.simulator.detector import (
     ELECTRON_REST_KEV,
     Crystal,
     compton_edge_kev,

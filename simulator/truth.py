@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from simulator.engine import SimFrame
+from probe_nav.simulator.engine import SimFrame
 
 CSV_TRUTH = ("true_rate_cps", "observed_rate_cps", "total_rate_cps", "x_mm", "y_mm", "z_mm",
              "axis_x", "axis_y", "axis_z", "gain", "extra_rate_cps")

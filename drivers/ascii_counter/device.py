@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from drivers.ascii_counter.codec import is_comment, parse_line
-from drivers.frames import CountFrame, DeviceInfo
-from drivers.line_device import LineDevice
-from drivers.lines import is_text_line
-from drivers.probing import Identification
+from probe_nav.drivers.ascii_counter.codec import is_comment, parse_line
+from probe_nav.drivers.frames import CountFrame, DeviceInfo
+from probe_nav.drivers.line_device import LineDevice
+from probe_nav.drivers.lines import is_text_line
+from probe_nav.drivers.probing import Identification
 
 
 class AsciiCounterDevice(LineDevice):

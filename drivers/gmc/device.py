@@ -22,11 +22,11 @@ from typing import ClassVar
 
 import serial
 
-from drivers.device import Device
-from drivers.errors import DeviceTimeout
-from drivers.exchange import ExchangeRunner, ReplyError, Step
-from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, FaultFlag
-from drivers.gmc.codec import (
+from probe_nav.drivers.device import Device
+from probe_nav.drivers.errors import DeviceTimeout
+from probe_nav.drivers.exchange import ExchangeRunner, ReplyError, Step
+from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, FaultFlag
+from probe_nav.drivers.gmc.codec import (
     GETSERIAL,
     GETVER,
     GETVOLT,
@@ -47,8 +47,8 @@ from drivers.gmc.codec import (
     decode_voltage_v,
     parse_version,
 )
-from drivers.probing import Identification, read_for, settle
-from drivers.transport import monotonic_s
+from probe_nav.drivers.probing import Identification, read_for, settle
+from probe_nav.drivers.transport import monotonic_s
 
 Job = Generator[Step, bytes, None]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from drivers.frames import CountFrame, DeviceInfo, FaultFlag
-from drivers.line_device import LineDevice
-from drivers.lines import is_text_line
-from drivers.mightyohm.codec import CPS_MAX, banner_version, parse_line
-from drivers.probing import Identification
+from probe_nav.drivers.frames import CountFrame, DeviceInfo, FaultFlag
+from probe_nav.drivers.line_device import LineDevice
+from probe_nav.drivers.lines import is_text_line
+from probe_nav.drivers.mightyohm.codec import CPS_MAX, banner_version, parse_line
+from probe_nav.drivers.probing import Identification
 
 
 class MightyOhmDevice(LineDevice):

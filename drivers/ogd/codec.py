@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drivers.frames import EnergyWindow
+from probe_nav.drivers.frames import EnergyWindow
 
 N_CHANNELS = 4096
 # A placeholder linear calibration (0.75 keV per ADC channel, ~3 MeV full scale): the real one

@@ -18,10 +18,10 @@ from typing import ClassVar
 
 import serial
 
-from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
-from drivers.line_device import LineDevice
-from drivers.lines import is_text_line
-from drivers.ogd.codec import (
+from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
+from probe_nav.drivers.line_device import LineDevice
+from probe_nav.drivers.lines import is_text_line
+from probe_nav.drivers.ogd.codec import (
     DEFAULT_CALIBRATION,
     DEFAULT_WINDOWS,
     N_CHANNELS,
@@ -31,7 +31,7 @@ from drivers.ogd.codec import (
     parse_data_line,
     parse_message,
 )
-from drivers.probing import Identification, read_for
+from probe_nav.drivers.probing import Identification, read_for
 
 QUERIES = b"\nread info\nread settings\n"  # the first line end ends a half-typed command
 

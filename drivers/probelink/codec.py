@@ -10,10 +10,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from drivers.cobs import CobsError, cobs_decode, cobs_encode
-from drivers.crc import crc16_ccitt
-from drivers.framing import DelimitedBuffer
-from drivers.probelink.messages import (
+from probe_nav.drivers.cobs import CobsError, cobs_decode, cobs_encode
+from probe_nav.drivers.crc import crc16_ccitt
+from probe_nav.drivers.framing import DelimitedBuffer
+from probe_nav.drivers.probelink.messages import (
     MAX_SPECTRUM_CHUNK,
     MAX_WINDOWS,
     PROTOCOL_VERSION,

@@ -6,11 +6,11 @@ import threading
 
 import serial
 
-from drivers.device import Device
-from drivers.errors import DeviceTimeout
-from drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
-from drivers.probelink.codec import DELIMITER, StreamDecoder, command, encode
-from drivers.probelink.messages import (
+from probe_nav.drivers.device import Device
+from probe_nav.drivers.errors import DeviceTimeout
+from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
+from probe_nav.drivers.probelink.codec import DELIMITER, StreamDecoder, command, encode
+from probe_nav.drivers.probelink.messages import (
     Ack,
     AckResult,
     Cmd,
@@ -20,8 +20,8 @@ from drivers.probelink.messages import (
     SpectrumChunk,
     Status,
 )
-from drivers.probing import Identification, read_for
-from drivers.transport import monotonic_s
+from probe_nav.drivers.probing import Identification, read_for
+from probe_nav.drivers.transport import monotonic_s
 
 _DETECTOR_NAMES = {
     Detector.UNKNOWN: "unknown",

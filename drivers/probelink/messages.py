@@ -122,7 +122,8 @@ class Info:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A host command; `args` is the raw argument bytes (see `drivers.probelink.codec` helpers)."""
+    """A host command; `args` is the raw argument bytes (see the helpers in
+    `probe_nav.drivers.probelink.codec`)."""
 
     cmd: int
     args: bytes = b""

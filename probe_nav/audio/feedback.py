@@ -21,7 +21,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from drivers.frames import LinkState
 from probe_nav.audio.alarms import LOW_BATTERY, NO_SIGNAL, OVER_RANGE, AlarmSequencer
 from probe_nav.audio.clicks import ClickTrack, decimation_factor
 from probe_nav.audio.cue import CueVoice
@@ -29,6 +28,7 @@ from probe_nav.audio.pitch import rate_to_pitch_hz
 from probe_nav.audio.settings import AudioSettings
 from probe_nav.audio.tone import ToneOscillator
 from probe_nav.core.pipeline import Reading
+from probe_nav.drivers.frames import LinkState
 
 TONE_LEVEL = 0.5  # peak of the count tone at volume 1
 CLICK_LEVEL = 0.8

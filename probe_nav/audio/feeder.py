@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from drivers.device import DeviceEvent, FrameEvent, LinkEvent, StatusEvent
-from drivers.frames import FaultFlag, LinkState
 from probe_nav.audio.feedback import AudioFeedback
 from probe_nav.core.pipeline import PipelineConfig, Processor, Reading
+from probe_nav.drivers.device import DeviceEvent, FrameEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.frames import FaultFlag, LinkState
 
 LOW_BATTERY_PCT = 10  # below this the battery is low even if the device sets no flag
 

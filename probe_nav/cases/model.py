@@ -11,8 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-from calibration.decay import correction_factor
-from calibration.nuclides import UnknownNuclide, nuclide
+from probe_nav.calibration.decay import correction_factor
+from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
 from probe_nav.core.timed import TimedCountResult
 from probe_nav.errors import UserError
 

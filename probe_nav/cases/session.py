@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.frames import CountFrame
+from probe_nav.drivers.frames import CountFrame
 from probe_nav.errors import UserError
 from probe_nav.io.frames_csv import FrameCsvError, FrameCsvWriter, FrameTable, parse_frames_csv
 from probe_nav.storage import user_data_dir

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _energies(args: argparse.Namespace) -> tuple[list[float], list[float] | None]:
     """Line energies (keV) and their yields (None for --lines) of the calibration sources."""
-    from calibration.nuclides import UnknownNuclide, nuclide
+    from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
 
     if args.lines:
         try:
@@ -78,7 +78,7 @@ def _scenario_nuclides(args: argparse.Namespace) -> list[str]:
     """The nuclides of the --sim scenario's sources (the lines its spectrum shows)."""
     if not getattr(args, "sim", None):
         return []
-    from simulator.scenario import load
+    from probe_nav.simulator.scenario import load
 
     try:
         scenario = load(args.sim)
@@ -100,8 +100,8 @@ def run_energy(args: argparse.Namespace) -> int:
 
 def run_sensitivity(args: argparse.Namespace) -> int:
     """Sensitivity from a count of a certified source (decay corrected to the count)."""
-    from calibration.nuclides import UnknownNuclide
-    from calibration.sources import CertifiedSource
+    from probe_nav.calibration.nuclides import UnknownNuclide
+    from probe_nav.calibration.sources import CertifiedSource
     from probe_nav.qc.procedures import sensitivity
 
     try:
@@ -123,7 +123,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
 
 def run_deadtime(args: argparse.Namespace) -> int:
     """Dead time from four recorded counts (two-source) or one decaying series."""
-    from calibration.nuclides import UnknownNuclide, nuclide
+    from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
     from probe_nav.qc.procedures import dead_time_decaying, dead_time_two_source
 
     if args.sim and not args.files:
@@ -155,10 +155,10 @@ def run_deadtime(args: argparse.Namespace) -> int:
 def _deadtime_on_benches(args: argparse.Namespace) -> int:
     """Dead time on the simulator's two-source or decaying-source bench with the scenario's
     probe (each source losing ~10-35 % of its counts, where the method is well conditioned)."""
-    from calibration.deadtime_methods import decaying_source, two_source
+    from probe_nav.calibration.deadtime_methods import decaying_source, two_source
     from probe_nav.qc.procedures import Outcome
-    from simulator import benches
-    from simulator.scenario import ScenarioError, load
+    from probe_nav.simulator import benches
+    from probe_nav.simulator.scenario import ScenarioError, load
 
     try:
         probe = load(args.sim).probe
@@ -172,7 +172,7 @@ def _deadtime_on_benches(args: argparse.Namespace) -> int:
                        b.real_s["1"], b.real_s["2"], b.real_s["12"], b.real_s["b"], args.model)
         detail = {"rates_cps": {k: b.rate(k) for k in b.counts}, "count_s": args.duration}
     else:
-        from calibration.nuclides import nuclide
+        from probe_nav.calibration.nuclides import nuclide
 
         name = args.nuclide or "Tc-99m"
         r = benches.bench_decaying_source(0.5 / tau, tau, kind, name, probe=probe,

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_scenario(name: str) -> None:
-    from simulator.scenario import ScenarioError, load
+    from probe_nav.simulator.scenario import ScenarioError, load
 
     try:
         load(name)

@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Open the device and show the console until the window closes."""
-    from drivers.errors import DriverError
-    from drivers.registry import open_device
+    from probe_nav.drivers.errors import DriverError
+    from probe_nav.drivers.registry import open_device
     from probe_nav.qt_app import display_available
 
     if args.duration is not None and args.duration <= 0:

@@ -35,8 +35,8 @@ def _row(device: str, port: Any | None) -> dict[str, Any]:
 
 
 def _probe(row: dict[str, Any]) -> None:
-    from drivers.autodetect import identify_port
-    from drivers.errors import DeviceNotFound
+    from probe_nav.drivers.autodetect import identify_port
+    from probe_nav.drivers.errors import DeviceNotFound
 
     try:
         found = identify_port(row["device"], hints=row["protocols"])
@@ -71,7 +71,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List (and optionally probe) the ports."""
-    from drivers.ports import list_serial_ports, port_for_url
+    from probe_nav.drivers.ports import list_serial_ports, port_for_url
 
     listed = list_serial_ports()
     rows = [_row(p.device, p) for p in listed]

@@ -138,7 +138,7 @@ def keep(args: argparse.Namespace, outcome, measurement, kind: str) -> int:
 
 def analysis(fn, *args, **kwargs):
     """Run an analysis; its AnalysisError becomes a one-line UserError."""
-    from calibration.errors import AnalysisError
+    from probe_nav.calibration.errors import AnalysisError
 
     try:
         return fn(*args, **kwargs)
@@ -249,7 +249,7 @@ def _baseline(store, model: str, serial: str, nuclide_name: str):
 
 def run_daily(args: argparse.Namespace) -> int:
     """Daily QC against the probe's stored baseline (the first run sets it)."""
-    from calibration.nuclides import UnknownNuclide, nuclide
+    from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
     from probe_nav.qc.measure import from_file
     from probe_nav.qc.procedures import daily
 

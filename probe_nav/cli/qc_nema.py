@@ -81,7 +81,7 @@ def _load(args: argparse.Namespace):
         return (data, args.activity_mbq, args.model or "nonparalysable",
                 str(Path(args.file).resolve()), f"file {args.file}", "")
     from probe_nav.qc.nema_run import simulated_series
-    from simulator.scenario import ScenarioError, load
+    from probe_nav.simulator.scenario import ScenarioError, load
 
     try:
         probe = load(args.sim).probe
@@ -105,7 +105,7 @@ def _raw_path(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse, store one record per test, print the table; exit 1 if any test failed."""
-    from calibration.nuclides import UnknownNuclide, nuclide
+    from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
     from probe_nav.cli.qc import open_store, operator
     from probe_nav.qc.nema_data import write_series_file
     from probe_nav.qc.nema_run import analyse, limits_from

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from drivers.frames import CountFrame, DeviceInfo
+from probe_nav.drivers.frames import CountFrame, DeviceInfo
 from probe_nav.errors import RunFailure, UserError
 
 SUFFIXES = (".csv", ".n42")
@@ -97,7 +97,7 @@ def acquire(args: argparse.Namespace, duration_s: float, spectrum: bool = False,
 
 
 def _collect(device, url: str, duration_s: float, spectrum: bool, speed: float) -> Acquisition:
-    from drivers.device import FrameEvent, InfoEvent, StatusEvent
+    from probe_nav.drivers.device import FrameEvent, InfoEvent, StatusEvent
 
     frames: list[CountFrame] = []
     problems: list[str] = []
@@ -148,8 +148,8 @@ def _collect(device, url: str, duration_s: float, spectrum: bool, speed: float) 
 
 
 def _ask_for_spectra(device, problems: list[str]) -> None:
-    from drivers.errors import DriverError
-    from drivers.probelink.messages import AckResult, Cmd
+    from probe_nav.drivers.errors import DriverError
+    from probe_nav.drivers.probelink.messages import AckResult, Cmd
 
     try:
         ack = device.request(Cmd.SET_SPECTRUM, 1)

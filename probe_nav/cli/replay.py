@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from calibration.deadtime import DeadTimeModel
+from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.core.pipeline import PipelineConfig, Readings, process_arrays
 from probe_nav.core.rate import METER_NAMES
 from probe_nav.errors import RunFailure, UserError

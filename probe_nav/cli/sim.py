@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print one line per built-in scenario."""
-    from simulator.scenario import builtin_names, load
+    from probe_nav.simulator.scenario import builtin_names, load
 
     names = builtin_names()
     width = max(len(n) for n in names)
@@ -61,7 +61,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _load(scenario: str):
-    from simulator.scenario import ScenarioError, load
+    from probe_nav.simulator.scenario import ScenarioError, load
 
     try:
         return load(scenario)
@@ -70,7 +70,7 @@ def _load(scenario: str):
 
 
 def _plan(spec: str | None):
-    from simulator.faults import FaultPlan, FaultSpecError
+    from probe_nav.simulator.faults import FaultPlan, FaultSpecError
 
     try:
         return FaultPlan.from_spec(spec)
@@ -79,7 +79,7 @@ def _plan(spec: str | None):
 
 
 def _truth_writer(path: str | None, n_windows: int):
-    from simulator.truth import TruthWriter
+    from probe_nav.simulator.truth import TruthWriter
 
     if path is None:
         return None
@@ -105,8 +105,8 @@ def open_probe(protocol: str, url: str | None, scenario: str | None, seed: int =
     Returns (opened device, server or None); the caller closes both. A device that cannot be
     opened is a UserError, and a server started for it is stopped first.
     """
-    from drivers.errors import DriverError
-    from drivers.registry import open_device
+    from probe_nav.drivers.errors import DriverError
+    from probe_nav.drivers.registry import open_device
 
     server = None
     if url is None:
@@ -131,10 +131,10 @@ def start_server(protocol: str, scenario: str, link: str, seed: int, speed: floa
     A pty device that is to be unplugged gets a temporary --link-path, so that it comes back
     at the URL the host knows.
     """
-    from simulator.engine import Simulation
-    from simulator.links import make_link
-    from simulator.registry import UnknownEmulator, emulator_class
-    from simulator.server import DeviceServer
+    from probe_nav.simulator.engine import Simulation
+    from probe_nav.simulator.links import make_link
+    from probe_nav.simulator.registry import UnknownEmulator, emulator_class
+    from probe_nav.simulator.server import DeviceServer
 
     if speed <= 0:
         raise UserError(f"--speed must be > 0, got {speed}")
@@ -178,8 +178,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_run(args: argparse.Namespace) -> int:
     """Play the scenario for --duration seconds without a link and write every frame."""
-    from simulator.engine import Simulation
-    from simulator.truth import TruthWriter
+    from probe_nav.simulator.engine import Simulation
+    from probe_nav.simulator.truth import TruthWriter
 
     if not args.duration > 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")

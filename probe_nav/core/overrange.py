@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration.deadtime import DeadTimeModel
-from drivers.frames import FaultFlag
+from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.core.history import CumulativeHistory
 from probe_nav.core.rate import as_frames
+from probe_nav.drivers.frames import FaultFlag
 
 _ZONE_EDGES = (0.5, 0.8, 0.85, 0.95)  # release, enter, band out, band in (fractions of m_max)
 

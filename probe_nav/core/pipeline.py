@@ -19,12 +19,12 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from calibration.deadtime import DeadTimeModel
-from drivers.frames import CountFrame
+from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.core.background import BackgroundMeasurement, net_rate, z_score
 from probe_nav.core.history import carried_cumsum
 from probe_nav.core.overrange import OverRangeDetector
 from probe_nav.core.rate import as_frames, make_meter, poisson_sd_cps, ratio_rate_cps
+from probe_nav.drivers.frames import CountFrame
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ latest state, so the GUI never blocks on sound).
 
 from __future__ import annotations
 
-from drivers.frames import LinkState
 from probe_nav.core.pipeline import Reading
+from probe_nav.drivers.frames import LinkState
 
 
 class AudioBridge:

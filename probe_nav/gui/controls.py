@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from calibration.nuclides import NUCLIDES
+from probe_nav.calibration.nuclides import NUCLIDES
 from probe_nav.core.rate import METER_NAMES
 from probe_nav.core.timed import TIMED_PRESETS_S
 

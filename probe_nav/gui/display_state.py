@@ -11,7 +11,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from drivers.frames import FaultFlag, LinkState
+from probe_nav.drivers.frames import FaultFlag, LinkState
 from probe_nav.live import LiveSnapshot
 
 GAUGE_MIN_CPS = 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from drivers.frames import DeviceInfo
+from probe_nav.drivers.frames import DeviceInfo
 from probe_nav.gui import style
 
 pg.setConfigOptions(antialias=False, background=style.BACKGROUND, foreground=style.TEXT)

@@ -54,12 +54,12 @@ class TrainingSim:
         return self.server.url
 
     @property
-    def sim(self):  # -> simulator.engine.Simulation
+    def sim(self):  # -> probe_nav.simulator.engine.Simulation
         """The running simulation."""
         return self.server.emulator.sim
 
     @property
-    def scenario(self):  # -> simulator.scenario.Scenario
+    def scenario(self):  # -> probe_nav.simulator.scenario.Scenario
         """The scenario being played."""
         return self.sim.scenario
 
@@ -101,7 +101,7 @@ class TrainingSim:
         return MapBounds(cx - side / 2, cx + side / 2, cy - side / 2, cy + side / 2)
 
     def inject(self, kind: str, **kwargs: object):
-        """Schedule a fault now (simulator.server.DeviceServer.inject)."""
+        """Schedule a fault now (probe_nav.simulator.server.DeviceServer.inject)."""
         return self.server.inject(kind, **kwargs)  # type: ignore[arg-type]
 
     def stop(self) -> None:

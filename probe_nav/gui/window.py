@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from calibration.nuclides import NUCLIDES
-from drivers.frames import LinkState
+from probe_nav.calibration.nuclides import NUCLIDES
 from probe_nav.core.pipeline import PipelineConfig
 from probe_nav.core.rate import METER_NAMES
 from probe_nav.core.timed import TIMED_PRESETS_S
+from probe_nav.drivers.frames import LinkState
 from probe_nav.gui import style
 from probe_nav.gui.audio_bridge import AudioBridge
 from probe_nav.gui.case_panel import CasePanel
@@ -30,14 +30,14 @@ from probe_nav.live import LiveSession, LiveSnapshot
 POLL_MS = 33  # display refresh (30 Hz); every frame is processed whatever the refresh
 TREND_EVERY = 6  # trend, spectrum and map redrawn every 6th refresh (5 Hz)
 
-# (url, protocol, settings) -> an opened LiveSession; raises drivers.errors.DriverError
+# (url, protocol, settings) -> an opened LiveSession; raises probe_nav.drivers.errors.DriverError
 SessionFactory = Callable[[str, str, GuiSettings], LiveSession]
 
 
 def open_session(url: str, protocol: str, settings: GuiSettings) -> LiveSession:
     """Open a device and wrap it in a LiveSession with the user's meter."""
-    from drivers.registry import open_device
     from probe_nav.cases.session import SessionRecorder
+    from probe_nav.drivers.registry import open_device
 
     device = open_device(url, protocol)
     device.open()
@@ -70,9 +70,9 @@ class ConsoleWindow(QMainWindow):
         self.setStyleSheet(style.STYLE_SHEET)
         self.resize(1600, 1000)
 
-        from drivers.ports import list_serial_ports
-        from drivers.registry import protocol_names
-        from simulator.scenario import builtin_names
+        from probe_nav.drivers.ports import list_serial_ports
+        from probe_nav.drivers.registry import protocol_names
+        from probe_nav.simulator.scenario import builtin_names
 
         self.banners = BannerBar()
         self.readout = ReadoutPanel()
@@ -194,7 +194,7 @@ class ConsoleWindow(QMainWindow):
 
     def connect_device(self, url: str, protocol: str) -> None:
         """Leave training (if on) and connect to a real device."""
-        from drivers.errors import DriverError
+        from probe_nav.drivers.errors import DriverError
         from probe_nav.errors import UserError
 
         if not url:

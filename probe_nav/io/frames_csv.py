@@ -15,7 +15,7 @@ from typing import TextIO
 
 import numpy as np
 
-from drivers.frames import CountFrame
+from probe_nav.drivers.frames import CountFrame
 
 REQUIRED_COLUMNS = ("t_s", "live_s", "counts")
 OPTIONAL_COLUMNS = ("real_s", "seq", "flags")  # and w1, w2, ... (counts of further windows)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.frames import CountFrame, DeviceInfo
+from probe_nav.drivers.frames import CountFrame, DeviceInfo
 
 NS = "http://physics.nist.gov/N42/2011/N42"
 _Q = f"{{{NS}}}"

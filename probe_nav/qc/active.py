@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from drivers.frames import DeviceInfo
+from probe_nav.drivers.frames import DeviceInfo
 from probe_nav.qc.store import CALIBRATION, Probe, QcStore
 
 ENERGY = "energy"

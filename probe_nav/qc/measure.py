@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.frames import CountFrame, DeviceInfo
+from probe_nav.drivers.frames import CountFrame, DeviceInfo
 from probe_nav.errors import UserError
 
 

@@ -1,6 +1,6 @@
 """NEMA NU 3 characterisation: measurement series (probe_nav.qc.nema_data) through the
-calibration.nema analyses into one Outcome per test (stored as records `nema-<test>`), and the
-simulator's benches as a source of series with known truth. No I/O here."""
+probe_nav.calibration.nema analyses into one Outcome per test (stored as records
+`nema-<test>`), and the simulator's benches as a source of series with known truth. No I/O here."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from calibration import nema
-from calibration.energy import EnergyCalibration, auto_calibrate
-from calibration.errors import AnalysisError
-from calibration.nuclides import nuclide
+from probe_nav.calibration import nema
+from probe_nav.calibration.energy import EnergyCalibration, auto_calibrate
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.nuclides import nuclide
 from probe_nav.errors import UserError
 from probe_nav.qc.nema_data import CountSeries, NemaData
 from probe_nav.qc.procedures import Outcome
@@ -64,9 +64,9 @@ def limits_from(toml_path: str | None, overrides: list[str]) -> nema.NemaLimits:
 
 
 def simulated_series(probe, seed: int) -> NemaData:
-    """Every NEMA bench played on the simulator with this probe (simulator.benches)."""
-    from simulator import benches
-    from simulator.bench_setup import seeds
+    """Every NEMA bench played on the simulator with this probe (probe_nav.simulator.benches)."""
+    from probe_nav.simulator import benches
+    from probe_nav.simulator.bench_setup import seeds
 
     s = seeds(seed, 7)
     air = benches.bench_depth_series(medium="air", probe=probe, seed=s[0])

@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from calibration.chisquare import chi_square_test
-from calibration.energy import (
+from probe_nav.calibration.chisquare import chi_square_test
+from probe_nav.calibration.energy import (
     MAX_OFFSET_FRACTION,
     MAX_OFFSET_KEV,
     auto_calibrate,
     energy_resolution,
 )
-from calibration.errors import AnalysisError
-from calibration.nuclides import nuclide
-from calibration.sensitivity import background_check, battery_check, constancy, net_rate
-from calibration.sensitivity import sensitivity as sensitivity_of
-from calibration.sources import CertifiedSource
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.calibration.sensitivity import background_check, battery_check, constancy, net_rate
+from probe_nav.calibration.sensitivity import sensitivity as sensitivity_of
+from probe_nav.calibration.sources import CertifiedSource
 from probe_nav.qc.measure import Measurement
 
 DAILY = "daily"
@@ -149,7 +149,7 @@ def sensitivity(source_count: Measurement, source: CertifiedSource, background_c
 
 def dead_time_two_source(parts: dict[str, Measurement], model: str) -> Outcome:
     """Dead time by the two-source method from counts of source 1, 2, both, and background."""
-    from calibration.deadtime_methods import two_source
+    from probe_nav.calibration.deadtime_methods import two_source
 
     rates = {k: m.total_counts / m.total_real_s for k, m in parts.items()}
     times = {k: m.total_real_s for k, m in parts.items()}
@@ -166,7 +166,7 @@ def dead_time_decaying(series: Measurement, half_life_s: float, model: str) -> O
     """Dead time by the decaying-source method from one long count series (clock-time rates)."""
     import numpy as np
 
-    from calibration.deadtime_methods import decaying_source
+    from probe_nav.calibration.deadtime_methods import decaying_source
 
     t_mid = np.cumsum(series.real_s) - series.real_s / 2
     observed = series.counts / series.real_s

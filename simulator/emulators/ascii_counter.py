@@ -6,9 +6,9 @@ the scenario's. It ignores input.
 
 from __future__ import annotations
 
-from drivers.ascii_counter.codec import encode_line
-from simulator.emulators.base import Emulator
-from simulator.engine import Simulation
+from probe_nav.drivers.ascii_counter.codec import encode_line
+from probe_nav.simulator.emulators.base import Emulator
+from probe_nav.simulator.engine import Simulation
 
 
 class AsciiCounterEmulator(Emulator):

@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from simulator.engine import SimFrame, Simulation
-from simulator.faults import FaultPlan
+from probe_nav.simulator.engine import SimFrame, Simulation
+from probe_nav.simulator.faults import FaultPlan
 
 TruthSink = Callable[[SimFrame, dict[str, Any]], None]
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from drivers.gmc.codec import GmcCodec, Rfc1201, Rfc1801, encode_voltage
-from simulator.emulators.base import Emulator
-from simulator.engine import Simulation
+from probe_nav.drivers.gmc.codec import GmcCodec, Rfc1201, Rfc1801, encode_voltage
+from probe_nav.simulator.emulators.base import Emulator
+from probe_nav.simulator.engine import Simulation
 
 _MAX_COMMAND_BYTES = 64
 _WRITE_PREFIXES = (b"WCFG", b"ECFG", b"SET", b"KEY", b"POWER", b"REBOOT", b"FACTORYRESET",

@@ -1,15 +1,15 @@
 """MightyOhm Geiger counter kit emulator: the firmware's 1 s report line, byte for byte.
 
 The averaging (60-sample 8-bit buffer, FAST above 1000 CPM, INST above 255 counts in a second)
-and the uSv/hr arithmetic are the firmware's (drivers.mightyohm.codec.CpmAverager). The kit prints
-its banner at power-on and ignores anything sent to it.
+and the uSv/hr arithmetic are the firmware's (probe_nav.drivers.mightyohm.codec.CpmAverager).
+The kit prints its banner at power-on and ignores anything sent to it.
 """
 
 from __future__ import annotations
 
-from drivers.mightyohm.codec import CpmAverager, encode_line
-from simulator.emulators.base import Emulator
-from simulator.engine import Simulation
+from probe_nav.drivers.mightyohm.codec import CpmAverager, encode_line
+from probe_nav.simulator.emulators.base import Emulator
+from probe_nav.simulator.engine import Simulation
 
 BANNER = b"mightyohm.com Geiger Counter 1.00\r\nhttp://mightyohm.com/geiger\r\n"
 

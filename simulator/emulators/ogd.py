@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from calibration.nuclides import nuclide
-from drivers.ogd.codec import (
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.drivers.ogd.codec import (
     DEFAULT_CALIBRATION,
     N_CHANNELS,
     WindowMap,
@@ -25,8 +25,8 @@ from drivers.ogd.codec import (
     encode_message,
     encode_values,
 )
-from simulator.emulators.base import Emulator
-from simulator.engine import Simulation
+from probe_nav.simulator.emulators.base import Emulator
+from probe_nav.simulator.engine import Simulation
 
 FIRMWARE = "4.2.0"
 _MODE_TEXT = {"spectrum": "Set serial output mode to spectrum histogram.",

@@ -8,9 +8,15 @@ import math
 import struct
 from dataclasses import replace
 
-from drivers.frames import FaultFlag
-from drivers.probelink.codec import DELIMITER, ProbeLinkError, StreamDecoder, command_args, encode
-from drivers.probelink.messages import (
+from probe_nav.drivers.frames import FaultFlag
+from probe_nav.drivers.probelink.codec import (
+    DELIMITER,
+    ProbeLinkError,
+    StreamDecoder,
+    command_args,
+    encode,
+)
+from probe_nav.drivers.probelink.messages import (
     MAX_SPECTRUM_CHUNK,
     MAX_WINDOWS,
     Ack,
@@ -24,10 +30,10 @@ from drivers.probelink.messages import (
     Status,
     WindowDef,
 )
-from simulator.detector import material
-from simulator.emulators.base import Emulator
-from simulator.engine import SimFrame, Simulation
-from simulator.faults import Fault
+from probe_nav.simulator.detector import material
+from probe_nav.simulator.emulators.base import Emulator
+from probe_nav.simulator.engine import SimFrame, Simulation
+from probe_nav.simulator.faults import Fault
 
 STATUS_PERIOD_S = 1.0
 BATTERY_START_PCT = 87.0

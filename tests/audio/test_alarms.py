@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drivers.frames import LinkState
 from probe_nav.audio import AudioFeedback, AudioSettings
 from probe_nav.audio.alarms import (
     LOW_BATTERY,
@@ -16,6 +15,7 @@ from probe_nav.audio.alarms import (
     AlarmSequencer,
 )
 from probe_nav.audio.pitch import rate_to_pitch_hz
+from probe_nav.drivers.frames import LinkState
 from tests.audio.conftest import FS, band_energy, reading
 
 CONNECTED, STALE, DISCONNECTED = LinkState.CONNECTED, LinkState.STALE, LinkState.DISCONNECTED

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from drivers.frames import LinkState
 from probe_nav.audio import AudioFeedback, AudioSettings
 from probe_nav.audio.clicks import MIN_SPACING_S, ClickTrack, click_waveform, decimation_factor
+from probe_nav.drivers.frames import LinkState
 from tests.audio.conftest import FS, reading
 
 CLICK_N = click_waveform(FS).size

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.device import FrameEvent, LinkEvent, StatusEvent
-from drivers.frames import CountFrame, DeviceStatus, FaultFlag, LinkState
 from probe_nav.audio import AudioFeedback, AudioSettings
 from probe_nav.audio.alarms import LOW_BATTERY, NO_SIGNAL
 from probe_nav.audio.cue import CUE_NOTES
 from probe_nav.audio.feeder import FeedbackFeeder
 from probe_nav.audio.pitch import rate_to_pitch_hz
 from probe_nav.core.pipeline import PipelineConfig
+from probe_nav.drivers.device import FrameEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.frames import CountFrame, DeviceStatus, FaultFlag, LinkState
 from tests.audio.conftest import FS, band_energy, dominant_hz, reading
 
 CONNECTED = LinkState.CONNECTED

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.frames import LinkState
 from probe_nav.audio import MODES, AudioFeedback, AudioSettings
 from probe_nav.audio.pitch import rate_to_pitch_hz
+from probe_nav.drivers.frames import LinkState
 from tests.audio.conftest import reading
 
 any_float = st.one_of(

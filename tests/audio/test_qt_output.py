@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from drivers.frames import LinkState
 from probe_nav.audio import AudioFeedback, AudioSettings
 from probe_nav.audio.pitch import rate_to_pitch_hz
+from probe_nav.drivers.frames import LinkState
 from tests.audio.conftest import FS, ROOT, SINK_DESCRIPTION, dominant_hz, reading
 
 NO_PULSE = os.environ | {"PULSE_SERVER": "unix:/nonexistent/probe-nav-no-sound",
@@ -70,7 +70,7 @@ def test_without_any_audio_device_the_program_keeps_working() -> None:
     code = (
         "from probe_nav.audio import AudioFeedback\n"
         "from probe_nav.audio.qt_output import QtAudioOutput, list_output_devices\n"
-        "from drivers.frames import LinkState\n"
+        "from probe_nav.drivers.frames import LinkState\n"
         "out = QtAudioOutput(AudioFeedback())\n"
         "print(list_output_devices(), out.start(), out.available, out.status_text)\n"
         "out.feedback.update(None, LinkState.DISCONNECTED)\n"

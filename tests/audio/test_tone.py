@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from drivers.frames import LinkState
 from probe_nav.audio import AudioFeedback, AudioSettings
 from probe_nav.audio.feedback import TONE_LEVEL
 from probe_nav.audio.pitch import pitch_to_rate_cps, rate_to_pitch_hz
 from probe_nav.audio.tone import ToneOscillator
+from probe_nav.drivers.frames import LinkState
 from tests.audio.conftest import FS, dominant_hz, reading
 
 CONNECTED = LinkState.CONNECTED

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from calibration.chisquare import chi_square_test, pass_band
-from calibration.errors import AnalysisError
-from simulator.benches import bench_repeated_counts
+from probe_nav.calibration.chisquare import chi_square_test, pass_band
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.simulator.benches import bench_repeated_counts
 
 
 def test_worked_band_for_ten_counts() -> None:

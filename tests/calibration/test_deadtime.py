@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.deadtime import (
+from probe_nav.calibration.deadtime import (
     DeadTimeModel,
     nonparalysable_observed_cps,
     nonparalysable_true_cps,

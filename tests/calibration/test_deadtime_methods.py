@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calibration.deadtime import DeadTimeModel
-from calibration.deadtime_methods import decaying_source, fit_count_rate_curve, two_source
-from calibration.errors import AnalysisError
-from simulator.benches import bench_decaying_source, bench_two_source
+from probe_nav.calibration.deadtime import DeadTimeModel
+from probe_nav.calibration.deadtime_methods import decaying_source, fit_count_rate_curve, two_source
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.simulator.benches import bench_decaying_source, bench_two_source
 
 from .conftest import coverage_bounds
 

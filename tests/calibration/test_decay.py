@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.decay import activity_at, correction_factor, decay_correct, decay_factor
-from calibration.nuclides import NUCLIDES
+from probe_nav.calibration.decay import activity_at, correction_factor, decay_correct, decay_factor
+from probe_nav.calibration.nuclides import NUCLIDES
 
 
 @pytest.mark.parametrize("name", sorted(NUCLIDES))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calibration.energy import (
+from probe_nav.calibration.energy import (
     EnergyCalibration,
     auto_calibrate,
     calibrate_energy,
@@ -18,8 +18,8 @@ from calibration.energy import (
     fit_peak,
     window_for,
 )
-from calibration.errors import AnalysisError
-from simulator.benches import bench_calibration_spectrum
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.simulator.benches import bench_calibration_spectrum
 
 from .conftest import coverage_bounds
 
@@ -145,7 +145,7 @@ def test_windows() -> None:
 
 
 def _lines_and_yields(*names: str) -> tuple[list[float], list[float]]:
-    from calibration.nuclides import nuclide
+    from probe_nav.calibration.nuclides import nuclide
 
     lines = [line for name in names for line in nuclide(name).lines]
     return [line.energy_kev for line in lines], [line.yield_per_decay for line in lines]

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from calibration import nema
-from calibration.energy import calibrate_energy
-from calibration.errors import AnalysisError
-from simulator import benches
-from simulator.physics import ProbeModel
+from probe_nav.calibration import nema
+from probe_nav.calibration.energy import calibrate_energy
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.simulator import benches
+from probe_nav.simulator.physics import ProbeModel
 
 
 def _background(s: benches.Series) -> tuple[float, float]:

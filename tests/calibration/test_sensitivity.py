@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from calibration.errors import AnalysisError
-from calibration.sensitivity import (
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.sensitivity import (
     background_check,
     battery_check,
     constancy,
     net_rate,
     sensitivity,
 )
-from calibration.sources import CertifiedSource
-from simulator.benches import bench_check_source
+from probe_nav.calibration.sources import CertifiedSource
+from probe_nav.simulator.benches import bench_check_source
 
 from .conftest import coverage_bounds
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from scipy import integrate
 
-from calibration.errors import AnalysisError
-from calibration.nuclides import NUCLIDES, check_source_for, nuclide
-from calibration.sources import CertifiedSource
+from probe_nav.calibration.errors import AnalysisError
+from probe_nav.calibration.nuclides import NUCLIDES, check_source_for, nuclide
+from probe_nav.calibration.sources import CertifiedSource
 
 REF = datetime(2024, 11, 1, 8, 0, tzinfo=UTC)
 

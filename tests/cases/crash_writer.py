@@ -12,10 +12,10 @@ import os
 import sys
 from pathlib import Path
 
-from drivers.frames import CountFrame
 from probe_nav.cases.session import RecorderConfig, SessionRecorder
 from probe_nav.cases.store import CaseStore
 from probe_nav.core.timed import TimedCountResult
+from probe_nav.drivers.frames import CountFrame
 
 FRAMES_PER_RECORD = 7
 

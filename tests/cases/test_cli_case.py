@@ -97,7 +97,7 @@ def test_report_pdf_has_table_rules_probe_and_plot(db: Path, tmp_path: Path) -> 
 
 
 def test_add_count_from_a_frame_file(db: Path, tmp_path: Path) -> None:
-    from drivers.frames import CountFrame
+    from probe_nav.drivers.frames import CountFrame
 
     frames = tmp_path / "f.csv"
     write_frames_csv(frames, [CountFrame(i, 0.05 * (i + 1), 0.05, 0.05, (3,)) for i in range(400)])

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers.frames import CountFrame, FaultFlag
 from probe_nav.cases.session import (
     RecorderConfig,
     SessionRecorder,
@@ -17,10 +16,11 @@ from probe_nav.cases.session import (
     repair_frames_file,
 )
 from probe_nav.core.pipeline import Processor, Readings, process_arrays
+from probe_nav.drivers.frames import CountFrame, FaultFlag
 from probe_nav.errors import UserError
 from probe_nav.io.frames_csv import read_frames_csv
-from simulator.engine import Simulation
-from simulator.scenario import load
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.scenario import load
 from tests.conftest import run_cli
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from probe_nav.io.n42 import read_n42
-from simulator.scenario import builtin_dir, load
+from probe_nav.simulator.scenario import builtin_dir, load
 from tests.conftest import run_cli
 
 ENERGY = builtin_dir() / "qc-energy.toml"

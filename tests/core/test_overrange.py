@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration.deadtime import DeadTimeModel, paralysable_max_observed_cps
-from drivers.frames import FaultFlag
+from probe_nav.calibration.deadtime import DeadTimeModel, paralysable_max_observed_cps
 from probe_nav.core.overrange import OverRangeDetector
+from probe_nav.drivers.frames import FaultFlag
 
 TAU_S = 10e-6  # 10 us: a paralysable counter peaks at 1/(e tau) = 36.8 kcps
 FRAME_S = 0.05

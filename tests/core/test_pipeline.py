@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from calibration.deadtime import DeadTimeModel
-from drivers.frames import CountFrame, FaultFlag
+from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.core.pipeline import PipelineConfig, Processor, Reading, Readings, process_arrays
+from probe_nav.drivers.frames import CountFrame, FaultFlag
 from tests.core.fakes import CusumDetector
 
 FRAME_S = 0.05

@@ -22,7 +22,7 @@ from typing import Any
 
 import serial
 
-from drivers.device import Device, DeviceEvent, FrameEvent
+from probe_nav.drivers.device import Device, DeviceEvent, FrameEvent
 
 Script = Sequence[tuple[bytes | None, bytes | None]]
 

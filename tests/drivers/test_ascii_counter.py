@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.ascii_counter.codec import encode_line, is_comment, parse_line
-from drivers.ascii_counter.device import AsciiCounterDevice
+from probe_nav.drivers.ascii_counter.codec import encode_line, is_comment, parse_line
+from probe_nav.drivers.ascii_counter.device import AsciiCounterDevice
 from tests.drivers.expected_protocol import collect, expected_protocol, frames_of
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.cobs import CobsError, cobs_decode, cobs_encode
-from drivers.crc import crc16_ccitt
+from probe_nav.drivers.cobs import CobsError, cobs_decode, cobs_encode
+from probe_nav.drivers.crc import crc16_ccitt
 
 
 def test_crc_check_value() -> None:

@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from drivers.device import Device
-from drivers.registry import driver_class
-from simulator.emulators.base import Emulator
-from simulator.engine import SimFrame, Simulation
-from simulator.links import PtyLink
-from simulator.registry import emulator_class
-from simulator.scenario import load
-from simulator.server import DeviceServer
+from probe_nav.drivers.device import Device
+from probe_nav.drivers.registry import driver_class
+from probe_nav.simulator.emulators.base import Emulator
+from probe_nav.simulator.engine import SimFrame, Simulation
+from probe_nav.simulator.links import PtyLink
+from probe_nav.simulator.registry import emulator_class
+from probe_nav.simulator.scenario import load
+from probe_nav.simulator.server import DeviceServer
 from tests.drivers.expected_protocol import collect, frames_of
 
 SPEED = 20.0

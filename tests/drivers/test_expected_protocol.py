@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.device import Device
+from probe_nav.drivers.device import Device
 from tests.drivers.expected_protocol import ScriptedPort, expected_protocol
 
 

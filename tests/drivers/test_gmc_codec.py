@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.gmc.codec import (
+from probe_nav.drivers.gmc.codec import (
     GmcError,
     HeartbeatDecoder,
     Rfc1201,

@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from drivers.device import InfoEvent, LinkEvent, StatusEvent
-from drivers.errors import DeviceTimeout
-from drivers.frames import FaultFlag, LinkState
-from drivers.gmc.device import Gmc300Device, Gmc320Device, Gmc500Device, GmcDevice
+from probe_nav.drivers.device import InfoEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.errors import DeviceTimeout
+from probe_nav.drivers.frames import FaultFlag, LinkState
+from probe_nav.drivers.gmc.device import Gmc300Device, Gmc320Device, Gmc500Device, GmcDevice
 from tests.drivers.expected_protocol import collect, expected_protocol, frames_of
 from tests.drivers.test_gmc_codec import GMC300S, GMC320, GMC500P
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.exchange import ExchangeRunner, ReplyError, Step
-from drivers.lines import LineSplitter, is_text_line
+from probe_nav.drivers.exchange import ExchangeRunner, ReplyError, Step
+from probe_nav.drivers.lines import LineSplitter, is_text_line
 
 
 def test_lines_end_with_cr_lf_or_crlf_and_may_arrive_in_pieces() -> None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.device import InfoEvent
-from drivers.frames import FaultFlag
-from drivers.mightyohm.codec import (
+from probe_nav.drivers.device import InfoEvent
+from probe_nav.drivers.frames import FaultFlag
+from probe_nav.drivers.mightyohm.codec import (
     CpmAverager,
     banner_version,
     encode_line,
     format_usv,
     parse_line,
 )
-from drivers.mightyohm.device import MightyOhmDevice
+from probe_nav.drivers.mightyohm.device import MightyOhmDevice
 from tests.drivers.expected_protocol import collect, expected_protocol, frames_of
 
 REAL_LINES = [  # (line, cps, cpm, uSv/hr)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.device import InfoEvent, LinkEvent, StatusEvent
-from drivers.frames import EnergyWindow, FaultFlag
-from drivers.ogd.codec import (
+from probe_nav.drivers.device import InfoEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.frames import EnergyWindow, FaultFlag
+from probe_nav.drivers.ogd.codec import (
     SpectrumDiffer,
     WindowMap,
     histogram,
     parse_data_line,
     parse_message,
 )
-from drivers.ogd.device import OgdDevice
+from probe_nav.drivers.ogd.device import OgdDevice
 from tests.drivers.expected_protocol import collect, expected_protocol, frames_of
 
 QUERIES = b"\nread info\nread settings\n"

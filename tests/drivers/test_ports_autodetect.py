@@ -11,17 +11,17 @@ from typing import ClassVar
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from drivers import registry
-from drivers.autodetect import DeviceNotRecognised, candidates, detect, identify_port
-from drivers.device import Device
-from drivers.errors import DeviceNotFound
-from drivers.ports import list_serial_ports, port_for_url, recognise
-from drivers.probing import Identification
-from simulator.engine import Simulation
-from simulator.links import PtyLink
-from simulator.registry import emulator_class
-from simulator.scenario import load
-from simulator.server import DeviceServer
+from probe_nav.drivers import registry
+from probe_nav.drivers.autodetect import DeviceNotRecognised, candidates, detect, identify_port
+from probe_nav.drivers.device import Device
+from probe_nav.drivers.errors import DeviceNotFound
+from probe_nav.drivers.ports import list_serial_ports, port_for_url, recognise
+from probe_nav.drivers.probing import Identification
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.links import PtyLink
+from probe_nav.simulator.registry import emulator_class
+from probe_nav.simulator.scenario import load
+from probe_nav.simulator.server import DeviceServer
 
 
 def fake_port(device: str, vid: int | None = None, pid: int | None = None,

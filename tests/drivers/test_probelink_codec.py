@@ -8,8 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.probelink.codec import StreamDecoder, decode, encode
-from drivers.probelink.messages import (
+from probe_nav.drivers.probelink.codec import StreamDecoder, decode, encode
+from probe_nav.drivers.probelink.messages import (
     Ack,
     Command,
     Count,
@@ -153,8 +153,8 @@ def test_runaway_packet_is_discarded_then_resync() -> None:
 
 
 def test_other_major_version_and_unknown_type_are_skipped() -> None:
-    from drivers.cobs import cobs_encode
-    from drivers.crc import crc16_ccitt
+    from probe_nav.drivers.cobs import cobs_encode
+    from probe_nav.drivers.crc import crc16_ccitt
 
     def raw_packet(body: bytes) -> bytes:
         crc = crc16_ccitt(body)

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from drivers.device import FrameEvent, InfoEvent, LinkEvent
-from drivers.frames import FaultFlag, LinkState
-from drivers.probelink.codec import StreamDecoder, encode
-from drivers.probelink.device import ProbeLinkDevice
-from drivers.probelink.messages import Ack, Cmd, Command, Count, Info
-from simulator.links import PtyLink
+from probe_nav.drivers.device import FrameEvent, InfoEvent, LinkEvent
+from probe_nav.drivers.frames import FaultFlag, LinkState
+from probe_nav.drivers.probelink.codec import StreamDecoder, encode
+from probe_nav.drivers.probelink.device import ProbeLinkDevice
+from probe_nav.drivers.probelink.messages import Ack, Cmd, Command, Count, Info
+from probe_nav.simulator.links import PtyLink
 
 
 def collect(device: ProbeLinkDevice, n_frames: int, timeout_s: float = 5.0) -> list:

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from drivers.probelink.codec import command, decode, decode_message, encode, encode_message
-from drivers.probelink.messages import (
+from probe_nav.drivers.probelink.codec import (
+    command,
+    decode,
+    decode_message,
+    encode,
+    encode_message,
+)
+from probe_nav.drivers.probelink.messages import (
     Ack,
     AckResult,
     Cmd,

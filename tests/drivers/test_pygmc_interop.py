@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from simulator.emulators.gmc import Gmc320Emulator, Gmc500Emulator, GmcEmulator
-from simulator.engine import Simulation
-from simulator.links import PtyLink
-from simulator.scenario import load
-from simulator.server import DeviceServer
+from probe_nav.simulator.emulators.gmc import Gmc320Emulator, Gmc500Emulator, GmcEmulator
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.links import PtyLink
+from probe_nav.simulator.scenario import load
+from probe_nav.simulator.server import DeviceServer
 
 pygmc = pytest.importorskip("pygmc")
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from drivers.device import Device, InfoEvent, LinkEvent
-from drivers.frames import LinkState
-from drivers.registry import driver_class
-from simulator.links import PtyLink
+from probe_nav.drivers.device import Device, InfoEvent, LinkEvent
+from probe_nav.drivers.frames import LinkState
+from probe_nav.drivers.registry import driver_class
+from probe_nav.simulator.links import PtyLink
 from tests.drivers.expected_protocol import collect, frames_of
 
 GOOD_LINE = {

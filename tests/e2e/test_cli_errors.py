@@ -52,7 +52,7 @@ def test_sim_serve_prints_url_first_and_stops_cleanly(serve) -> None:
 
 
 def test_sim_list_has_a_line_per_scenario() -> None:
-    from simulator.scenario import builtin_names
+    from probe_nav.simulator.scenario import builtin_names
 
     result = run_cli("sim", "list")
     assert result.returncode == 0

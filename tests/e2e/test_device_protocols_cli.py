@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from simulator.engine import Simulation
-from simulator.links import PtyLink
-from simulator.scenario import load
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.links import PtyLink
+from probe_nav.simulator.scenario import load
 from tests.conftest import run_cli
 
 SPEED = "20"  # device seconds per host second

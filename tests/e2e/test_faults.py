@@ -9,15 +9,15 @@ from itertools import pairwise
 
 import pytest
 
-from drivers.device import FrameEvent, LinkEvent, StatusEvent
-from drivers.frames import CountFrame, DeviceStatus, FaultFlag, LinkState, LinkStats
-from drivers.registry import open_device
-from simulator.emulators.probelink import ProbeLinkEmulator
-from simulator.engine import Simulation
-from simulator.faults import FaultPlan
-from simulator.links import PtyLink
-from simulator.scenario import load
-from simulator.server import DeviceServer
+from probe_nav.drivers.device import FrameEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.frames import CountFrame, DeviceStatus, FaultFlag, LinkState, LinkStats
+from probe_nav.drivers.registry import open_device
+from probe_nav.simulator.emulators.probelink import ProbeLinkEmulator
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.faults import FaultPlan
+from probe_nav.simulator.links import PtyLink
+from probe_nav.simulator.scenario import load
+from probe_nav.simulator.server import DeviceServer
 
 
 @dataclass

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from drivers.device import FrameEvent, LinkEvent, StatusEvent
-from drivers.frames import FaultFlag, LinkState
-from drivers.registry import open_device
+from probe_nav.drivers.device import FrameEvent, LinkEvent, StatusEvent
+from probe_nav.drivers.frames import FaultFlag, LinkState
+from probe_nav.drivers.registry import open_device
 from tests.conftest import run_cli
 
 

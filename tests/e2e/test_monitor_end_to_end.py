@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from simulator.engine import Simulation
-from simulator.scenario import load
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.scenario import load
 from tests.conftest import ROOT, cli, run_cli
 
 

@@ -7,9 +7,9 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.frames import FaultFlag, LinkState, LinkStats
 from probe_nav.core.background import Background
 from probe_nav.core.pipeline import Reading
+from probe_nav.drivers.frames import FaultFlag, LinkState, LinkStats
 from probe_nav.gui.display_state import (
     NO_NUMBER,
     Banner,

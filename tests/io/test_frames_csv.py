@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from drivers.frames import CountFrame, FaultFlag
+from probe_nav.drivers.frames import CountFrame, FaultFlag
 from probe_nav.io.frames_csv import (
     FrameCsvError,
     FrameCsvWriter,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.frames import CountFrame, DeviceInfo
+from probe_nav.drivers.frames import CountFrame, DeviceInfo
 from probe_nav.io.n42 import (
     N42Error,
     counted_zeroes,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from drivers.frames import CountFrame
-from drivers.registry import open_device
 from probe_nav.cases.session import SessionRecorder, read_session_events, read_session_frames
 from probe_nav.core.pipeline import PipelineConfig, Reading, process_arrays
+from probe_nav.drivers.frames import CountFrame
+from probe_nav.drivers.registry import open_device
 from probe_nav.live import LiveSession, LiveSnapshot
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.frames import DeviceInfo
+from probe_nav.drivers.frames import DeviceInfo
 from probe_nav.qc.active import active_calibration, calibrated_info
 from probe_nav.qc.store import QcStore, TamperedRecord
 

@@ -1,5 +1,5 @@
 """Dead time emerges from the event-by-event counters and matches the textbook formulas
-(calibration.deadtime, written independently); a paralysable counter's reading falls past
+(probe_nav.calibration.deadtime, written independently); a paralysable counter's reading falls past
 n = 1/tau and the device flags it as over range."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import math
 import numpy as np
 import pytest
 
-from calibration.deadtime import (
+from probe_nav.calibration.deadtime import (
     nonparalysable_observed_cps,
     paralysable_max_observed_cps,
     paralysable_observed_cps,
 )
-from simulator.deadtime_sim import DeadTimeCounter
-from simulator.engine import Simulation
-from simulator.faults import FaultPlan, make_fault
-from simulator.scenario import load
+from probe_nav.simulator.deadtime_sim import DeadTimeCounter
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.faults import FaultPlan, make_fault
+from probe_nav.simulator.scenario import load
 from tests.simulator.helpers import scenario_file
 
 TAU_S = 2e-6

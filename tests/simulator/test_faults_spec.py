@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simulator.faults import FaultPlan, FaultSpecError, make_fault, parse_faults
+from probe_nav.simulator.faults import FaultPlan, FaultSpecError, make_fault, parse_faults
 
 EXAMPLE = ("unplug@10+3,garbage@5x200,stall@20+2,bitflip@4-8:0.1,drop@12+1,saturate@30+5,"
            "hv@40+2,lowbat@50,clockjump@60:+3600")

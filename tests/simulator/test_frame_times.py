@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from simulator.engine import Simulation
-from simulator.scenario import load
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.scenario import load
 
 
 def test_live_time_never_exceeds_real_time_over_a_long_run() -> None:

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from simulator.engine import Simulation
-from simulator.path import InteractivePose, ScanPath, Waypoint
-from simulator.scenario import load
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.path import InteractivePose, ScanPath, Waypoint
+from probe_nav.simulator.scenario import load
 
 
 def test_waypoints_with_speeds_dwells_travel_times_and_axes() -> None:

@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from calibration.nuclides import nuclide, tissue_mu_per_mm, water_mu_per_mm
-from simulator.collimator import disc_overlap, edge_angle_deg, geometric_response
-from simulator.engine import Simulation
-from simulator.physics import PointSource, Pose, ProbeModel, source_rate_cps, tissue_path_mm
-from simulator.scenario import load
+from probe_nav.calibration.nuclides import nuclide, tissue_mu_per_mm, water_mu_per_mm
+from probe_nav.simulator.collimator import disc_overlap, edge_angle_deg, geometric_response
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.physics import (
+    PointSource,
+    Pose,
+    ProbeModel,
+    source_rate_cps,
+    tissue_path_mm,
+)
+from probe_nav.simulator.scenario import load
 from tests.simulator.helpers import scenario_file
 
 PROBE = ProbeModel(sensitivity_cps_per_mbq=10000.0, reference_distance_mm=10.0,

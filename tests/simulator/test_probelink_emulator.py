@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.frames import FaultFlag
-from drivers.probelink.codec import StreamDecoder, command, encode
-from drivers.probelink.messages import (
+from probe_nav.drivers.frames import FaultFlag
+from probe_nav.drivers.probelink.codec import StreamDecoder, command, encode
+from probe_nav.drivers.probelink.messages import (
     Ack,
     AckResult,
     Cmd,
@@ -17,10 +17,14 @@ from drivers.probelink.messages import (
     SpectrumChunk,
     Status,
 )
-from simulator.emulators.probelink import BATTERY_LIFE_H, BATTERY_START_PCT, ProbeLinkEmulator
-from simulator.engine import Simulation
-from simulator.faults import FaultPlan
-from simulator.scenario import load
+from probe_nav.simulator.emulators.probelink import (
+    BATTERY_LIFE_H,
+    BATTERY_START_PCT,
+    ProbeLinkEmulator,
+)
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.faults import FaultPlan
+from probe_nav.simulator.scenario import load
 
 
 class Host:

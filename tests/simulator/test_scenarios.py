@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from calibration.nuclides import nuclide
-from simulator.engine import SimFrame, Simulation
-from simulator.scenario import ScenarioError, builtin_names, load
+from probe_nav.calibration.nuclides import nuclide
+from probe_nav.simulator.engine import SimFrame, Simulation
+from probe_nav.simulator.scenario import ScenarioError, builtin_names, load
 
 REQUIRED = {"sln-static", "sln-scan", "background", "breast-shine-through", "melanoma-deep-node",
             "roll", "rsl-dual-isotope", "parathyroid", "psma-node", "lu177-retention", "qc-co57",

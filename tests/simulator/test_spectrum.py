@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.detector import Crystal, compton_edge_kev, default_crystal
-from simulator.engine import Simulation
-from simulator.faults import FaultPlan, make_fault
-from simulator.scenario import load
-from simulator.spectrum import ShapeTable, line_row
+from probe_nav.simulator.detector import Crystal, compton_edge_kev, default_crystal
+from probe_nav.simulator.engine import Simulation
+from probe_nav.simulator.faults import FaultPlan, make_fault
+from probe_nav.simulator.scenario import load
+from probe_nav.simulator.spectrum import ShapeTable, line_row
 from tests.simulator.helpers import scenario_file
 
 FWHM_PER_SIGMA = 2 * math.sqrt(2 * math.log(2))
