@@ -2,8 +2,9 @@
 readData renders the next samples from AudioFeedback, so the sound is made when the sink needs it
 (small buffer, low latency) and nothing ever blocks the GUI or the monitor loop.
 
-Without an audio device (or when the sink fails) `available` is False, `status_text` says so and
-one line is logged; the caller keeps working without sound.
+Without an audio device, without QtMultimedia's libraries (it links libpulse.so.0), or when the sink
+fails, `available` is False, `status_text` says so, `reason` says why, and one line is logged;
+the caller keeps working without sound.
 """
 
 from __future__ import annotations
@@ -12,19 +13,35 @@ import logging
 
 import numpy as np
 from PySide6.QtCore import QIODevice, QObject, QTimer
-from PySide6.QtMultimedia import QAudioDevice, QAudioFormat, QAudioSink, QMediaDevices, QtAudio
 
 from probe_nav.audio.feedback import AudioFeedback
 from probe_nav.qt_app import ensure_qt_app
 
+try:
+    from PySide6.QtMultimedia import (
+        QAudioDevice,
+        QAudioFormat,
+        QAudioSink,
+        QMediaDevices,
+        QtAudio,
+    )
+except ImportError as exc:  # e.g. "libpulse.so.0: cannot open shared object file"
+    MULTIMEDIA_ERROR: str | None = str(exc) or type(exc).__name__
+    FATAL_ERRORS: tuple[object, ...] = ()
+else:
+    MULTIMEDIA_ERROR = None
+    FATAL_ERRORS = (QtAudio.Error.OpenError, QtAudio.Error.IOError, QtAudio.Error.FatalError)
+
 log = logging.getLogger("probe_nav.audio")
 NO_DEVICE = "NO AUDIO DEVICE"
-FATAL_ERRORS = (QtAudio.Error.OpenError, QtAudio.Error.IOError, QtAudio.Error.FatalError)
 WATCH_MS = 200  # how often the sink's state is checked for errors
 
 
 def list_output_devices() -> list[str]:
-    """Descriptions of the audio outputs Qt sees (the default first)."""
+    """Descriptions of the audio outputs Qt sees (the default first); none without
+    QtMultimedia."""
+    if MULTIMEDIA_ERROR is not None:
+        return []
     ensure_qt_app(headless=True)
     devices = QMediaDevices.audioOutputs()
     devices = sorted(devices, key=lambda d: not d.isDefault())
@@ -33,7 +50,9 @@ def list_output_devices() -> list[str]:
 
 def find_output_device(name: str | None) -> QAudioDevice | None:
     """The output whose description (or id) is `name`, exactly or ignoring case; the default
-    output for None; None when there is no such device."""
+    output for None; None when there is no such device (or no QtMultimedia)."""
+    if MULTIMEDIA_ERROR is not None:
+        return None
     ensure_qt_app(headless=True)
     devices = QMediaDevices.audioOutputs()
     if not devices:
@@ -97,6 +116,7 @@ class QtAudioOutput:
         self._stream: FeedbackStream | None = None
         self._available = False
         self._status = "stopped"
+        self._reason = "not started"
         self._logged = False
         self._watch: QTimer | None = None
 
@@ -111,6 +131,12 @@ class QtAudioOutput:
         return self._status
 
     @property
+    def reason(self) -> str:
+        """Why there is no sound (e.g. "no output device found"), without the state's name: the
+        detail line under the console's NO AUDIO DEVICE banner. Empty while playing."""
+        return "" if self._available else self._reason
+
+    @property
     def sink(self) -> QAudioSink | None:
         """The QAudioSink while started (buffer figures for latency estimates)."""
         return self._sink
@@ -118,19 +144,19 @@ class QtAudioOutput:
     def start(self) -> bool:
         """Open the device and start pulling; False (available False) when there is none."""
         self.stop()
+        if MULTIMEDIA_ERROR is not None:
+            return self._fail(NO_DEVICE, f"QtMultimedia cannot be loaded ({MULTIMEDIA_ERROR})")
         ensure_qt_app(headless=True)
         device = find_output_device(self.device_name)
         if device is None:
             if self.device_name is None:
-                return self._fail(NO_DEVICE, "no audio output device found; running without sound")
+                return self._fail(NO_DEVICE, "no output device found")
             return self._fail(f"{NO_DEVICE}: {self.device_name!r} not found",
-                              f"audio device {self.device_name!r} not found; running without "
-                              "sound")
+                              f"output device {self.device_name!r} not found")
         fmt = self._format_for(device)
         if fmt is None:
             return self._fail(f"{NO_DEVICE}: no 16-bit format on {device.description()}",
-                              f"audio device {device.description()!r} takes no 16-bit PCM; "
-                              "running without sound")
+                              f"output device {device.description()!r} takes no 16-bit PCM")
         rate = fmt.sampleRate()
         if rate != self.feedback.settings.sample_rate_hz:
             settings = self.feedback.settings
@@ -153,7 +179,7 @@ class QtAudioOutput:
         self._watch.start()
         if sink.error() in FATAL_ERRORS:
             return self._fail(f"AUDIO ERROR: {sink.error().name}",
-                              f"audio output failed ({sink.error().name}); running without sound")
+                              f"the output failed ({sink.error().name})")
         return True
 
     def stop(self) -> None:
@@ -169,7 +195,7 @@ class QtAudioOutput:
             self._stream.close()
             self._stream = None
         if self._available:
-            self._status = "stopped"
+            self._status = self._reason = "stopped"
         self._available = False
 
     def buffered_s(self) -> float:
@@ -199,12 +225,14 @@ class QtAudioOutput:
             return
         if sink.error() in FATAL_ERRORS:
             self._fail(f"AUDIO ERROR: {sink.error().name}",
-                       f"audio output stopped ({sink.error().name}); running without sound")
+                       f"the output stopped ({sink.error().name})")
 
-    def _fail(self, status: str, message: str) -> bool:
+    def _fail(self, status: str, reason: str) -> bool:
+        """No sound: `status` for displays, `reason` for the banner and one log line."""
         self._status = status
+        self._reason = reason
         self._available = False
         if not self._logged:
-            log.warning(message)
+            log.warning("no audio output available: %s; running without sound", reason)
             self._logged = True
         return False

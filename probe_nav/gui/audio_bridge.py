@@ -1,5 +1,6 @@
 """The console's only door to sound: probe_nav.audio when it is importable and an output device
-opens, otherwise a silent stand-in that says why (the NO AUDIO DEVICE banner shows it).
+opens, otherwise a silent stand-in that says why (the NO AUDIO DEVICE banner shows it; so
+`status_text` is the reason only, never the banner's own words again).
 
 Every frame's Reading goes to `AudioFeedback.update` (the audio callback synthesises from the
 latest state, so the GUI never blocks on sound).
@@ -7,8 +8,12 @@ latest state, so the GUI never blocks on sound).
 
 from __future__ import annotations
 
+import logging
+
 from probe_nav.core.pipeline import Reading
 from probe_nav.drivers.frames import LinkState
+
+log = logging.getLogger("probe_nav.audio")
 
 
 class AudioBridge:
@@ -19,8 +24,7 @@ class AudioBridge:
         self._feedback = None
         self._output = None
         self._settings = None
-        self.available = False
-        self.status_text = "sound disabled"
+        self._problem: str | None = "sound disabled"  # why there is no sound before starting
         if not enabled:
             return
         try:
@@ -28,19 +32,38 @@ class AudioBridge:
             from probe_nav.audio.qt_output import QtAudioOutput
             from probe_nav.audio.settings import AudioSettings
         except ImportError as exc:
-            self.status_text = f"audio module unavailable ({exc.name or exc})"
+            self._no_sound(f"the audio module cannot be loaded ({exc})")
             return
         try:
             self._settings = AudioSettings(mode=mode, volume=float(volume), muted=bool(muted))
             self._settings.validated()
             self._feedback = AudioFeedback(self._settings)
             self._output = QtAudioOutput(self._feedback)
-            self.available = bool(self._output.start())
-            self.status_text = str(getattr(self._output, "status_text", "")) or (
-                "sound on" if self.available else "no sound output device")
+            self._output.start()  # logs one line when it fails
+            self._problem = None
         except Exception as exc:  # a broken sound stack must not stop the console
-            self.available = False
-            self.status_text = f"sound output failed: {exc}"
+            self._output = None
+            self._no_sound(f"the sound output failed ({exc})")
+
+    def _no_sound(self, reason: str) -> None:
+        """No sound at all: the reason for the banner, and one log line."""
+        self._problem = reason
+        log.warning("no audio output available: %s; running without sound", reason)
+
+    @property
+    def available(self) -> bool:
+        """True while sound plays (it turns False if the output fails later)."""
+        return self._output is not None and bool(self._output.available)
+
+    @property
+    def status_text(self) -> str:
+        """The output device while sound plays; otherwise only why not (e.g. "no output device
+        found"): the detail under the NO AUDIO DEVICE banner, which names the state itself."""
+        if self._output is None:
+            return self._problem or "no sound output"
+        if self._output.available:
+            return str(self._output.status_text)
+        return str(self._output.reason or "no output device")
 
     @property
     def active_alarm(self) -> str | None:

@@ -1,9 +1,8 @@
-"""Fixtures and helpers of the audio tests: Readings, spectra, a PulseAudio null sink."""
+"""Fixtures and helpers of the audio tests: Readings, spectra, a private PulseAudio null sink."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from probe_nav.core.pipeline import Reading
+from tests.audio.pulse_server import PrivatePulse, PulseStartError, missing_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 SINK = "probe_nav_null"
@@ -54,27 +54,32 @@ def pulse_onsets(x: np.ndarray, fs: int = FS, threshold: float = 0.05,
     return starts / fs
 
 
-def _pulse_ready() -> tuple[bool, str]:
-    for tool in ("pulseaudio", "pactl", "parecord"):
-        if shutil.which(tool) is None:
-            return False, f"{tool} is not installed"
-    run = subprocess.run(["bash", str(ROOT / ".ci" / "start-pulseaudio")], capture_output=True,
-                         text=True, timeout=30)
-    if run.returncode != 0:
-        return False, f"start-pulseaudio failed: {run.stderr.strip() or run.stdout.strip()}"
-    return True, ""
-
-
 @pytest.fixture(scope="session")
 def pulse_sink() -> Iterator[str]:
-    """A PulseAudio daemon with the null sink; skipped without PulseAudio, except under CI=true
-    where the real audio test must run."""
-    ok, why = _pulse_ready()
-    if not ok:
+    """This worker's private PulseAudio daemon with the null sink (pulse_server.py); its address
+    is in os.environ for the session, so subprocesses (parecord, `monitor --audio`) use it.
+    Skipped without PulseAudio, except under CI=true where the real audio tests must run."""
+    why = missing_reason()
+    if why is not None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but no PulseAudio for the audio test: {why}")
+            pytest.fail(f"CI=true but no PulseAudio for the audio tests: {why}")
         pytest.skip(f"no PulseAudio: {why}")
-    yield SINK
+    server = PrivatePulse(SINK, SINK_DESCRIPTION, FS)
+    try:
+        server.start()
+    except PulseStartError as exc:
+        pytest.fail(str(exc))
+    saved = {name: os.environ.get(name) for name in server.client_env}
+    os.environ.update(server.client_env)
+    try:
+        yield SINK
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
 
 
 class Recorder:

@@ -1,9 +1,15 @@
 """The whole chain, heard for real: `sim serve` on a pty -> ProbeLink driver -> Processor ->
 AudioFeedback -> QtAudioOutput -> PulseAudio null sink, recorded from the sink's monitor.
 
-The simulated probe (sln-scan at twice real time) sweeps from background onto a 15 kBq node: the
-recorded tone's pitch rises. Then the device is unplugged: the count tone stops at once and the
-NO SIGNAL alarm pattern is heard. Skipped without PulseAudio, except under CI=true.
+The simulated probe (sln-scan's sources at twice real time) rests over background, then moves onto
+a 15 kBq node: the recorded tone's pitch is the pitch of the rate the monitor showed, and rises.
+Then the device is unplugged: the count tone stops at once and the NO SIGNAL alarm pattern is
+heard. Skipped without PulseAudio, except under CI=true.
+
+The timeline is in device time and the monitor joins whenever its interpreter has started (1-3 s
+of device time, more under load), so the background rest is long (8 s) and the pitch is checked
+against what the monitor itself reported (`tone_hz` with `device_t_s`), not against a rate
+assumed from the scenario.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import numpy as np
 import pytest
 
 from probe_nav.audio.alarms import NO_SIGNAL, PATTERNS
-from probe_nav.audio.pitch import rate_to_pitch_hz
+from probe_nav.simulator.scenario import builtin_dir
 from tests.audio.conftest import FS, SINK_DESCRIPTION, band_energy, dominant_hz
 from tests.conftest import ROOT, cli
 
@@ -23,6 +29,33 @@ pytestmark = pytest.mark.slow
 SPEED = 2.0
 F0 = PATTERNS[NO_SIGNAL].fundamental_hz
 WIN = FS // 20  # 50 ms analysis windows
+# Device time (s): over background until REST_S, on the node from NODE_S, unplugged at UNPLUG_S.
+REST_S, NODE_S, UNPLUG_S = 8.0, 8.5, 12.0
+SETTLE_S = 1.5  # the adaptive meter has followed a start or a step by then (device time)
+GUARD_S = 0.4  # device time left out at the ends of a phase: the alignment's uncertainty
+# The monitor's run is counted from its own start, after the device's: so it lasts at least this
+# long after the unplug, which covers the alarm's first 1.6 s.
+MONITOR_S = UNPLUG_S / SPEED + 2.3
+# The pitch estimated from a 50 ms window is the synthesiser's pitch within a small fraction of the
+# 20 Hz bin, and the synthesiser glides between successive targets, never beyond them. So the
+# median heard pitch of a phase lies within the range of the targets the monitor reported for that
+# phase, up to this margin (it covers the targets being sampled only every 0.1 s).
+PITCH_MARGIN = 0.02
+
+
+def scenario_file(tmp_path) -> str:
+    """sln-scan's probe and sources, on a path that rests over background, then goes onto the
+    sentinel node and stays."""
+    text = (builtin_dir() / "sln-scan.toml").read_text()
+    text = text[:text.index("[path]")] + f"""[path]
+waypoints = [
+  {{ position_mm = [-80.0, 0.0, 0.0], dwell_s = {REST_S} }},
+  {{ position_mm = [0.0, 0.0, 0.0], travel_s = {NODE_S - REST_S}, dwell_s = 100.0 }},
+]
+"""
+    path = tmp_path / "sln-rest-then-node.toml"
+    path.write_text(text)
+    return str(path)
 
 
 def classify(x: np.ndarray) -> list[tuple[str, float]]:
@@ -39,36 +72,58 @@ def classify(x: np.ndarray) -> list[tuple[str, float]]:
     return out
 
 
+def target_range(snaps: list[dict], lo_s: float, hi_s: float) -> tuple[float, float]:
+    """Lowest and highest pitch the monitor reported between two device times."""
+    hz = [s["tone_hz"] for s in snaps if s["tone_hz"] is not None and s["link"] == "connected"
+          and lo_s <= s["device_t_s"] < hi_s]
+    assert len(hz) >= 5, f"the monitor reported {len(hz)} pitches in {lo_s:g}-{hi_s:g} s"
+    return min(hz), max(hz)
+
+
+def heard_median(tone: list[tuple[float, float]], lo_s: float, hi_s: float) -> float:
+    """Median pitch of the tone windows heard between two device times."""
+    hz = [f for t, f in tone if lo_s <= t < hi_s]
+    assert len(hz) >= 10, f"{len(hz)} tone windows heard in {lo_s:g}-{hi_s:g} s"
+    return float(np.median(hz))
+
+
 def test_tone_rises_on_the_node_and_the_alarm_sounds_when_unplugged(serve, recorder, tmp_path):
     link = str(tmp_path / "ttyPROBE")
-    # Device time: 2 s over background, moving until 6 s, on the node; unplugged at 9.5 s for 4 s.
-    serve("--scenario", "sln-scan", "--link-path", link, "--seed", "4", "--speed", str(SPEED),
-          "--faults", "unplug@9.5+4")
+    serve("--scenario", scenario_file(tmp_path), "--link-path", link, "--seed", "4",
+          "--speed", str(SPEED), "--faults", f"unplug@{UNPLUG_S}+4")
     monitor = subprocess.run(
         cli("monitor", "--device", link, "--audio", "--audio-device", SINK_DESCRIPTION,
-            "--json", "--interval", "0.1", "--duration", "6.2"),
+            "--json", "--interval", "0.1", "--duration", str(MONITOR_S)),
         capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert monitor.returncode == 0, monitor.stderr
     x = recorder.stop()
     snaps = [json.loads(line) for line in monitor.stdout.splitlines()]
     assert all(s["audio"] == SINK_DESCRIPTION for s in snaps)
     assert any(s["alarm"] == NO_SIGNAL and s["link"] == "disconnected" for s in snaps)
+    joined_s = min(s["device_t_s"] for s in snaps if s["device_t_s"] is not None)
 
     kinds = classify(x)
     labels = [k for k, _ in kinds]
     assert "alarm" in labels, "no alarm heard"
     first_alarm = labels.index("alarm")
-    tone = [(i, f) for i, (k, f) in enumerate(kinds[:first_alarm]) if k == "tone"]
-    assert len(tone) > 40, "too little count tone before the unplug"
-    # Pitch rises from background (~5 cps) to the node (~28 cps).
-    early = np.median([f for _, f in tone[:15]])
-    late = np.median([f for _, f in tone[-15:]])
-    assert early == pytest.approx(rate_to_pitch_hz(5.0), rel=0.2)
-    assert late == pytest.approx(rate_to_pitch_hz(28.0), rel=0.2)
-    assert late / early > 1.3
+    tone_windows = [(i, f) for i, (k, f) in enumerate(kinds[:first_alarm]) if k == "tone"]
+    assert len(tone_windows) > 40, "too little count tone before the unplug"
+    # The recording in device time: the alarm starts when the device is unplugged.
+    tone = [(UNPLUG_S - (first_alarm - i) * WIN / FS * SPEED, f) for i, f in tone_windows]
+    # The heard pitch is the pitch of the rate the monitor showed: over background ...
+    lo_s, hi_s = joined_s + SETTLE_S, REST_S - GUARD_S
+    early = heard_median(tone, lo_s, hi_s)
+    lo, hi = target_range(snaps, lo_s, hi_s)
+    assert lo * (1 - PITCH_MARGIN) <= early <= hi * (1 + PITCH_MARGIN), (early, lo, hi)
+    # ... and on the node, where it is higher.
+    lo_s, hi_s = NODE_S + SETTLE_S, UNPLUG_S - GUARD_S
+    late = heard_median(tone, lo_s, hi_s)
+    lo, hi = target_range(snaps, lo_s, hi_s)
+    assert lo * (1 - PITCH_MARGIN) <= late <= hi * (1 + PITCH_MARGIN), (late, lo, hi)
+    assert late / early > 1.3  # the node (about 28 cps) against background (5 cps): 1.5
 
     # The tone sounds up to the alarm (it stops at once, no stale tail, no silent gap).
-    assert tone[-1][0] >= first_alarm - 2
+    assert tone_windows[-1][0] >= first_alarm - 2
     # The NO SIGNAL burst, heard through its harmonics (1-1.7 kHz, far above the count tone):
     # pulses at 0, .25, .5, 1.0, 1.25 s.
     seg_start = (first_alarm - 2) * WIN
