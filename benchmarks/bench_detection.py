@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probe_nav.core.detect import HotDetector
-from probe_nav.core.detect_calibrate import (
+from tools.detect_calibrate import (
     exp_mle_mean,
     first_passage,
     ladders,

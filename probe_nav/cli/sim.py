@@ -4,12 +4,8 @@ ground truth beside the stream), a scenario played straight to a frames file, th
 from __future__ import annotations
 
 import argparse
-import atexit
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from probe_nav.errors import UserError
 
@@ -79,23 +75,12 @@ def _plan(spec: str | None):
 
 
 def _truth_writer(path: str | None, n_windows: int):
-    from probe_nav.simulator.truth import TruthWriter
+    from probe_nav.simulator.launch import LaunchError, open_truth_writer
 
-    if path is None:
-        return None
     try:
-        return TruthWriter(path, n_windows)
-    except ValueError as exc:
+        return open_truth_writer(path, n_windows)
+    except LaunchError as exc:
         raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _temporary_link_path() -> str:
-    """A symlink path in a private temporary folder, removed at exit."""
-    folder = tempfile.mkdtemp(prefix="probe-nav-sim-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return str(Path(folder) / "ttySIM")
 
 
 def open_probe(protocol: str, url: str | None, scenario: str | None, seed: int = 0,
@@ -103,7 +88,8 @@ def open_probe(protocol: str, url: str | None, scenario: str | None, seed: int =
     """Open the device at `url`, or serve `scenario` on a pty and open that (url None).
 
     Returns (opened device, server or None); the caller closes both. A device that cannot be
-    opened is a UserError, and a server started for it is stopped first.
+    opened is a UserError, and a server started for it is stopped first. (Command-line only:
+    it turns DriverError into UserError; the console opens its devices itself.)
     """
     from probe_nav.drivers.errors import DriverError
     from probe_nav.drivers.registry import open_device
@@ -126,36 +112,18 @@ def open_probe(protocol: str, url: str | None, scenario: str | None, seed: int =
 def start_server(protocol: str, scenario: str, link: str, seed: int, speed: float = 1.0,
                  port: int = 0, link_path: str | None = None, faults: str | None = None,
                  truth: str | None = None):
-    """Build and start a DeviceServer on a background thread; UserError for bad choices.
-
-    A pty device that is to be unplugged gets a temporary --link-path, so that it comes back
-    at the URL the host knows.
-    """
-    from probe_nav.simulator.engine import Simulation
-    from probe_nav.simulator.links import make_link
-    from probe_nav.simulator.registry import UnknownEmulator, emulator_class
-    from probe_nav.simulator.server import DeviceServer
+    """`probe_nav.simulator.launch.start_server` with the command line's wording: the options
+    are checked here first (--speed, --faults), and any LaunchError becomes a UserError."""
+    from probe_nav.simulator.launch import LaunchError
+    from probe_nav.simulator.launch import start_server as launch
 
     if speed <= 0:
         raise UserError(f"--speed must be > 0, got {speed}")
     plan = _plan(faults)
-    loaded = _load(scenario)
     try:
-        emulator = emulator_class(protocol)(Simulation(loaded, seed))
-    except UnknownEmulator as exc:
+        return launch(protocol, scenario, link, seed, speed, port, link_path, plan, truth)
+    except LaunchError as exc:
         raise UserError(str(exc)) from None
-    writer = _truth_writer(truth, len(loaded.windows))
-    if link == "pty" and link_path is None and plan.of_kind("unplug"):
-        link_path = _temporary_link_path()
-    try:
-        device_link = make_link(link, link_path=link_path, port=port)
-    except OSError as exc:
-        raise UserError(f"cannot open a {link} link: {exc.strerror or exc}") from None
-    emulator.keep_truth = False
-    emulator.truth_sink = writer
-    server = DeviceServer(emulator, device_link, speed=speed, faults=plan, seed=seed)
-    server.truth_writer = writer  # type: ignore[attr-defined]
-    return server.start()
 
 
 def run_serve(args: argparse.Namespace) -> int:

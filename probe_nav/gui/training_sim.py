@@ -13,7 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from probe_nav.cli.sim import start_server
+from probe_nav.errors import UserError
+from probe_nav.simulator.launch import LaunchError, start_server
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,11 @@ def probe_axis(tilt_deg: float, azimuth_deg: float) -> tuple[float, float, float
 
 
 class TrainingSim:
-    """A simulated ProbeLink probe on a pty with a stable URL; the pose can be held from outside."""
+    """A simulated ProbeLink probe on a pty with a stable URL; the pose can be held from outside.
+
+    Started by the simulator's launcher (probe_nav.simulator.launch); a scenario, protocol or
+    fault plan that cannot be played is a UserError (the one line `probe-nav demo` prints).
+    """
 
     def __init__(self, scenario: str = "sln-scan", seed: int = 0, speed: float = 1.0,
                  protocol: str = "probelink", faults: str | None = None) -> None:
@@ -42,6 +47,9 @@ class TrainingSim:
         try:
             self.server = start_server(protocol, scenario, "pty", seed, speed,
                                        link_path=link_path, faults=faults)
+        except LaunchError as exc:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise UserError(str(exc)) from None
         except BaseException:
             shutil.rmtree(self._folder, ignore_errors=True)
             raise

@@ -1,11 +1,14 @@
-"""Tests of the offline calibration helpers and of the stored threshold table."""
+"""Tests of the offline calibration helpers (tools/detect_calibrate.py) and of the stored threshold
+table."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from probe_nav.core import detect_calibrate as dc
 from probe_nav.core import detect_table as table
+from tools import detect_calibrate as dc
 
 
 def test_reflected_walk_is_the_cusum_recursion() -> None:
@@ -48,3 +51,11 @@ def test_stored_table_matches_the_generator_grid() -> None:
     assert np.all(np.isfinite(h)) and np.all(h >= 0)
     # a longer false-alarm interval always needs a higher threshold on the lowest chart
     assert np.all(np.diff(h[:, :, 0], axis=1) > 0)
+
+
+def test_the_generator_writes_the_stored_table_back_unchanged() -> None:
+    # the file the tool writes (header, grids, 4-decimal values) is byte for byte the stored one,
+    # so the tool and probe_nav/core/detect_table.py agree on the format and on where it lives
+    assert dc.TABLE_PATH.resolve() == Path(table.__file__).resolve()
+    text = dc._format(np.asarray(table.THRESHOLDS), np.asarray(table.LAMBDA))
+    assert text == dc.TABLE_PATH.read_text(encoding="utf-8")

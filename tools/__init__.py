@@ -1,0 +1,1 @@
+"""Offline generators and developer tools (run from the repository root; not installed)."""
