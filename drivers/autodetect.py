@@ -9,6 +9,7 @@ Each protocol family is asked once, at each of its baud rates, with short time-o
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -19,6 +20,8 @@ from probe_nav.drivers.errors import DeviceNotFound, DriverError, UnknownProtoco
 from probe_nav.drivers.ports import port_for_url
 from probe_nav.drivers.probing import Identification, read_for
 from probe_nav.drivers.registry import driver_class, protocol_names
+
+log = logging.getLogger(__name__)
 
 
 class DeviceNotRecognised(DeviceNotFound):
@@ -34,7 +37,8 @@ def candidates(url: str, hints: Sequence[str] = ()) -> list[tuple[str, type[Devi
     for name in protocol_names():
         try:
             cls = driver_class(name)
-        except (UnknownProtocol, ImportError, AttributeError):
+        except (UnknownProtocol, ImportError, AttributeError) as exc:
+            log.warning("driver %r cannot be loaded, skipped: %s", name, exc)
             continue  # a broken third-party entry point must not stop autodetection
         if _family(cls) is not None:
             found.append((name, cls))
@@ -105,7 +109,10 @@ def identify_port(url: str, hints: Sequence[str] = (), timeout_s: float | None =
     for _name, cls in candidates(url, hints):
         for baud in cls.identify_baudrates or (cls.default_baudrate,):
             found = prober.attempt(cls, baud, timeout_s)
+            log.debug("%s: %s at %d baud: %s", url, cls.protocol, baud, found or "no")
             if found is not None:
+                log.info("%s: identified as %s (%s) at %d baud", url, found.protocol,
+                         found.description, found.baudrate or baud)
                 return replace(found, baudrate=found.baudrate or baud)
     if not prober.opened_once:
         why = prober.last_error or "no driver can identify it"

@@ -2,22 +2,36 @@
 and link-state changes as events on a thread-safe queue. Protocols subclass it (ProbeLink, GMC).
 
 Link state is judged on the host clock: port closed -> DISCONNECTED; port open but no frame for
-`stale_after_s` -> STALE; otherwise CONNECTED. A reading is only live while CONNECTED.
+`stale_after_s` -> STALE; otherwise CONNECTED. A reading is only live while CONNECTED. The clock is
+the device's `clock` attribute (time.monotonic; a test may put a fake or simulated one there).
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-import serial
-
 from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, LinkState, LinkStats
 from probe_nav.drivers.probing import Identification, read_for
-from probe_nav.drivers.transport import SerialSettings, SerialTransport, monotonic_s, open_port
+from probe_nav.drivers.ratelimit import RateLimitedLog
+from probe_nav.drivers.transport import (
+    SerialPort,
+    SerialSettings,
+    SerialTransport,
+    monotonic_s,
+    open_port,
+)
+
+log = logging.getLogger(__name__)
+# Counters of things that happen in normal operation (a fragment on connecting, a query flushing
+# the stream...): logged at DEBUG. Every other count_bad counter is a rejected frame or a fault.
+ROUTINE_COUNTERS = frozenset({"partial_first_line", "baseline_spectra", "flushed_bytes",
+                              "reference_lines", "unanswered_queries"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +98,15 @@ class Device(ABC):
         self.info: DeviceInfo | None = None
         self.status: DeviceStatus | None = None
         self.problem: str | None = None  # what is wrong with the link now, in words
+        self.log_limiter = RateLimitedLog(log, clock=monotonic_s)  # rejects, gaps, link changes
+        # The host clock that judges link state and stamps events (seconds). Replace it before
+        # open() to test without waiting on real time, or to pace it by a simulated device.
+        self.clock: Callable[[], float] = monotonic_s
 
     # ------------------------------------------------------------ public API
 
     @classmethod
-    def identify(cls, port: serial.SerialBase, timeout_s: float = 1.5) -> Identification | None:
+    def identify(cls, port: SerialPort, timeout_s: float = 1.5) -> Identification | None:
         """Ask an open port politely whether it is this kind of device; None if not or unknown.
 
         The default only listens (for devices that cannot be asked anything) and leaves the
@@ -110,7 +128,7 @@ class Device(ABC):
         return (cls.identify.__func__ is Device.identify.__func__  # type: ignore[attr-defined]
                 and cls.recognise.__func__ is not Device.recognise.__func__)  # type: ignore[attr-defined]
 
-    def open(self, port: serial.SerialBase | None = None) -> None:
+    def open(self, port: SerialPort | None = None) -> None:
         """Open the port now (DeviceNotFound if impossible) and start reading in the background.
 
         `port` is an already opened pyserial-like port to use instead (tests, or a caller that
@@ -125,6 +143,19 @@ class Device(ABC):
         if self._transport.is_open:
             self.on_close()
         self._transport.close()
+        self.log_limiter.flush(force=True)
+        s = self.stats
+        log.info("%s: closed after %d frames (%d dropped, %d rejected, %d bytes skipped, "
+                 "%d reconnects)%s", self.describe(), s.frames, s.dropped_frames, s.bad_frames,
+                 s.skipped_bytes, s.reconnects, f" {s.extra}" if s.extra else "")
+
+    def describe(self) -> str:
+        """Who this device is, for log lines: its URL, and model and serial once known."""
+        info = self.info
+        if info is None:
+            return self.url
+        who = f"{info.model} #{info.serial}" if info.serial else info.model
+        return f"{self.url} ({who})"
 
     def __enter__(self) -> Device:
         self.open()
@@ -147,7 +178,7 @@ class Device(ABC):
     @property
     def link_state(self) -> LinkState:
         """The link state now, re-evaluated on the host clock."""
-        self._update_state(monotonic_s())
+        self._update_state(self.clock())
         return self._state
 
     @property
@@ -172,7 +203,7 @@ class Device(ABC):
 
     def emit_frame(self, frame: CountFrame, dropped_before: int = 0) -> None:
         """Publish a CountFrame; `dropped_before` frames were lost just before it."""
-        now = monotonic_s()
+        now = self.clock()
         with self._lock:
             self._stats = replace(
                 self._stats,
@@ -181,28 +212,48 @@ class Device(ABC):
             )
             self._last_frame_host_s = now
             self.problem = None
+        if dropped_before > 0:
+            self.log_limiter.log(logging.WARNING, f"{self.url}: frames lost",
+                                 "%s: %d frame(s) lost before frame %d (sequence gap)",
+                                 self.describe(), dropped_before, frame.seq, count=dropped_before)
         self._update_state(now)
         self._events.put(FrameEvent(frame, now))
 
     def emit_status(self, status: DeviceStatus) -> None:
         """Publish a DeviceStatus."""
         self.status = status
-        self._events.put(StatusEvent(status, monotonic_s()))
+        self._events.put(StatusEvent(status, self.clock()))
 
     def emit_info(self, info: DeviceInfo) -> None:
         """Publish the device's identity."""
+        if info != self.info:
+            log.info("%s: identified as %s serial %r firmware %r (%s, detector %s)", self.url,
+                     info.model, info.serial, info.firmware, info.protocol, info.detector)
         self.info = info
-        self._events.put(InfoEvent(info, monotonic_s()))
+        self._events.put(InfoEvent(info, self.clock()))
 
     def report_problem(self, reason: str) -> None:
         """Say what is wrong (no answer, wrong device...): a LinkEvent now, and in STALE reasons."""
         with self._lock:
             self.problem = reason
             state = self._state
-        self._events.put(LinkEvent(state, reason, monotonic_s()))
+        self.log_limiter.log(logging.INFO, f"{self.url}: problem", "%s: %s", self.describe(),
+                             reason)
+        self._events.put(LinkEvent(state, reason, self.clock()))
 
-    def count_bad(self, bad_frames: int = 0, skipped_bytes: int = 0, **extra: int) -> None:
-        """Account for rejected frames, skipped bytes and protocol-specific counters."""
+    def count_bad(self, bad_frames: int = 0, skipped_bytes: int = 0, *,
+                  details: Mapping[str, str] | None = None, **extra: int) -> None:
+        """Account for rejected frames, skipped bytes and protocol-specific counters.
+
+        Each counter is logged under its name as the reason (rate-limited, see ratelimit.py);
+        `details` may say more per counter (the decoder's message, the offending line).
+        """
+        for reason, n in extra.items():
+            detail = (details or {}).get(reason, "")
+            self.log_limiter.log(
+                logging.DEBUG if reason in ROUTINE_COUNTERS else logging.WARNING,
+                f"{self.url}: {reason}", "%s: rejected %s x%d%s", self.describe(), reason, n,
+                f": {detail}" if detail else "", count=n)
         with self._lock:
             merged = dict(self._stats.extra)
             for key, value in extra.items():
@@ -234,7 +285,7 @@ class Device(ABC):
     # ------------------------------------------------------------ LinkListener (reader thread)
 
     def connection_made(self) -> None:
-        now = monotonic_s()
+        now = self.clock()
         with self._lock:
             self._connected_host_s = now
             self._last_frame_host_s = None
@@ -249,13 +300,14 @@ class Device(ABC):
 
     def connection_lost(self, reason: str) -> None:
         self.on_lost(reason)
-        self._set_state(LinkState.DISCONNECTED, reason, monotonic_s())
+        self._set_state(LinkState.DISCONNECTED, reason, self.clock())
 
     def idle(self) -> None:
-        now = monotonic_s()
+        now = self.clock()
         if self._transport.is_open:
             self.on_tick(now)
         self._update_state(now)
+        self.log_limiter.flush()
 
     # ------------------------------------------------------------ state machine
 
@@ -276,5 +328,9 @@ class Device(ABC):
         with self._lock:
             if state is self._state:
                 return
-            self._state = state
+            before, self._state = self._state, state
+        # STALE is this class's own finding; a lost port is logged (with its error) by the transport
+        level = logging.WARNING if state is LinkState.STALE else logging.INFO
+        self.log_limiter.log(level, f"{self.url}: link {state.name}", "%s: link %s -> %s: %s",
+                             self.describe(), before.name, state.name, reason, burst=10)
         self._events.put(LinkEvent(state, reason, now))

@@ -171,7 +171,12 @@ class ExchangeRunner:
         # Immediate steps (send) are chained in a loop rather than by recursion.
         while self._job is not None:
             try:
-                step = self._job.throw(error) if error is not None else self._job.send(value)
+                if error is not None:
+                    step = self._job.throw(error)
+                elif value is None:  # a job not started yet: run it to its first step
+                    step = next(self._job)
+                else:
+                    step = self._job.send(value)
             except StopIteration:
                 self._job, self._step = None, None
                 return

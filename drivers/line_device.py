@@ -11,7 +11,8 @@ from typing import ClassVar
 
 from probe_nav.drivers.device import Device
 from probe_nav.drivers.lines import LineSplitter
-from probe_nav.drivers.transport import monotonic_s
+
+LOGGED_LINE_CHARS = 80  # a rejected line is logged up to this length
 
 
 class LineDevice(Device):
@@ -35,12 +36,14 @@ class LineDevice(Device):
     def on_line_connect(self) -> None:
         """The port has just opened (after the splitter was reset)."""
 
-    def reject_line(self) -> None:
-        """Account for a line that does not parse (a fragment if it is the first one)."""
+    def reject_line(self, line: str = "", why: str = "") -> None:
+        """Account for a line that does not parse (a fragment if it is the first one); the line
+        and `why` go into the (rate-limited) log."""
+        detail = f"{why + ': ' if why else ''}{line[:LOGGED_LINE_CHARS]!r}"
         if self.lines_this_connection == 1:
-            self.count_bad(partial_first_line=1)
+            self.count_bad(partial_first_line=1, details={"partial_first_line": detail})
         else:
-            self.count_bad(bad_frames=1, bad_lines=1)
+            self.count_bad(bad_frames=1, bad_lines=1, details={"bad_lines": detail})
 
     # ------------------------------------------------------------ Device hooks
 
@@ -54,7 +57,7 @@ class LineDevice(Device):
         self._report_splitter()
 
     def on_data(self, data: bytes) -> None:
-        now = monotonic_s()
+        now = self.clock()
         for line in self._lines.feed(data, now):
             self.lines_this_connection += 1
             self.on_line(line, now)
@@ -66,5 +69,7 @@ class LineDevice(Device):
         overlong, short, skipped = (a - b for a, b in zip(now, self._reported, strict=True))
         if overlong or short or skipped:
             self.count_bad(bad_frames=overlong + short, skipped_bytes=skipped,
-                           overlong_lines=overlong, short_lines=short)
+                           overlong_lines=overlong, short_lines=short, details={
+                               "overlong_lines": f"no line end within {self.max_line_bytes} bytes",
+                               "short_lines": f"line left unfinished for {self.partial_line_s} s"})
         self._reported = now

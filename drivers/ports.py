@@ -44,7 +44,8 @@ def recognise(vid: int | None, pid: int | None) -> KnownUsb | None:
         return None
     exact = [k for k in KNOWN_USB_IDS if k.vid == vid and k.pid == pid]
     vendor = [k for k in KNOWN_USB_IDS if k.vid == vid and k.pid is None]
-    return (exact or vendor or [None])[0]
+    matches = exact or vendor
+    return matches[0] if matches else None
 
 
 @dataclass(frozen=True, slots=True)

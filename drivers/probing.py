@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import serial
 
+from probe_nav.drivers.transport import SerialPort
+
 
 @dataclass(frozen=True, slots=True)
 class Identification:
@@ -24,7 +26,7 @@ class Identification:
 
 
 def read_for(
-    port: serial.SerialBase,
+    port: SerialPort,
     timeout_s: float,
     done: Callable[[bytes], bool] | None = None,
     quiet_s: float = 0.0,
@@ -50,7 +52,7 @@ def read_for(
     return bytes(buf)
 
 
-def settle(port: serial.SerialBase, settle_s: float) -> int:
+def settle(port: SerialPort, settle_s: float) -> int:
     """Wait `settle_s` and drop whatever arrived meanwhile; returns how many bytes were dropped."""
     dropped = len(read_for(port, settle_s))
     with contextlib.suppress(serial.SerialException, OSError):

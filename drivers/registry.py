@@ -7,6 +7,7 @@ third-party package adds a protocol by declaring an entry point, without touchin
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from probe_nav.drivers.device import Device
 from probe_nav.drivers.errors import UnknownProtocol
@@ -38,11 +39,12 @@ def driver_class(name: str) -> type[Device]:
     return cls
 
 
-def open_device(url: str, protocol: str = "probelink", **kwargs: object) -> Device:
+def open_device(url: str, protocol: str = "probelink", **kwargs: Any) -> Device:
     """Make the device object for `url` speaking `protocol` (not yet opened).
 
     `protocol="auto"` asks the port who it is first (probe_nav.drivers.autodetect): DeviceNotFound
-    if the port cannot be opened or nothing recognises it.
+    if the port cannot be opened or nothing recognises it. `kwargs` go to the driver class, each
+    of which takes its own options (hence Any: the class is only known at run time).
     """
     if protocol == AUTO:
         from probe_nav.drivers.autodetect import detect

@@ -4,6 +4,7 @@ that reports connect/disconnect and reconnects automatically, in the spirit of `
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,10 @@ from typing import Protocol
 import serial
 
 from probe_nav.drivers.errors import DeviceNotFound
+from probe_nav.drivers.ratelimit import RateLimitedLog
+
+log = logging.getLogger(__name__)
+RECONNECT_LOG_INTERVAL_S = 60.0  # failed reopens: the first is logged, then a summary a minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +42,27 @@ class LinkListener(Protocol):
     def idle(self) -> None: ...
 
 
-def open_port(url: str, settings: SerialSettings) -> serial.SerialBase:
+class SerialPort(Protocol):
+    """What the drivers use of an open pyserial port.
+
+    `serial_for_url` returns a different class per URL scheme (device path, loop://, socket://,
+    rfc2217://), and pyserial's common base class `SerialBase` lacks `in_waiting` and
+    `reset_input_buffer`; any of them, or a test double, fits this.
+    """
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def read(self, size: int = 1, /) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_port(url: str, settings: SerialSettings) -> SerialPort:
     """Open `url` (a device path or a pyserial URL); DeviceNotFound with a readable reason."""
     try:
         port = serial.serial_for_url(
@@ -68,24 +93,28 @@ class SerialTransport:
         url: str,
         listener: LinkListener,
         settings: SerialSettings | None = None,
-        opener: Callable[[str, SerialSettings], serial.SerialBase] = open_port,
+        opener: Callable[[str, SerialSettings], SerialPort] = open_port,
     ) -> None:
         self.url = url
         self.settings = settings or SerialSettings()
         self._listener = listener
         self._opener = opener
-        self._port: serial.SerialBase | None = None
+        self._port: SerialPort | None = None
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connections = 0
+        self._reopen_log = RateLimitedLog(log, burst=1, interval_s=RECONNECT_LOG_INTERVAL_S,
+                                          clock=lambda: monotonic_s())
+        self._failed_reopens = 0
+        self._lost_s = 0.0
 
     @property
     def is_open(self) -> bool:
         """True while the port is open."""
         return self._port is not None
 
-    def start(self, first_port: serial.SerialBase | None = None) -> None:
+    def start(self, first_port: SerialPort | None = None) -> None:
         """Start the reader thread; `first_port` is an already opened port to use first."""
         self._port = first_port
         self._thread = threading.Thread(target=self._run, name=f"reader {self.url}", daemon=True)
@@ -122,7 +151,11 @@ class SerialTransport:
             if self._port is None:
                 try:
                     port = self._opener(self.url, self.settings)
-                except DeviceNotFound:
+                except DeviceNotFound as exc:
+                    self._failed_reopens += 1
+                    self._reopen_log.log(logging.INFO, f"{self.url}: reopen failed",
+                                         "%s: reopen failed (%s); retrying every %g s", self.url,
+                                         exc, self.settings.reconnect_interval_s)
                     self._listener.idle()
                     self._stop.wait(self.settings.reconnect_interval_s)
                     continue
@@ -134,6 +167,14 @@ class SerialTransport:
         port = self._port
         assert port is not None
         self.connections += 1
+        if self.connections == 1:
+            log.info("%s: connected at %d baud", self.url, self.settings.baudrate)
+        else:
+            self._reopen_log.flush(force=True)
+            self._reopen_log.reset(f"{self.url}: reopen failed")
+            log.info("%s: reconnected (connection %d) after %d failed attempts in %.1f s",
+                     self.url, self.connections, self._failed_reopens, monotonic_s() - self._lost_s)
+        self._failed_reopens = 0
         with contextlib.suppress(Exception):
             port.reset_input_buffer()  # bytes queued while nobody listened are stale
         self._listener.connection_made()
@@ -146,6 +187,9 @@ class SerialTransport:
                     data += port.read(min(waiting, self.settings.read_size))
             except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
                 reason = _reason(exc)
+                log.warning("%s: connection lost: %s (%s: %s); reconnecting", self.url, reason,
+                            type(exc).__name__, exc)
+                self._lost_s = monotonic_s()
                 break
             if data:
                 self._listener.data_received(data)

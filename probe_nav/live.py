@@ -10,6 +10,7 @@ before a gap is passed off as live.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -31,10 +32,12 @@ from probe_nav.drivers.frames import (
     LinkState,
     LinkStats,
 )
+from probe_nav.drivers.ratelimit import RateLimitedLog
 
 if TYPE_CHECKING:
     from probe_nav.cases.session import SessionRecorder
 
+log = logging.getLogger(__name__)
 LOW_BATTERY_PCT = 10
 TREND_CAPACITY = 8192  # frames kept for the trend plot (82 s at 100 frames/s)
 CLOCK_JUMP_S = 30.0  # a device clock that jumps more than this (or back) restarts the trend
@@ -142,6 +145,10 @@ class LiveSession:
         self._trend = _Trend(trend_capacity)
         self._notice = ""
         self._notices: queue.Queue[str] = queue.Queue()
+        self._link_log = RateLimitedLog(log, burst=10)  # a flapping link must not flood the log
+        log.info("session started on %s (meter %s, background %s cps, recording to %s)",
+                 device.describe(), self._config.meter, self._config.background_cps,
+                 recorder.directory if recorder is not None else "nowhere")
 
     # ------------------------------------------------------------ controls
 
@@ -160,6 +167,10 @@ class LiveSession:
         """Use a known background from now on (the hot detector restarts with it)."""
         self._config = replace(self._config, background_cps=background.rate_cps,
                                background_sd_cps=background.sd_cps)
+        how = (f"measured: {background.counts} counts in {background.live_s:g} s live"
+               if background.live_s > 0 else "given")
+        log.info("background set to %.4g +- %.2g cps (%s)", background.rate_cps,
+                 background.sd_cps, how)
         last = self._last_frame
         self._record("background_set", t_s=None if last is None else last.t_s,
                      background_cps=background.rate_cps, background_sd_cps=background.sd_cps)
@@ -176,19 +187,26 @@ class LiveSession:
 
     def start_background(self, duration_s: float = 10.0) -> None:
         """Measure the background for `duration_s` of live time, from the next frame."""
+        log.info("background measurement of %g s live started", duration_s)
         self._bg_measure = TimedCount(duration_s, "live")
 
     def cancel_background(self) -> None:
         """Abandon a background measurement in progress."""
+        if self._bg_measure is not None:
+            log.info("background measurement cancelled")
         self._bg_measure = None
 
     def start_timed_count(self, preset_s: float = 10.0) -> None:
         """Count for `preset_s` of live time from the next frame, against the current background."""
         self._timed = TimedCount(preset_s, "live", self.background or Background.given(0.0))
         self._timed_last = None
+        log.info("timed count of %g s live started (background %.4g cps)", preset_s,
+                 self._timed.background.rate_cps)
 
     def cancel_timed_count(self) -> None:
         """Abandon a timed count in progress."""
+        if self._timed is not None and not self._timed.complete:
+            log.info("timed count cancelled")
         self._timed = None
 
     def send_command(self, what: str, job: Callable[[], str]) -> None:
@@ -243,6 +261,9 @@ class LiveSession:
         self.device.close()
         if self.recorder is not None:
             self.recorder.close()
+            log.info("session recording closed: %d frames in %s", self.recorder.frames_written,
+                     self.recorder.directory)
+        log.info("session on %s stopped", self.device.describe())
 
     def _record(self, kind: str, t_s: float | None = None, **fields: object) -> None:
         if self.recorder is not None:
@@ -254,6 +275,8 @@ class LiveSession:
             write()
         except OSError as exc:
             self._notice = f"session recording stopped: {exc.strerror or exc}"
+            log.warning("session recording to %s failed and stopped: %s",
+                        self.recorder.directory if self.recorder else "?", exc)
             self.recorder = None
 
     # ------------------------------------------------------------ the poll
@@ -282,6 +305,8 @@ class LiveSession:
 
     def _set_link(self, state: LinkState) -> None:
         if state is not self._link:
+            self._link_log.log(logging.INFO, f"link {state.name}", "session link %s -> %s: %s",
+                               self._link.name, state.name, self._link_reason)
             last = self._last_frame
             self._record("link", t_s=None if last is None else last.t_s, state=state.value,
                          reason=self._link_reason)
@@ -296,9 +321,11 @@ class LiveSession:
         self._reading = None
         if self._timed is not None and not self._timed.complete:
             self._notice = "timed count abandoned: the link was lost"
+            log.info(self._notice)
             self._timed = None
         if self._bg_measure is not None:
             self._notice = "background measurement abandoned: the link was lost"
+            log.info(self._notice)
             self._bg_measure = None
 
     def _restart_processor(self) -> None:
@@ -345,6 +372,9 @@ class LiveSession:
             self._timed.add(counts, live, frame.real_s, frame.t_s)
             if self._timed.complete:
                 new_timed = self._timed_last = self._timed.result
+                log.info("timed count done: %d counts in %.3f s live, net %.4g +- %.2g cps%s",
+                         new_timed.counts, new_timed.live_s, new_timed.net_cps,
+                         new_timed.net_sd_cps, " (significant)" if new_timed.significant else "")
                 self._record("timed_count", t_s=frame.t_s, counts=new_timed.counts,
                              live_s=new_timed.live_s, rate_cps=new_timed.rate_cps,
                              net_cps=new_timed.net_cps)

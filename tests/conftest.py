@@ -2,15 +2,68 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 
+from probe_nav.logs import reset_logging
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis, loaded by default (HYPOTHESIS_PROFILE=NAME picks another registered profile):
+# - deadline=None and no too_slow health check: both are wall-clock limits, which fail at random
+#   on a shared, loaded machine without saying anything about the code;
+# - derandomize=True: the examples come from a seed fixed per test, so every run (and every
+#   worker) tries the same inputs and a failure reproduces exactly on the next run. Runs differ
+#   only when the tests do; the example database is off so no run depends on an earlier one.
+hypothesis.settings.register_profile(
+    "probe-nav", deadline=None, derandomize=True, database=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "probe-nav"))
+
+
+_SAVED_DATA_DIR = "_probe_nav_saved_data_dir"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the suite's log files and databases out of the user's data directory: tests (and the
+    CLI processes they start) that set no PROBE_NAV_DATA_DIR of their own use a private folder.
+
+    Set here rather than in a session fixture because fixtures run after collection, and some test
+    modules copy os.environ when they are imported (e.g. an environment for their subprocesses).
+    """
+    private = tempfile.mkdtemp(prefix="probe-nav-test-data-")
+    setattr(config, _SAVED_DATA_DIR, (os.environ.get("PROBE_NAV_DATA_DIR"), private))
+    os.environ["PROBE_NAV_DATA_DIR"] = private
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the private data folder and give the environment back."""
+    saved, private = getattr(config, _SAVED_DATA_DIR, (None, None))
+    if private is None:
+        return
+    shutil.rmtree(private, ignore_errors=True)
+    if saved is None:
+        os.environ.pop("PROBE_NAV_DATA_DIR", None)
+    else:
+        os.environ["PROBE_NAV_DATA_DIR"] = saved
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A test that runs `main()` in-process configures logging; undo it after the test."""
+    level = logging.getLogger().level
+    yield
+    reset_logging()
+    logging.getLogger().setLevel(level)
 
 
 def cli(*args: str) -> list[str]:

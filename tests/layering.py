@@ -42,9 +42,8 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("calibration",),  # nuclide data, dead time, energy, NEMA: maths only
     ("simulator",),  # physics, scenarios, emulators, links, DeviceServer, launcher
     ("core",),  # rate, background, detection, timed counts: pure numpy
-    ("errors", "qt_app"),  # the error types; the one Qt application object
+    ("errors", "qt_app", "logs"),  # error types; the one Qt application; the log set-up
     ("storage", "io", "report", "monitor", "audio"),  # SQLite, file formats, PDF, readout, sound
-    ("logs",),  # the process's log set-up (in the data directory) and its REPORTED marker
     ("cases", "qc"),  # case records and session files; QC/calibration records and procedures
     ("live",),  # the Qt-free session: device events -> Processor -> snapshots, recording
     ("gui",),  # the console

@@ -9,6 +9,7 @@ a built wheel really contains and that it runs from its own files.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -37,11 +38,19 @@ def test_the_explicit_package_list_names_every_package_folder() -> None:
     assert sorted(SETUPTOOLS["packages"]) == sorted(package_dirs())
 
 
+# Left behind by builds, tools and tests; setuptools would pack a stale build/lib into the wheel.
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "out", "mutants",
+                                    "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from a clean copy of the source tree."""
+    source = tmp_path_factory.mktemp("source") / "probe-nav"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
     out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                            "--disable-pip-version-check", "-w", str(out), str(ROOT)],
+                            "--disable-pip-version-check", "-w", str(out), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
     (path,) = out.glob("probe_nav-*.whl")

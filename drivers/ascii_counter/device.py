@@ -47,8 +47,8 @@ class AsciiCounterDevice(LineDevice):
             return
         try:
             t_s, count = parse_line(line)
-        except ValueError:
-            self.reject_line()
+        except ValueError as exc:
+            self.reject_line(line, str(exc))
             return
         if t_s is None:
             self._untimed_t_s += self.frame_period_s

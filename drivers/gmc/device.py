@@ -20,8 +20,6 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import ClassVar
 
-import serial
-
 from probe_nav.drivers.device import Device
 from probe_nav.drivers.errors import DeviceTimeout
 from probe_nav.drivers.exchange import ExchangeRunner, ReplyError, Step
@@ -48,7 +46,7 @@ from probe_nav.drivers.gmc.codec import (
     parse_version,
 )
 from probe_nav.drivers.probing import Identification, read_for, settle
-from probe_nav.drivers.transport import monotonic_s
+from probe_nav.drivers.transport import SerialPort
 
 Job = Generator[Step, bytes, None]
 
@@ -83,10 +81,10 @@ class GmcDevice(Device):
         self.version: GmcVersion | None = None
         self.serial_hex = ""
         self._runner = ExchangeRunner(self.send)
-        self._jobs: queue.Queue[tuple[Callable[[], Job], Future]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[Callable[[], Job], Future[bytes]]] = queue.Queue()
         self._words = HeartbeatDecoder((self.codec or Rfc1201).value_bytes)
         self._streaming = False
-        self._running: Future | None = None  # the caller waiting for the job that runs now
+        self._running: Future[bytes] | None = None  # the caller waiting for the job that runs now
         self._next_handshake_s = 0.0
         self._heartbeats = 0
         self._reported_discards = 0
@@ -102,7 +100,7 @@ class GmcDevice(Device):
         cmd = command(name)
         if not self._transport.is_open:
             raise DeviceTimeout(f"cannot send {cmd.decode()}: the counter is not connected")
-        future: Future = Future()
+        future: Future[bytes] = Future()
         self._jobs.put((lambda: self._query_job(name, cmd, future), future))
         wait_s = timeout_s if timeout_s is not None else 3 * self.reply_timeout_s + 2.5
         try:
@@ -137,7 +135,7 @@ class GmcDevice(Device):
     def on_connect(self) -> None:
         self._streaming = False
         self._words.reset()
-        self._runner.start(self._handshake(), monotonic_s())
+        self._runner.start(self._handshake(), self.clock())
 
     def on_lost(self, reason: str) -> None:
         self._runner.cancel()
@@ -151,7 +149,7 @@ class GmcDevice(Device):
         self.send(HEARTBEAT_OFF)  # leave the counter quiet, as we found it or better
 
     def on_data(self, data: bytes) -> None:
-        now = monotonic_s()
+        now = self.clock()
         rest = self._runner.feed(data, now)
         if rest:
             if self._streaming:
@@ -189,7 +187,7 @@ class GmcDevice(Device):
         except (ReplyError, GmcError) as exc:
             self.report_problem(f"{exc}; is this a GQ GMC counter at {self.settings.baudrate} baud?"
                                 if isinstance(exc, ReplyError) else str(exc))
-            self._next_handshake_s = monotonic_s() + self.retry_s
+            self._next_handshake_s = self.clock() + self.retry_s
             return
         self.version, self.revision = version, revision
         self._words.reset(revision.value_bytes)
@@ -208,7 +206,7 @@ class GmcDevice(Device):
         yield Step.send(HEARTBEAT_ON)
         self._streaming = True
 
-    def _query_job(self, name: str, cmd: bytes, future: Future) -> Job:
+    def _query_job(self, name: str, cmd: bytes, future: Future[bytes]) -> Job:
         was_streaming = self._streaming
         self._streaming = False
         try:
@@ -289,7 +287,7 @@ class GmcDevice(Device):
     # ------------------------------------------------------------ autodetection
 
     @classmethod
-    def identify(cls, port: serial.SerialBase, timeout_s: float = 1.0) -> Identification | None:
+    def identify(cls, port: SerialPort, timeout_s: float = 1.0) -> Identification | None:
         """Stop a heartbeat, flush, ask `<GETVER>>`: a GMC answers with its model."""
         port.write(HEARTBEAT_OFF)
         settle(port, 0.2)

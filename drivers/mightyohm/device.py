@@ -47,7 +47,7 @@ class MightyOhmDevice(LineDevice):
             elif line.startswith("http") and is_text_line(line):
                 pass  # the banner's second line, the project URL
             else:
-                self.reject_line()
+                self.reject_line(line)
             return
         self._reports += 1
         self.emit_frame(CountFrame(

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-import serial
-
 from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
 from probe_nav.drivers.line_device import LineDevice
 from probe_nav.drivers.lines import is_text_line
@@ -32,6 +30,7 @@ from probe_nav.drivers.ogd.codec import (
     parse_message,
 )
 from probe_nav.drivers.probing import Identification, read_for
+from probe_nav.drivers.transport import SerialPort
 
 QUERIES = b"\nread info\nread settings\n"  # the first line end ends a half-typed command
 
@@ -95,7 +94,7 @@ class OgdDevice(LineDevice):
         elif is_text_line(line):
             self._on_text(line)
         else:
-            self.reject_line()
+            self.reject_line(line, "not printable text")
 
     # ------------------------------------------------------------ lines
 
@@ -143,8 +142,8 @@ class OgdDevice(LineDevice):
                 spectrum, reset = histogram(values), False
                 gap = None if self._last_line_s is None else now_s - self._last_line_s
                 periods = 1 if gap is None else max(1, round(gap / self.output_period_s))
-        except ValueError:
-            self.reject_line()
+        except ValueError as exc:
+            self.reject_line(line, str(exc))
             return
         self._last_line_s = now_s
         self._periods += periods
@@ -186,7 +185,7 @@ class OgdDevice(LineDevice):
     # ------------------------------------------------------------ autodetection
 
     @classmethod
-    def identify(cls, port: serial.SerialBase, timeout_s: float = 1.5) -> Identification | None:
+    def identify(cls, port: SerialPort, timeout_s: float = 1.5) -> Identification | None:
         """Ask `read info` (read-only) and listen: its banner or a data line gives it away."""
         port.write(b"\nread info\n")  # the first line end ends whatever the shell holds
         raw = read_for(port, timeout_s, done=lambda buf: cls.recognise(buf) is not None,

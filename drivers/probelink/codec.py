@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from probe_nav.drivers.cobs import CobsError, cobs_decode, cobs_encode
 from probe_nav.drivers.crc import crc16_ccitt
@@ -286,6 +287,7 @@ class StreamDecoder:
 
     def __init__(self) -> None:
         self.stats = DecoderStats()
+        self.last_errors: dict[str, str] = {}  # DecoderStats counter -> what its last reject was
         self._packets = DelimitedBuffer(
             MAX_PACKET_BYTES, lambda data, start: data.find(0, start), self._skipped
         )
@@ -299,6 +301,7 @@ class StreamDecoder:
         for packet in self._packets.split(data):
             if packet is None:
                 self.stats.oversize += 1
+                self.last_errors["oversize"] = f"no delimiter within {MAX_PACKET_BYTES} bytes"
             elif packet:  # back-to-back delimiters are idle fill, not errors
                 msg = self._decode(packet)
                 if msg is not None:
@@ -310,6 +313,7 @@ class StreamDecoder:
             msg = decode(packet)
         except ProbeLinkError as exc:
             setattr(self.stats, exc.kind, getattr(self.stats, exc.kind) + 1)
+            self.last_errors[exc.kind] = str(exc)
             self.stats.skipped_bytes += len(packet) + 1
             return None
         self.stats.messages += 1
@@ -334,7 +338,7 @@ def command(cmd: Cmd, seq: int, *args: object) -> Command:
     return Command(cmd, struct.pack(_COMMAND_ARGS.get(cmd, "<"), *args), seq)
 
 
-def command_args(msg: Command) -> tuple:
+def command_args(msg: Command) -> tuple[Any, ...]:
     """Unpack a COMMAND's arguments; ProbeLinkError('malformed') when they are the wrong size."""
     try:
         return struct.unpack(_COMMAND_ARGS.get(msg.cmd, "<"), msg.args)

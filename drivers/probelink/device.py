@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import serial
-
 from probe_nav.drivers.device import Device
 from probe_nav.drivers.errors import DeviceTimeout
 from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
@@ -17,13 +15,14 @@ from probe_nav.drivers.probelink.messages import (
     Count,
     Detector,
     Info,
+    Message,
     SpectrumChunk,
     Status,
 )
 from probe_nav.drivers.probing import Identification, read_for
-from probe_nav.drivers.transport import monotonic_s
+from probe_nav.drivers.transport import SerialPort
 
-_DETECTOR_NAMES = {
+_DETECTOR_NAMES: dict[int, str] = {  # keyed by the INFO message's detector code
     Detector.UNKNOWN: "unknown",
     Detector.CDTE: "CdTe",
     Detector.CZT: "CZT",
@@ -71,8 +70,9 @@ class ProbeLinkDevice(Device):
     default_frame_period_s = 0.05
     identify_order = 20
 
-    def __init__(self, url: str, **kwargs: object) -> None:
-        super().__init__(url, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, url: str, *, baudrate: int | None = None,
+                 stale_after_s: float | None = None) -> None:
+        super().__init__(url, baudrate=baudrate, stale_after_s=stale_after_s)
         self._decoder = StreamDecoder()
         self._reported_rejects: dict[str, int] = {}
         self._reported_skipped = 0
@@ -86,11 +86,11 @@ class ProbeLinkDevice(Device):
         self._frames_this_connection = 0
 
     @classmethod
-    def identify(cls, port: serial.SerialBase, timeout_s: float = 0.6) -> Identification | None:
+    def identify(cls, port: SerialPort, timeout_s: float = 0.6) -> Identification | None:
         """Send GET_INFO: a ProbeLink device answers with ACK and INFO (and may be streaming)."""
         port.write(DELIMITER + encode(command(Cmd.GET_INFO, 1)))
 
-        def messages(buf: bytes) -> list:
+        def messages(buf: bytes) -> list[Message]:
             return StreamDecoder().feed(buf)
 
         raw = read_for(port, timeout_s,
@@ -142,7 +142,7 @@ class ProbeLinkDevice(Device):
         self._ask_identity_and_stream()
 
     def _ask_identity_and_stream(self) -> None:
-        self._last_request_s = monotonic_s()
+        self._last_request_s = self.clock()
         self._send_command(Cmd.GET_INFO)
         self._send_command(Cmd.START_STREAM)
 
@@ -221,6 +221,7 @@ class ProbeLinkDevice(Device):
         delta = {k: v for k, v in delta.items() if v}
         skipped = stats.skipped_bytes - self._reported_skipped
         if delta or skipped:
-            self.count_bad(bad_frames=sum(delta.values()), skipped_bytes=skipped, **delta)
+            self.count_bad(bad_frames=sum(delta.values()), skipped_bytes=skipped,
+                           details=self._decoder.last_errors, **delta)
         self._reported_rejects = rejected
         self._reported_skipped = stats.skipped_bytes

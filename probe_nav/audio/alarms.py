@@ -15,11 +15,13 @@ sounds again, a condition that cleared and comes back sounds at once.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 NO_SIGNAL = "NO SIGNAL"
 OVER_RANGE = "OVER RANGE"
 LOW_BATTERY = "LOW BATTERY"
@@ -83,14 +85,20 @@ class AlarmSequencer:
 
     def set_present(self, conditions: set[str], now_sample: int) -> None:
         """The alarm conditions present now."""
-        for gone in self.present - conditions:
+        for gone in sorted(self.present - conditions):
             self._silenced_until.pop(gone, None)
+            log.info("alarm cleared: %s", gone)
+        for new in sorted(conditions - self.present):
+            log.info("alarm raised: %s (priority %d)", new, PATTERNS[new].priority)
         self.present = set(conditions)
         self._choose(now_sample)
 
     def acknowledge(self, now_sample: int) -> None:
         """Silence every present condition for the re-alarm interval."""
         until = now_sample + round(self.realarm_s * self.sample_rate_hz)
+        if self.present:
+            log.info("alarm acknowledged: %s (silenced for %g s)", ", ".join(sorted(self.present)),
+                     self.realarm_s)
         for name in self.present:
             self._silenced_until[name] = until
         self._choose(now_sample)

@@ -11,6 +11,7 @@ opens it anyway, read only, returning whatever rows can still be read.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -36,8 +37,10 @@ from probe_nav.cases.schema import (
 )
 from probe_nav.core.timed import TimedCountResult
 from probe_nav.errors import UserError
+from probe_nav.logs import REPORTED
 from probe_nav.storage import StoreError, open_database, record_checksum, user_data_dir
 
+log = logging.getLogger(__name__)
 DEFAULT_FILE_NAME = "cases.sqlite3"
 
 
@@ -72,6 +75,8 @@ class CaseStore:
         self.path = path
         self.read_only = read_only
         self.skipped_records = 0  # rows unreadable or failing their checksum, since opening
+        if read_only:
+            log.info("%s: damaged case database opened read only to salvage it", path)
 
     @classmethod
     def open(cls, path: Path | None = None) -> CaseStore:
@@ -129,6 +134,7 @@ class CaseStore:
         cols = (*CASE_COLUMNS, "checksum")
         self._write(f"INSERT INTO cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                     (*[row[c] for c in CASE_COLUMNS], case_checksum(row)))
+        log.info("%s: case %s written", self.path, case.case_id)
         return case
 
     def record(
@@ -147,6 +153,8 @@ class CaseStore:
         row_id = self._write(
             f"INSERT INTO measurements ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             (*values, digest))
+        log.info("%s: measurement %d (node %s, %s) of case %s written", self.path, row_id, node,
+                 kind, case.case_id)
         return with_id(m, row_id, digest)
 
     def add_note(self, case_id: str, text: str, t_unix_s: float | None = None) -> CaseNote:
@@ -156,6 +164,7 @@ class CaseStore:
         digest = _note_checksum(note)
         self._write("INSERT INTO case_notes (case_id, t_unix_s, text, checksum) VALUES (?,?,?,?)",
                     (note.case_id, note.t_unix_s, note.text, digest))
+        log.info("%s: note written to case %s", self.path, note.case_id)
         return note
 
     def add_session(self, case_id: str | None, directory: Path, started_unix_s: float) -> None:
@@ -164,6 +173,7 @@ class CaseStore:
             self.case(case_id)
         self._write("INSERT INTO sessions (case_id, started_unix_s, directory) VALUES (?,?,?)",
                     (case_id, started_unix_s, str(directory)))
+        log.info("%s: session %s linked to case %s", self.path, directory, case_id)
 
     # ---- reading ------------------------------------------------------------------------
     def _rows(self, table: str) -> Iterator[dict[str, object]]:
@@ -183,6 +193,9 @@ class CaseStore:
                 if not self.read_only:
                     raise StoreError(f"{self.path}: cannot read table {table}: {exc}") from None
                 self.skipped_records += 1 if gap == 0 else 0
+                if gap == 0:
+                    log.warning("%s: unreadable rows in table %s after row %d skipped (%s)",
+                                self.path, table, last, exc, extra=REPORTED)
                 gap = 1 if gap == 0 else gap * 2  # probe past the damaged stretch
                 if gap > 1 << 40:
                     return
@@ -200,7 +213,7 @@ class CaseStore:
 
     def _case_from(self, row: dict[str, object]) -> Case | None:
         if case_checksum(row) != row.get("checksum"):
-            self.skipped_records += 1
+            self._refused("case", row.get("case_id"))
             return None
         return Case(**{k: row[k] for k in CASE_COLUMNS})  # type: ignore[arg-type]
 
@@ -228,7 +241,7 @@ class CaseStore:
         out = []
         for r in rows:
             if measurement_checksum(r) != r.get("checksum"):
-                self.skipped_records += 1
+                self._refused("measurement", r.get("id"))
                 continue
             values = {c: r[c] for c in MEASUREMENT_COLUMNS}
             values["significant"], values["complete"] = bool(r["significant"]), bool(r["complete"])
@@ -254,7 +267,7 @@ class CaseStore:
                 continue
             note = CaseNote(str(r["case_id"]), float(r["t_unix_s"]), str(r["text"]))
             if _note_checksum(note) != r.get("checksum"):
-                self.skipped_records += 1
+                self._refused("note", r.get("_rowid"))
                 continue
             out.append(note)
         return sorted(out, key=lambda n: n.t_unix_s)
@@ -264,6 +277,12 @@ class CaseStore:
         return [SessionRef(r["case_id"], float(r["started_unix_s"]), str(r["directory"]))
                 for r in self._rows("sessions")
                 if case_id is None or r.get("case_id") == case_id]
+
+    def _refused(self, kind: str, row_id: object) -> None:
+        """A row failed its checksum: count it (the caller reports the count) and log it."""
+        self.skipped_records += 1
+        log.warning("%s: %s %s fails its checksum (changed outside probe-nav or damaged); "
+                    "skipped", self.path, kind, row_id, extra=REPORTED)
 
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check says ok."""

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from collections.abc import Sequence
 
 from probe_nav import __version__
 from probe_nav.errors import RunFailure, UserError
+from probe_nav.logs import LEVELS, REPORTED, configure_logging
+from probe_nav.storage.paths import user_data_dir
+
+log = logging.getLogger(__name__)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -24,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = OneLineParser(prog="probe-nav", description=__doc__)
     parser.add_argument("--version", action="version", version=f"probe-nav {__version__}")
+    parser.add_argument("--log-level", type=str.lower, choices=tuple(LEVELS), default="warning",
+                        metavar="LEVEL", help="what to log on stderr: debug, info, warning "
+                        "(default) or error; the log file in the data directory gets INFO")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for module in (demo, gui, monitor, sim, ports, replay, record, case, qc, calibrate):
@@ -40,13 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    log_file = configure_logging(args.log_level, log_dir=user_data_dir())
+    # the command only, not its arguments: they may hold a note's text
+    log.info("probe-nav %s: %s", __version__, args.command)
+    log.debug("log file: %s", log_file)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
+        log.info("exit %d: %s", UserError.exit_status, exc, extra=REPORTED)
         print(f"probe-nav: error: {exc}", file=sys.stderr)
         return UserError.exit_status
     except RunFailure as exc:
+        log.error("exit %d: %s", RunFailure.exit_status, exc, extra=REPORTED)
         print(f"probe-nav: failed: {exc}", file=sys.stderr)
         return RunFailure.exit_status
     except KeyboardInterrupt:
@@ -55,3 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Reader of our stdout went away (e.g. `| head`): not an error of ours.
         sys.stderr.close()
         return 0
+    except Exception:
+        log.critical("crashed", exc_info=True, extra=REPORTED)  # Python prints the traceback
+        raise

@@ -26,6 +26,7 @@ only over change points and blocks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,9 +138,13 @@ class AdaptiveRateMeter:
         by_time = np.searchsorted(v, v[p] - cfg.max_window_s, side="left")
         return np.minimum(np.maximum(by_counts, by_time), p - 1)  # at least one frame
 
-    def _next_event(self, c, v, p, s, cap, g0, span):
+    def _next_event(
+        self, c: np.ndarray, v: np.ndarray, p: np.ndarray, s: np.ndarray, cap: np.ndarray,
+        g0: int, span: _Span,
+    ) -> tuple[int, Callable[[int], None] | None]:
         """(index into p, action) of the first restart, merge or confirmation, or (len, None)."""
-        k_best, action = p.size, None
+        k_best = p.size
+        action: Callable[[int], None] | None = None
         fired = self._first_fire(c, v, p, s, span)
         if fired is not None:
             k_best, scale_s = fired
@@ -156,7 +161,9 @@ class AdaptiveRateMeter:
                     self._forget_merge()
         return k_best, action
 
-    def _merge_events(self, c, v, p, cap, g0):
+    def _merge_events(
+        self, c: np.ndarray, v: np.ndarray, p: np.ndarray, cap: np.ndarray, g0: int
+    ) -> tuple[int, bool] | None:
         """First frame where the pending restart is taken back (True) or confirmed (False).
 
         Taken back when the current segment agrees with the part before the restart

@@ -25,6 +25,7 @@ of its curve. Hence, with z = m / m_max smoothed over `window_s`:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.core.history import CumulativeHistory
@@ -84,7 +85,7 @@ class OverRangeDetector:
         counts: np.ndarray,
         live_s: np.ndarray,
         real_s: np.ndarray | None = None,
-        flags: np.ndarray | None = None,
+        flags: ArrayLike | None = None,
     ) -> np.ndarray:
         """Over-range flag per frame of a chunk."""
         c, v = as_frames(counts, live_s)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from probe_nav.core.history import carried_cumsum
 
@@ -61,7 +62,7 @@ def ratio_rate_cps(counts: np.ndarray, live_s: np.ndarray) -> np.ndarray:
     return np.where(live_s > 0.0, counts / safe, 0.0)
 
 
-def as_frames(counts: np.ndarray, live_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def as_frames(counts: ArrayLike, live_s: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Validated contiguous copies: counts as int64 >= 0, live_s as float64 >= 0 and finite."""
     c = np.ascontiguousarray(counts, dtype=np.int64).reshape(-1)
     v = np.ascontiguousarray(live_s, dtype=np.float64).reshape(-1)

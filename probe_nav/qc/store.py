@@ -10,15 +10,18 @@ from an older record when the newest one is bad.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from probe_nav.logs import REPORTED
 from probe_nav.storage import StoreError, open_database, record_checksum, user_data_dir
 from probe_nav.storage.sqlite import transaction
 
+log = logging.getLogger(__name__)
 DB_NAME = "qc.sqlite"
 CALIBRATION = "calibration"
 QC = "qc"
@@ -169,6 +172,8 @@ class QcStore:
                                                source, raw_data, flag, result_json))
             self._conn.execute("UPDATE records SET checksum = ? WHERE id = ?",
                                (checksum, record_id))
+        log.info("%s: record %d (%s %s of %s) written", self.path, record_id, kind, test,
+                 probe.label)
         return self.get(record_id)
 
     def get(self, record_id: int) -> Record:
@@ -211,6 +216,12 @@ class QcStore:
                 problems.append(str(exc))
         return problems
 
+    @staticmethod
+    def _refused(message: str) -> TamperedRecord:
+        """Log a refused record (the caller shows the raised error, so not on stderr again)."""
+        log.warning("%s", message, extra=REPORTED)
+        return TamperedRecord(message)
+
     def _verified(self, row: sqlite3.Row) -> Record:
         probe = Probe(row["probe_id"], row["p_model"], row["p_serial"], row["p_detector"])
         fields = _fields(row["id"], probe, row["kind"], row["test"], row["time_utc"],
@@ -218,13 +229,13 @@ class QcStore:
                          row["result_json"])
         what = f"record {row['id']} ({row['kind']} {row['test']} of {probe.label})"
         if record_checksum(fields) != row["checksum"]:
-            raise TamperedRecord(f"{self.path}: {what} fails its checksum: it was changed "
-                                 "outside probe-nav or is damaged; refusing to use it")
+            raise self._refused(f"{self.path}: {what} fails its checksum: it was changed "
+                                "outside probe-nav or is damaged; refusing to use it")
         try:
             result = json.loads(row["result_json"])
             when = datetime.fromisoformat(row["time_utc"])
         except ValueError:
-            raise TamperedRecord(f"{self.path}: {what} is unreadable; refusing to use it") from None
+            raise self._refused(f"{self.path}: {what} is unreadable; refusing to use it") from None
         return Record(row["id"], probe, row["kind"], row["test"], when, row["operator"],
                       row["source"], row["raw_data"],
                       None if row["passed"] is None else bool(row["passed"]), result,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from probe_nav.errors import UserError
 
+log = logging.getLogger(__name__)
 Migration = Callable[[sqlite3.Connection], None]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -91,6 +93,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, migrations: Sequence[Migratio
                 continue
             migration(conn)
             conn.execute(f"PRAGMA user_version = {target}")
+        log.info("%s: schema migrated from version %d to %d", path, target - 1, target)
 
 
 def open_database(
@@ -117,6 +120,7 @@ def open_database(
             if result != ["ok"]:
                 raise StoreError(f"{path}: the database is damaged ({result[0]})")
         _migrate(conn, path, migrations)
+        log.info("%s: database opened (schema version %d)", path, len(migrations))
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()

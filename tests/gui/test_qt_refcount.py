@@ -1,10 +1,11 @@
 """The installed PySide6 must not leak references to None while painting.
 
 PySide6 6.12.0 on Python 3.11 drops one reference to `None` on every wrapped call that returns
-nothing (QPainter.setRenderHint, save, restore, drawLine, ...); after ~10^5-10^6 such calls None's
-count reaches zero and CPython aborts with "Fatal Python error: none_dealloc" (the console died after
-30-50 s of painting). pyproject.toml excludes 6.12 on Python < 3.12; these tests catch a release
-with the same defect before it reaches theatre (`make upgrade` runs them on the new versions).
+nothing (QPainter.setRenderHint, save, restore, drawLine, ...); after ~10^5-10^6 such calls
+None's count reaches zero and CPython aborts with "Fatal Python error: none_dealloc" (the console
+died after 30-50 s of painting). pyproject.toml excludes 6.12 on Python < 3.12; these tests
+catch a release with the same defect before it reaches theatre (`make upgrade` runs them on the
+new versions).
 
 On Python >= 3.12 None is immortal (sys.getrefcount returns a constant), so the defect cannot abort
 and the tests pass trivially there.
