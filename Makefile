@@ -80,7 +80,7 @@ upgrade:
 	rm -rf .venv-upgrade
 	$(PYTHON) -m venv .venv-upgrade
 	.venv-upgrade/bin/python -m pip install --quiet --upgrade pip
-	.venv-upgrade/bin/python -m pip install --quiet --upgrade -e '.[test]'
+	.venv-upgrade/bin/python -m pip install --quiet --upgrade -e '.[test,mutate]'
 	.venv-upgrade/bin/python -m pip freeze --exclude-editable \
 	    | sed '1i # Exact versions the suite passed with (make upgrade, Python $(shell $(PYTHON) -c "import platform; print(platform.python_version())")).' \
 	    > constraints.new

@@ -98,3 +98,25 @@ def test_timed_count_chunks_real_time_and_significance() -> None:
     assert not timed_count(np.array([116]), np.array([10.0]), 10.0, bg).significant
     empty = TimedCount(1.0).result
     assert empty.rate_sd_cps == math.inf and not empty.complete and not empty.significant
+
+
+def test_background_before_any_live_time_is_unknown() -> None:
+    # no live time: rate 0 with an infinite sd (nothing known), the counts kept for the record
+    bg = Background.measured(5, 0.0)
+    assert (bg.rate_cps, bg.sd_cps, bg.counts, bg.live_s) == (0.0, math.inf, 5, 0.0)
+    fresh = BackgroundMeasurement(2.0)
+    assert not fresh.running and not fresh.complete
+    assert (fresh.result.counts, fresh.result.live_s, fresh.result.sd_cps) == (0, 0.0, math.inf)
+    fresh.start()
+    fresh.add(np.array([3]), np.array([0.5]))
+    assert fresh.running and not fresh.complete
+    assert (fresh.result.counts, fresh.result.live_s) == (3, 0.5)  # from zero, not from 1 / 1 s
+    with pytest.raises(ValueError, match="duration"):
+        BackgroundMeasurement(0.0)
+
+
+def test_currie_limits_are_floats_for_scalars_and_arrays_for_arrays() -> None:
+    assert isinstance(currie_decision_level_counts(4), float)
+    assert isinstance(currie_detection_limit_counts(4), float)
+    assert currie_detection_limit_counts(4) == pytest.approx(2.71 + 3.29 * 2)
+    assert currie_detection_limit_counts([0.0, 4.0]).shape == (2,)
