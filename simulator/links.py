@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import selectors
 import socket
+import time
 import tty
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -49,9 +51,14 @@ class PtyLink(Link):
 
     A pty cannot come back under the same /dev/pts name once closed, so a device that is
     unplugged and plugged in again keeps its URL only through `link_path`.
+
+    What the host does not read fills the pty's buffer (~14 KB on Linux); a write that finds it
+    full drops the rest at once, as a UART nobody listens to would, unless `write_wait_s` > 0:
+    then it waits that long for the host to make room first (tests: a host on a loaded machine
+    may be scheduled late, and a fast simulated device would otherwise lose frames to that).
     """
 
-    def __init__(self, link_path: str | None = None) -> None:
+    def __init__(self, link_path: str | None = None, write_wait_s: float = 0.0) -> None:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no CR/LF translation: a clean 8-bit serial line
         os.set_blocking(self._master, False)
@@ -63,6 +70,7 @@ class PtyLink(Link):
             self._link_path.symlink_to(self.device_path)
         self.url = str(self._link_path) if self._link_path else self.device_path
         self.dropped_bytes = 0
+        self.write_wait_s = write_wait_s
         self._announced = False
 
     def read(self) -> bytes:
@@ -77,10 +85,15 @@ class PtyLink(Link):
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
+        deadline: float | None = None
         while view:
             try:
                 n = os.write(self._master, view)
             except BlockingIOError:
+                deadline = deadline or time.monotonic() + self.write_wait_s
+                left_s = deadline - time.monotonic()
+                if left_s > 0 and select.select([], [self._master], [], left_s)[1]:
+                    continue
                 self.dropped_bytes += len(view)
                 return
             view = view[n:]
@@ -104,7 +117,7 @@ class PtyLink(Link):
                 os.close(fd)
 
     def reopen(self) -> PtyLink:
-        return PtyLink(str(self._link_path) if self._link_path else None)
+        return PtyLink(str(self._link_path) if self._link_path else None, self.write_wait_s)
 
 
 class TcpLink(Link):

@@ -31,8 +31,12 @@ class DeviceServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_host_s = time.monotonic()
+        # Device time the loop has played up to: it stands still while the server thread is not
+        # scheduled, so a host in a test can judge link state by it instead of the wall clock.
+        self.played_t_s = 0.0
         self._fired: set[Fault] = set()
         self._unplugged = False
+        self._unplug: Fault | None = None
         self._stall: Fault | None = None
         self.garbage_bytes = 0
         self.flipped_bits = 0
@@ -67,6 +71,7 @@ class DeviceServer:
             now = self.device_t_s
             self._play_unplug(now)
             if self._play_stall(now):
+                self.played_t_s = now
                 self._wait(0.01)
                 continue
             if not self._unplugged and self.link.poll_connected():
@@ -78,6 +83,7 @@ class DeviceServer:
             out = self.emulator.advance(now)
             if out:
                 self._send(out, now)
+            self.played_t_s = now
             next_due = self.emulator.sim.t_s + self.emulator.period_s
             wait = min(max(0.0, (next_due - self.device_t_s) / self.speed),
                        self.emulator.period_s / self.speed, 0.05)
@@ -112,13 +118,19 @@ class DeviceServer:
         return buf.tobytes()
 
     def _play_unplug(self, now: float) -> None:
-        active = self.faults.active("unplug", now) is not None
-        if active and not self._unplugged:
+        """Off the link from the fault's start to its end, exactly in device time however late
+        this loop wakes: what was counted before the start still goes out, and what was
+        counted while unplugged (up to the end) is lost."""
+        fault = self.faults.active("unplug", now)
+        if fault is not None and not self._unplugged:
+            self._send(self.emulator.advance(fault.start_s), now)
             self.link.close()
-            self._unplugged = True
-        elif not active and self._unplugged:
+            self._unplugged, self._unplug = True, fault
+        elif fault is None and self._unplugged:
+            if self._unplug is not None:
+                self.emulator.advance(min(self._unplug.end_s, now))
             self.link = self.link.reopen()
-            self._unplugged = False
+            self._unplugged, self._unplug = False, None
 
     def _play_stall(self, now: float) -> bool:
         """True while the device is frozen; it freezes at the fault's start (what it counted

@@ -1,9 +1,10 @@
 """Writer process for the crash-safety test: forks writers on command so each starts fast.
 
 Protocol on stdin/stdout (one line each): `go GEN` -> forks a child that writes records and
-session frames forever and prints `pid P`; the child prints `ack GEN K ID` after each committed
-measurement and `frames GEN N` after each flush of its session file. `reap P` -> waits for the
-(killed) child and prints `reaped P`. The parent test kills children with SIGKILL.
+session frames forever and prints `pid P`; the child prints `open GEN` once its store is open,
+`ack GEN K ID` after each committed measurement and `frames GEN N` after each flush of its session
+file (or `died GEN ERROR` if it fails). `reap P` -> waits for the (killed) child and prints
+`reaped P`. The parent test kills children with SIGKILL at points of this progress.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def _say(text: str) -> None:
 
 def child(db: Path, sessions: Path, gen: int) -> None:
     store = CaseStore.open(db)
+    _say(f"open {gen}")
     if not store.cases():
         store.create_case("CRASH", "sln-breast", "Tc-99m", created_unix_s=0.0)
     rec = SessionRecorder(sessions / f"gen-{gen:04d}",
@@ -65,6 +67,8 @@ def main() -> None:
             if pid == 0:
                 try:
                     child(db, sessions, int(arg))
+                except BaseException as exc:  # tell the test at once instead of leaving it waiting
+                    _say(f"died {arg} {exc!r}".replace("\n", " "))
                 finally:
                     os._exit(0)
             _say(f"pid {pid}")

@@ -1,4 +1,5 @@
-"""`probe-nav case ...` as a real process: create, count, show, export, report, bad input."""
+"""`probe-nav case ...`: show, export, report and counts from a file as real processes; the
+database is set up, and bad input checked, through `main(argv)` in-process."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pypdf import PdfReader
 
 from probe_nav.io.frames_csv import write_frames_csv
 from tests.conftest import run_cli
+from tests.in_process import run_main
 
-pytestmark = pytest.mark.slow  # ~20 CLI processes: over 5 s on a loaded machine
+pytestmark = pytest.mark.slow  # ~10 CLI processes: over 5 s on a loaded machine
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,8 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "--at", "2026-05-09T10:50Z"),
         ("note", "C-7", "SLN 2 left in situ"),
     ]
-    for step in steps:
-        done = run_cli("case", *step, "--db", str(path))
+    for step in steps:  # in-process: set-up, not under test (the tests below use processes)
+        done = run_main("case", *step, "--db", str(path))
         assert done.returncode == 0, done.stderr
     return path
 
@@ -116,7 +118,7 @@ def test_add_count_from_a_frame_file(db: Path, tmp_path: Path) -> None:
     (("add-count", "C-7", "x", "--kind", "bed", "--frames", "/nonexistent.csv"), "cannot read"),
 ])
 def test_bad_input_is_one_line_exit_2(db: Path, args: tuple[str, ...], message: str) -> None:
-    done = run_cli("case", *args, "--db", str(db))
+    done = run_main("case", *args, "--db", str(db))
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
@@ -125,13 +127,13 @@ def test_bad_input_is_one_line_exit_2(db: Path, args: tuple[str, ...], message: 
 def test_not_a_database_and_damaged_database(tmp_path: Path, db: Path) -> None:
     junk = tmp_path / "junk.sqlite3"
     junk.write_text("not a database at all\n" * 50)
-    done = run_cli("case", "list", "--db", str(junk))
+    done = run_main("case", "list", "--db", str(junk))
     assert done.returncode == 2 and "not a SQLite file" in done.stderr
     data = bytearray(db.read_bytes())
     # damage the last page (measurement rows) but keep the header and schema
     data[-4096:] = b"\x00\xff" * 2048
     db.write_bytes(bytes(data))
-    done = run_cli("case", "list", "--db", str(db))
+    done = run_main("case", "list", "--db", str(db))
     assert "damaged" in done.stderr and "Traceback" not in done.stderr
-    write = run_cli("case", "note", "C-7", "more", "--db", str(db))
+    write = run_main("case", "note", "C-7", "more", "--db", str(db))
     assert write.returncode == 2 and "damaged" in write.stderr

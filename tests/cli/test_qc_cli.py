@@ -11,12 +11,13 @@ import pytest
 from scipy import stats
 
 from tests.conftest import run_cli
+from tests.in_process import run_main
 
 TEN = "10,12,9,11,14,8,10,13,9,11"
 
 
 def test_chi_square_counts_json_worked_numbers() -> None:
-    done = run_cli("qc", "chi-square", "--counts", "100,110,90,105,95,100,98,102,115,85",
+    done = run_main("qc", "chi-square", "--counts", "100,110,90,105,95,100,98,102,115,85",
                    "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -29,7 +30,7 @@ def test_chi_square_counts_json_worked_numbers() -> None:
 
 
 def test_chi_square_text_and_failing_verdict() -> None:
-    done = run_cli("qc", "chi-square", "--counts", TEN, "--p-low", "0.05", "--p-high", "0.95")
+    done = run_main("qc", "chi-square", "--counts", TEN, "--p-low", "0.05", "--p-high", "0.95")
     assert "3.325" in done.stdout and "16.919" in done.stdout  # the 0.95/0.05 band
     assert "fail: too uniform" in done.stdout
     assert done.returncode == 1
@@ -45,13 +46,14 @@ def test_chi_square_text_and_failing_verdict() -> None:
     (("--file", "/no/such.csv", "--probe", "X"), "/no/such.csv"),
 ])
 def test_chi_square_bad_input_one_line_exit_2(args, message) -> None:
-    done = run_cli("qc", "chi-square", *args)
+    done = run_main("qc", "chi-square", *args)
     assert done.returncode == 2, done.stdout
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # ~15 s idle, over a minute on a loaded machine
 def test_daily_on_the_simulator_then_history_report(tmp_path: Path) -> None:
     db = tmp_path / "qc.sqlite"
     common = ("--sim", "qc-co57", "--speed", "20", "--duration", "10", "--db", str(db),
@@ -85,6 +87,7 @@ def test_daily_on_the_simulator_then_history_report(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # ~15 s idle, over a minute on a loaded machine
 def test_history_refuses_a_tampered_record(tmp_path: Path) -> None:
     db = tmp_path / "qc.sqlite"
     frames = tmp_path / "check.csv"
@@ -97,12 +100,12 @@ def test_history_refuses_a_tampered_record(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE records SET result_json = replace(result_json, '\"rate_cps\": 1',"
                      " '\"rate_cps\": 2')")
-    hist = run_cli("qc", "history", "--db", str(db))
+    hist = run_main("qc", "history", "--db", str(db))  # the refusals: in-process
     assert hist.returncode == 2
     assert "record 1 (qc daily of PN-1 #SN42) fails its checksum" in hist.stderr
     assert len(hist.stderr.strip().splitlines()) == 1
-    again = run_cli("qc", "daily", "--file", str(frames), "--probe", "PN-1:SN42", "--db",
-                    str(db), "--operator", "tech")
+    again = run_main("qc", "daily", "--file", str(frames), "--probe", "PN-1:SN42", "--db",
+                     str(db), "--operator", "tech")
     assert again.returncode == 2 and "refusing to use it" in again.stderr
 
 
@@ -117,7 +120,7 @@ def test_history_refuses_a_tampered_record(tmp_path: Path) -> None:
     (("calibrate", "deadtime", "--files", "a.csv,b.csv"), "4 files"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path: Path, args, message) -> None:
-    done = run_cli(*args, "--db", str(tmp_path / "qc.sqlite"))
+    done = run_main(*args, "--db", str(tmp_path / "qc.sqlite"))
     assert done.returncode == 2, done.stdout
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -140,7 +143,7 @@ def test_energy_calibration_without_spectrum_is_a_clear_error(tmp_path: Path) ->
     frames = tmp_path / "f.csv"
     assert run_cli("record", "--sim", "qc-co57", "--speed", "20", "--duration", "2", "--out",
                    str(frames)).returncode == 0
-    done = run_cli("calibrate", "energy", "--file", str(frames), "--probe", "P", "--db",
+    done = run_main("calibrate", "energy", "--file", str(frames), "--probe", "P", "--db",
                    str(tmp_path / "qc.sqlite"))
     assert done.returncode == 2
     assert "has no spectrum" in done.stderr

@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.in_process import run_main
+
+# The tests on `sim_run` share one pytest-xdist worker, so the ~10 s simulated characterisation
+# (a module fixture, made once per worker that needs it) runs once per suite.
+ON_SIM_RUN = pytest.mark.xdist_group("qc-nema-sim-run")
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +25,7 @@ def sim_run(tmp_path_factory) -> tuple[Path, dict]:
     return tmp, json.loads(done.stdout)
 
 
+@ON_SIM_RUN
 def test_simulated_characterisation_recovers_the_benches_truth(sim_run) -> None:
     _, out = sim_run
     tests, truth = out["tests"], out["truth"]
@@ -43,6 +49,7 @@ def test_simulated_characterisation_recovers_the_benches_truth(sim_run) -> None:
     assert truth["energy_fwhm_pct"] <= tests["energy-resolution"]["value"] < 9.0
 
 
+@ON_SIM_RUN
 def test_records_history_and_pdf(sim_run) -> None:
     tmp, _ = sim_run
     pypdf = pytest.importorskip("pypdf")
@@ -61,6 +68,7 @@ def test_records_history_and_pdf(sim_run) -> None:
     assert "NEMA" in text
 
 
+@ON_SIM_RUN
 def test_series_file_round_trip_and_limits(sim_run, tmp_path: Path) -> None:
     _, out = sim_run
     raw = out["raw_data"]
@@ -100,7 +108,7 @@ def _series(tmp_path: Path, body: str) -> str:
     (lambda p: str(p / "none.csv"), (), "cannot read"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path: Path, make, extra, message) -> None:
-    done = run_cli("qc", "nema", "--file", make(tmp_path), "--probe", "P",
+    done = run_main("qc", "nema", "--file", make(tmp_path), "--probe", "P",
                    "--db", str(tmp_path / "qc.sqlite"), *extra)
     assert done.returncode == 2, done.stdout
     assert message in done.stderr
@@ -108,6 +116,6 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, make, extra, message) -> None
 
 
 def test_file_needs_a_probe(tmp_path: Path) -> None:
-    done = run_cli("qc", "nema", "--file", _series(tmp_path, "lateral,1,10,1\n"),
+    done = run_main("qc", "nema", "--file", _series(tmp_path, "lateral,1,10,1\n"),
                    "--db", str(tmp_path / "qc.sqlite"))
     assert done.returncode == 2 and "--probe" in done.stderr

@@ -10,6 +10,7 @@ import pytest
 from probe_nav.io.frames_csv import read_frames_csv
 from probe_nav.io.n42 import read_n42
 from tests.conftest import run_cli
+from tests.in_process import run_main
 
 
 def test_record_sim_to_csv_reads_back(tmp_path: Path) -> None:
@@ -72,8 +73,9 @@ def test_record_gmc_emulator_writes_counts_only_n42(tmp_path: Path, serve) -> No
     (("--sim", "sln-static", "--duration", "1", "--out", "x.n42", "--interval", "-1"),
      "--interval must be > 0"),
 ])
-def test_bad_input_is_one_line_exit_2(tmp_path: Path, args, message: str) -> None:
-    done = run_cli("record", *args)
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, monkeypatch, args, message: str) -> None:
+    monkeypatch.chdir(tmp_path)  # relative output paths land here (and must not be created)
+    done = run_main("record", *args)
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -12,6 +12,7 @@ from probe_nav.cli.main import main
 from probe_nav.cli.replay import tick_indices
 from tests.conftest import run_cli
 from tests.core.fakes import CusumDetector
+from tests.in_process import run_main
 
 FRAME_S = 0.05
 
@@ -39,7 +40,7 @@ def assert_one_line_error(result, *needles: str) -> None:
 
 def test_missing_file(tmp_path) -> None:
     missing = tmp_path / "nope.csv"
-    assert_one_line_error(run_cli("replay", str(missing), "--events"), str(missing))
+    assert_one_line_error(run_main("replay", str(missing), "--events"), str(missing))
 
 
 @pytest.mark.parametrize(("body", "needle"), [
@@ -50,20 +51,20 @@ def test_missing_file(tmp_path) -> None:
 def test_malformed_file_names_file_and_line(tmp_path, body: str, needle: str) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(body)
-    assert_one_line_error(run_cli("replay", str(bad), "--json"), str(bad), needle)
+    assert_one_line_error(run_main("replay", str(bad), "--json"), str(bad), needle)
 
 
 def test_binary_file_and_bad_options(tmp_path) -> None:
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"\xff\xfe\x00\x81garbage")
-    assert_one_line_error(run_cli("replay", str(binary), "--events"), str(binary))
+    assert_one_line_error(run_main("replay", str(binary), "--events"), str(binary))
     good = tmp_path / "ok.csv"
     write_recording(good, n=10)
-    assert_one_line_error(run_cli("replay", str(good), "--events", "--tick", "1"), "--tick")
-    assert_one_line_error(run_cli("replay", str(good), "--json", "--background-cps", "-3"),
+    assert_one_line_error(run_main("replay", str(good), "--events", "--tick", "1"), "--tick")
+    assert_one_line_error(run_main("replay", str(good), "--json", "--background-cps", "-3"),
                           "--background-cps")
-    assert_one_line_error(run_cli("replay", str(good)), "--events")  # one output mode required
-    assert_one_line_error(run_cli("replay", str(good), "--json", "--meter", "3"), "--meter")
+    assert_one_line_error(run_main("replay", str(good)), "--events")  # one output mode required
+    assert_one_line_error(run_main("replay", str(good), "--json", "--meter", "3"), "--meter")
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import serial
 from probe_nav.drivers.device import Device, DeviceEvent, FrameEvent
 
 Script = Sequence[tuple[bytes | None, bytes | None]]
+HANG_S = 30.0  # wall-clock bound on a wait for events or bytes: only a hang gets near it
 
 
 class ScriptedPort:
@@ -54,7 +55,7 @@ class ScriptedPort:
         with self._lock:
             return not self.remaining and not self._pending
 
-    def wait_done(self, timeout_s: float = 5.0) -> bool:
+    def wait_done(self, timeout_s: float = HANG_S) -> bool:
         """Wait until the script has been played to the end."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -135,7 +136,7 @@ def expected_protocol(device_cls: type[Device], script: Script, *,
     assert not port.remaining, f"not played: {port.remaining}"
 
 
-def collect(device: Device, frames: int = 0, timeout_s: float = 5.0,
+def collect(device: Device, frames: int = 0, timeout_s: float = HANG_S,
             until: Any = None) -> list[DeviceEvent]:
     """Poll events until `frames` FrameEvents (or `until(events)` is true) or fail after timeout."""
     events: list[DeviceEvent] = []

@@ -5,7 +5,6 @@ within Poisson statistics."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -19,6 +18,7 @@ from probe_nav.simulator.registry import emulator_class
 from probe_nav.simulator.scenario import load
 from probe_nav.simulator.server import DeviceServer
 from tests.drivers.expected_protocol import collect, frames_of
+from tests.served import WRITE_WAIT_S, wait_until_read
 
 SPEED = 20.0
 N_FRAMES = 30
@@ -29,15 +29,15 @@ def run_pair(protocol: str, n_frames: int = N_FRAMES, seed: int = 7, emulator_kw
              ) -> tuple[list, Emulator, Device, DeviceServer]:
     emulator = emulator_class(protocol)(Simulation(load("sln-static"), seed),
                                         **(emulator_kwargs or {}))
-    server = DeviceServer(emulator, PtyLink(), speed=speed).start()
+    server = DeviceServer(emulator, PtyLink(write_wait_s=WRITE_WAIT_S), speed=speed).start()
     device = driver_class(protocol)(server.url, **(driver_kwargs or {}))
     device.open()
     try:
-        events = collect(device, frames=n_frames, timeout_s=20)
+        events = collect(device, frames=n_frames)
         server.dropped_while_read = server.link.dropped_bytes  # type: ignore[attr-defined]
     finally:
         device.close()
-        time.sleep(0.1)
+        wait_until_read(server.link)  # the emulator hears the driver's goodbye
         server.stop()
     return events, emulator, device, server
 

@@ -1,5 +1,8 @@
 """The ProbeLink device class on a real pty: bytes written by hand on the device side, including
-garbage, corrupted and missing frames, reach the host as counted, accounted frames."""
+garbage, corrupted and missing frames, reach the host as counted, accounted frames.
+
+Waits here are for bytes and events, with HANG_S only bounding a hang; link-state time-outs are
+driven by a fake clock (the device's `clock`), not by sleeping."""
 
 from __future__ import annotations
 
@@ -15,11 +18,26 @@ from probe_nav.drivers.probelink.device import ProbeLinkDevice
 from probe_nav.drivers.probelink.messages import Ack, Cmd, Command, Count, Info
 from probe_nav.simulator.links import PtyLink
 
+HANG_S = 30.0  # wall-clock bound on a wait for bytes or events: only a hang gets near it
 
-def collect(device: ProbeLinkDevice, n_frames: int, timeout_s: float = 5.0) -> list:
+
+class FakeClock:
+    """A host clock that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def collect(device: ProbeLinkDevice, n_frames: int, timeout_s: float = HANG_S,
+            until=None) -> list:
+    """Events until `n_frames` frames came (and `until(events)` holds, if given)."""
     events: list = []
     deadline = time.monotonic() + timeout_s
-    while sum(isinstance(e, FrameEvent) for e in events) < n_frames:
+    while (sum(isinstance(e, FrameEvent) for e in events) < n_frames
+           or (until is not None and not until(events))):
         assert time.monotonic() < deadline, f"only {events}"
         events += device.poll(0.05)
     return events
@@ -39,7 +57,7 @@ def link_and_device():
     link.close()
 
 
-def host_commands(link: PtyLink, count: int = 2, timeout_s: float = 2.0) -> list[Command]:
+def host_commands(link: PtyLink, count: int = 2, timeout_s: float = HANG_S) -> list[Command]:
     """The next `count` commands the host sends (fewer if it falls silent)."""
     decoder = StreamDecoder()
     out: list = []
@@ -75,6 +93,8 @@ def test_garbage_bitflips_and_drops_are_counted_and_skipped(link_and_device) -> 
     assert [f.seq for f in frames] == [0, 1, 2, 4, 7]
     assert frames[-1].flags & FaultFlag.OVER_RANGE
     assert frames[0].t_s == pytest.approx(0.05) and frames[0].live_s == pytest.approx(0.0495)
+    # The reader thread accounts a chunk's rejects just after publishing its frames: wait for it.
+    collect(device, 0, until=lambda _ev: device.stats.bad_frames >= 2)
     stats = device.stats
     assert stats.frames == 5
     assert stats.dropped_frames == 3  # 3 (corrupted), 5 and 6 (never sent)
@@ -82,17 +102,34 @@ def test_garbage_bitflips_and_drops_are_counted_and_skipped(link_and_device) -> 
     assert stats.skipped_bytes > 0
 
 
-def test_silence_makes_the_link_stale(link_and_device) -> None:
-    link, device = link_and_device
-    host_commands(link)
-    link.write(frame(0))
-    collect(device, 1)
-    assert device.link_state is LinkState.CONNECTED
-    time.sleep(device.stale_after_s + 0.3)
-    assert device.link_state is LinkState.STALE
-    link.write(frame(1))
-    collect(device, 1)
-    assert device.link_state is LinkState.CONNECTED
+def test_silence_makes_the_link_stale() -> None:
+    clock = FakeClock()
+    link = PtyLink()
+    device = ProbeLinkDevice(link.url)
+    device.clock = clock
+    device.open()
+    try:
+        host_commands(link)
+        link.write(frame(0))
+        collect(device, 1)
+        assert device.link_state is LinkState.CONNECTED
+        clock.now_s += device.stale_after_s - 0.01  # silent, but not for long enough
+        assert device.link_state is LinkState.CONNECTED
+        clock.now_s += 0.02
+        assert device.link_state is LinkState.STALE
+        stale = [e for e in collect_events(device) if isinstance(e, LinkEvent)]
+        assert stale[-1].state is LinkState.STALE and stale[-1].host_s == clock.now_s
+        link.write(frame(1))
+        collect(device, 1)
+        assert device.link_state is LinkState.CONNECTED
+    finally:
+        device.close()
+        link.close()
+
+
+def collect_events(device: ProbeLinkDevice) -> list:
+    """The events queued now."""
+    return device.poll(0.0)
 
 
 def test_request_gets_its_ack(link_and_device) -> None:
@@ -104,7 +141,19 @@ def test_request_gets_its_ack(link_and_device) -> None:
     worker = threading.Thread(target=lambda: result.append(device.request(Cmd.PING)))
     worker.start()
     # The host may re-send GET_INFO/START_STREAM meanwhile (no frames yet): skip those.
-    ping = next(c for c in host_commands(link, count=5, timeout_s=0.5) if c.cmd == Cmd.PING)
+    ping = next_command(link, Cmd.PING)
     link.write(encode(Ack(ping.seq, Cmd.PING)))
-    worker.join(2)
+    worker.join(HANG_S)
     assert result and result[0].cmd_seq == ping.seq
+
+
+def next_command(link: PtyLink, cmd: Cmd) -> Command:
+    """The next command `cmd` the host sends (others are skipped)."""
+    decoder = StreamDecoder()
+    deadline = time.monotonic() + HANG_S
+    while time.monotonic() < deadline:
+        for command_ in decoder.feed(link.read()):
+            if command_.cmd == cmd:
+                return command_
+        time.sleep(0.01)
+    raise AssertionError(f"the host never sent {cmd!r}")

@@ -1,5 +1,11 @@
-"""Every real-device protocol end to end as a user runs it: `probe-nav sim serve --protocol P` in
-one process, `probe-nav monitor --device URL --protocol P` in another, through a real pty."""
+"""Every real-device protocol end to end as a user runs it: `probe-nav monitor --device URL
+--protocol P` in a real process reads P's emulator through a real pty.
+
+The emulator is served in the test process with a link that waits for a late reader instead of
+dropping bytes (tests/served.py): at 20x an Open Gamma Detector sends 160 KB/s of spectra, which
+a pty buffers for under 0.1 s, so on a loaded machine a `sim serve` process would lose bytes to
+the monitor's scheduling and the test would count them as bad frames. `sim serve` itself runs for
+autodetection and `ports --probe` below."""
 
 from __future__ import annotations
 
@@ -10,8 +16,12 @@ import pytest
 
 from probe_nav.simulator.engine import Simulation
 from probe_nav.simulator.links import PtyLink
+from probe_nav.simulator.registry import emulator_class
 from probe_nav.simulator.scenario import load
+from probe_nav.simulator.server import DeviceServer
 from tests.conftest import run_cli
+from tests.in_process import run_main
+from tests.served import WRITE_WAIT_S
 
 SPEED = "20"  # device seconds per host second
 
@@ -27,10 +37,15 @@ def observed_cps(scenario: str = "sln-static") -> float:
     ("gmc-320", "GMC-320"), ("gmc-500", "GMC-500+"), ("mightyohm", "MightyOhm Geiger Counter"),
     ("ogd", "Open Gamma Detector"), ("ascii", "ASCII counter"),
 ])
-def test_monitor_reads_each_protocol_from_its_emulator(serve, protocol, model) -> None:
-    server = serve("--protocol", protocol, "--seed", "3", "--speed", SPEED)
-    result = run_cli("monitor", "--device", server.url, "--protocol", protocol,
-                     "--duration", "2", "--json", "--meter", "10")
+def test_monitor_reads_each_protocol_from_its_emulator(protocol, model) -> None:
+    emulator = emulator_class(protocol)(Simulation(load("sln-static"), 3))
+    server = DeviceServer(emulator, PtyLink(write_wait_s=WRITE_WAIT_S), speed=float(SPEED),
+                          seed=3).start()
+    try:
+        result = run_cli("monitor", "--device", server.url, "--protocol", protocol,
+                         "--duration", "2", "--json", "--meter", "10")
+    finally:
+        server.stop()
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.splitlines()[-1])
     assert last["link"] == "connected", last
@@ -57,7 +72,7 @@ def test_monitor_auto_recognises_the_device(serve) -> None:
 def test_monitor_auto_on_a_silent_port_says_what_was_tried() -> None:
     link = PtyLink()
     try:
-        result = run_cli("monitor", "--device", link.url, "--protocol", "auto", timeout=60)
+        result = run_main("monitor", "--device", link.url, "--protocol", "auto")
     finally:
         link.close()
     assert result.returncode == 2
@@ -86,14 +101,14 @@ def test_monitor_says_why_a_counter_gives_no_reading() -> None:
     (("monitor", "--device", "/dev/null", "--protocol", "gmc-999"), "gmc-320"),
 ])
 def test_bad_input_is_one_line(args, needle) -> None:
-    result = run_cli(*args, timeout=30)
+    result = run_main(*args)
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
 
 
 def test_ports_runs_anywhere() -> None:
-    result = run_cli("ports")
+    result = run_main("ports")
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
     assert first.startswith("PORT") or first.startswith("no serial ports found")

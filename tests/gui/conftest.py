@@ -8,6 +8,10 @@ import pytest
 
 from probe_nav.gui.settings import GuiSettings
 
+# qtbot.waitUntil time-outs: a bound on a hang, not a speed requirement (the simulated probe runs
+# in real time through a real pty, and a loaded machine may be slow to schedule any of it).
+WAIT_MS = 30_000
+
 
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from PySide6.QtGui import QImage
 
 from probe_nav.gui.display_state import Banner
 from tests.conftest import run_cli
-from tests.gui.conftest import shown_rate
+from tests.gui.conftest import WAIT_MS, shown_rate
 
 RED = (0xD5, 0x00, 0x00)
 AMBER = (0xFF, 0xAB, 0x00)
@@ -44,10 +44,10 @@ def test_render_screenshot_writes_a_real_png(tmp_path):
 def test_no_signal_banner_is_red_on_the_grabbed_window(make_sim, make_console, qtbot):
     sim = make_sim()
     window = make_console(sim)
-    qtbot.waitUntil(lambda: shown_rate(window) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: shown_rate(window) is not None, timeout=WAIT_MS)
     live = pixels(window.grab().toImage())
-    sim.stop()  # the device vanishes for good
-    qtbot.waitUntil(lambda: Banner.NO_SIGNAL in window.banners.active(), timeout=1000)
+    sim.stop()  # the device vanishes for good (how fast it shows: test_console.py)
+    qtbot.waitUntil(lambda: Banner.NO_SIGNAL in window.banners.active(), timeout=WAIT_MS)
     lost = pixels(window.grab().toImage())
     assert share_of(live, RED) == 0.0
     assert share_of(lost, RED) > 0.005

@@ -1,5 +1,8 @@
 """A live session records every frame and its events, and the recording replays to the same
-readings that were shown live (issue 9: every session is recorded and replayable)."""
+readings that were shown live (issue 9: every session is recorded and replayable).
+
+The simulated probe is served in-process with the driver on its device time (tests/served.py):
+a loaded machine that pauses the server must not show up as a STALE gap in the session."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from collections.abc import Callable
 from probe_nav.cases.session import SessionRecorder, read_session_events, read_session_frames
 from probe_nav.core.pipeline import PipelineConfig, Reading, process_arrays
 from probe_nav.drivers.frames import CountFrame
-from probe_nav.drivers.registry import open_device
 from probe_nav.live import LiveSession, LiveSnapshot
+from tests.served import served_probelink
 
 
 def _poll_until(session: LiveSession, done: Callable[[LiveSnapshot], bool],
@@ -25,23 +28,20 @@ def _poll_until(session: LiveSession, done: Callable[[LiveSnapshot], bool],
     raise AssertionError("the live session did not get there in time")
 
 
-def test_live_session_records_frames_and_events_and_replays_identically(serve, tmp_path):
-    server = serve("--protocol", "probelink", "--scenario", "sln-scan", "--seed", "4",
-                   "--speed", "4")
-    device = open_device(server.url, "probelink")
-    device.open()
-    recorder = SessionRecorder.start(tmp_path, label="test", device=server.url)
+def test_live_session_records_frames_and_events_and_replays_identically(tmp_path):
     config = PipelineConfig(background_s=2.0)
-    session = LiveSession(device, config, recorder=recorder)
     shown: list[tuple[Reading, CountFrame]] = []
-    try:
-        _poll_until(session, lambda s: s.reading is not None, shown)
-        session.start_background(1.0)
-        _poll_until(session, lambda s: s.new_background is not None, shown)
-        session.start_timed_count(1.0)
-        _poll_until(session, lambda s: s.new_timed is not None, shown)
-    finally:
-        session.close()
+    with served_probelink("sln-scan", seed=4, speed=4.0) as (device, server):
+        recorder = SessionRecorder.start(tmp_path, label="test", device=server.url)
+        session = LiveSession(device, config, recorder=recorder)
+        try:
+            _poll_until(session, lambda s: s.reading is not None, shown)
+            session.start_background(1.0)
+            _poll_until(session, lambda s: s.new_background is not None, shown)
+            session.start_timed_count(1.0)
+            _poll_until(session, lambda s: s.new_timed is not None, shown)
+        finally:
+            session.close()
 
     frames = read_session_frames(recorder.directory)
     assert frames.torn_lines == 0
@@ -66,22 +66,20 @@ def test_live_session_records_frames_and_events_and_replays_identically(serve, t
         assert replayed[i] == live
 
 
-def test_a_failing_session_file_stops_the_recording_not_the_readout(serve, tmp_path):
+def test_a_failing_session_file_stops_the_recording_not_the_readout(tmp_path):
     import os
 
-    server = serve("--protocol", "probelink", "--scenario", "sln-static", "--speed", "4")
-    device = open_device(server.url, "probelink")
-    device.open()
-    recorder = SessionRecorder.start(tmp_path, label="broken", device=server.url)
-    session = LiveSession(device, PipelineConfig(background_cps=5.0), recorder=recorder)
-    try:
-        os.close(recorder._frames_fd)  # the disk goes away under the recorder
-        shown: list[tuple[Reading, CountFrame]] = []
-        _poll_until(session, lambda s: len(shown) > 20, shown)
-        snap = session.poll()
-        assert session.recorder is None
-        assert "session recording stopped" in snap.notice
-        assert snap.reading is not None  # the readout goes on
-    finally:
-        recorder._frames_fd = -1  # already closed above
-        session.close()
+    with served_probelink("sln-static", speed=4.0) as (device, server):
+        recorder = SessionRecorder.start(tmp_path, label="broken", device=server.url)
+        session = LiveSession(device, PipelineConfig(background_cps=5.0), recorder=recorder)
+        try:
+            os.close(recorder._frames_fd)  # the disk goes away under the recorder
+            shown: list[tuple[Reading, CountFrame]] = []
+            _poll_until(session, lambda s: len(shown) > 20, shown)
+            snap = session.poll()
+            assert session.recorder is None
+            assert "session recording stopped" in snap.notice
+            assert snap.reading is not None  # the readout goes on
+        finally:
+            recorder._frames_fd = -1  # already closed above
+            session.close()

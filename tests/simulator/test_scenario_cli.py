@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.in_process import run_main
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ def test_malformed_scenario_file_one_line_exit_2(tmp_path, text: str, problem: s
                                                   command: tuple[str, ...]) -> None:
     path = tmp_path / "case.toml"
     path.write_text(text)
-    result = run_cli(*command, "--scenario", str(path), timeout=30)
+    result = run_main(*command, "--scenario", str(path))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and problem in lines[0]

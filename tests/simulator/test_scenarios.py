@@ -42,9 +42,11 @@ def test_the_required_scenarios_exist_and_describe_themselves() -> None:
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_scenario_runs_faster_than_real_time_and_truth_agrees_with_counts(name: str) -> None:
-    start = time.perf_counter()
+    # CPU time of this thread, not the wall clock: the claim is about the simulator's cost, and
+    # a loaded machine stretches wall time without making the simulator any slower.
+    start = time.thread_time()
     sim, frames = play(name, 30.0, seed=21)
-    assert time.perf_counter() - start < 10.0  # >= 3x faster than real time, usually ~100x
+    assert time.thread_time() - start < 10.0  # >= 3x faster than real time, usually ~100x
     assert frames[-1].t_end_s == pytest.approx(30.0)
     for w in range(len(sim.windows)):
         counted = sum(f.counts[w] for f in frames)
