@@ -87,12 +87,21 @@ class Recorder:
 
     def __init__(self, path: Path, sink: str = SINK) -> None:
         self.path = path
-        self._file = open(path, "wb")  # noqa: SIM115 (closed in stop)
+        self.sink = sink
+        self._start()
+
+    def _start(self) -> None:
+        self._file = open(self.path, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            ["parecord", f"--device={sink}.monitor", "--raw", "--format=s16le",
+            ["parecord", f"--device={self.sink}.monitor", "--raw", "--format=s16le",
              f"--rate={FS}", "--channels=1", "--latency-msec=20"],
             stdout=self._file, stderr=subprocess.PIPE,
         )
+
+    def restart(self) -> None:
+        """Throw away what was recorded so far and record afresh."""
+        self.stop()
+        self._start()
 
     def stop(self) -> np.ndarray:
         """Stop recording; the samples as floats in [-1, 1)."""

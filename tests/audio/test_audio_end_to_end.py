@@ -59,7 +59,12 @@ waypoints = [
 
 
 def classify(x: np.ndarray) -> list[tuple[str, float]]:
-    """Per 50 ms window: ('silent'|'tone'|'alarm', dominant Hz)."""
+    """Per 50 ms window: ('silent'|'tone'|'alarm', dominant Hz).
+
+    An alarm window has the NO SIGNAL fundamental dominant and strong harmonics. Harmonics alone
+    are not enough: the hot cue's two notes (C6, G6) are exactly the alarm's 2nd and 3rd
+    harmonics (of C5), and it may sound over the count tone just before the unplug, whenever the
+    detector happens to decide "hot"."""
     out = []
     for i in range(0, x.size - WIN, WIN):
         w = x[i:i + WIN]
@@ -68,7 +73,9 @@ def classify(x: np.ndarray) -> list[tuple[str, float]]:
             continue
         total = band_energy(w, 50.0, FS / 2)
         harmonics = sum(band_energy(w, h * F0 * 0.96, h * F0 * 1.04) for h in (2, 3, 4))
-        out.append(("alarm" if harmonics > 0.2 * total else "tone", dominant_hz(w)))
+        hz = dominant_hz(w)
+        alarm = harmonics > 0.2 * total and abs(hz - F0) < 0.03 * F0
+        out.append(("alarm" if alarm else "tone", hz))
     return out
 
 
@@ -87,20 +94,45 @@ def heard_median(tone: list[tuple[float, float]], lo_s: float, hi_s: float) -> f
     return float(np.median(hz))
 
 
-def test_tone_rises_on_the_node_and_the_alarm_sounds_when_unplugged(serve, recorder, tmp_path):
-    link = str(tmp_path / "ttyPROBE")
-    serve("--scenario", scenario_file(tmp_path), "--link-path", link, "--seed", "4",
-          "--speed", str(SPEED), "--faults", f"unplug@{UNPLUG_S}+4")
+def run_monitor(serve, tmp_path, attempt: int) -> tuple[list[dict], float]:
+    """Serve the scenario and run the audible monitor on it; its snapshots and the device time
+    at which it joined."""
+    link = str(tmp_path / f"ttyPROBE{attempt}")
+    server = serve("--scenario", scenario_file(tmp_path), "--link-path", link, "--seed", "4",
+                   "--speed", str(SPEED), "--faults", f"unplug@{UNPLUG_S}+4")
     monitor = subprocess.run(
         cli("monitor", "--device", link, "--audio", "--audio-device", SINK_DESCRIPTION,
             "--json", "--interval", "0.1", "--duration", str(MONITOR_S)),
         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    server.stop()
     assert monitor.returncode == 0, monitor.stderr
-    x = recorder.stop()
     snaps = [json.loads(line) for line in monitor.stdout.splitlines()]
+    joined = [s["device_t_s"] for s in snaps if s["device_t_s"] is not None]
+    assert joined, "the monitor never heard the device"
+    return snaps, min(joined)
+
+
+# The latest join that leaves a measurable background phase: SETTLE_S to settle, then 1 s of
+# device time (10 analysis windows at twice real time) before REST_S - GUARD_S.
+LATEST_JOIN_S = REST_S - GUARD_S - SETTLE_S - 1.1
+ATTEMPTS = 4
+
+
+def test_tone_rises_on_the_node_and_the_alarm_sounds_when_unplugged(serve, recorder, tmp_path):
+    # The device's timeline runs from its own start; an interpreter start-up slowed by a loaded
+    # machine can join after the background phase. That says nothing about the sound, so such a
+    # run is played again on a fresh device (the sink recording restarts with it).
+    for attempt in range(ATTEMPTS):
+        recorder.restart()
+        snaps, joined_s = run_monitor(serve, tmp_path, attempt)
+        if joined_s <= LATEST_JOIN_S:
+            break
+    else:
+        pytest.fail(f"the monitor joined after {LATEST_JOIN_S:g} s of device time "
+                    f"{ATTEMPTS} times (last at {joined_s:g} s)")
+    x = recorder.stop()
     assert all(s["audio"] == SINK_DESCRIPTION for s in snaps)
     assert any(s["alarm"] == NO_SIGNAL and s["link"] == "disconnected" for s in snaps)
-    joined_s = min(s["device_t_s"] for s in snaps if s["device_t_s"] is not None)
 
     kinds = classify(x)
     labels = [k for k, _ in kinds]
@@ -124,14 +156,15 @@ def test_tone_rises_on_the_node_and_the_alarm_sounds_when_unplugged(serve, recor
 
     # The tone sounds up to the alarm (it stops at once, no stale tail, no silent gap).
     assert tone_windows[-1][0] >= first_alarm - 2
-    # The NO SIGNAL burst, heard through its harmonics (1-1.7 kHz, far above the count tone):
-    # pulses at 0, .25, .5, 1.0, 1.25 s.
+    # The NO SIGNAL burst, heard through its fundamental (C5, 523 Hz: the count tone over the
+    # node, ~460 Hz, lies 60 Hz away, 100 bins of this 1.6 s segment; the hot cue has no energy
+    # there): pulses at 0, .25, .5, 1.0, 1.25 s.
     seg_start = (first_alarm - 2) * WIN
     seg = x[seg_start:seg_start + int(1.6 * FS)]
     f = np.fft.rfftfreq(seg.size, 1.0 / FS)
-    harm = np.fft.irfft(np.fft.rfft(seg) * ((f > 1000.0) & (f < 1700.0)), seg.size)
+    fundamental = np.fft.irfft(np.fft.rfft(seg) * ((f > 0.96 * F0) & (f < 1.04 * F0)), seg.size)
     n = round(5 * FS / F0)
-    env = np.sqrt(np.convolve(harm**2, np.ones(n) / n, "same"))
+    env = np.sqrt(np.convolve(fundamental**2, np.ones(n) / n, "same"))
     loud = np.concatenate([[False], env > 0.5 * env.max()])
     starts = np.flatnonzero(np.diff(loud.astype(int)) == 1) / FS
     starts = starts[np.concatenate([[True], np.diff(starts) > 0.05])]
