@@ -49,6 +49,13 @@ def read_for(
             finished = finished or (done is not None and done(bytes(buf)))
         if finished and now - last_rx >= quiet_s:
             break
+    if not finished and len(buf) < max_bytes:
+        # A reply that arrived while this process was not scheduled still counts: take what is
+        # waiting without blocking, so a loaded host does not judge a device silent.
+        with contextlib.suppress(serial.SerialException, OSError):
+            waiting = port.in_waiting
+            if waiting:
+                buf += port.read(min(waiting, max_bytes - len(buf)))
     return bytes(buf)
 
 
