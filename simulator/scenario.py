@@ -47,7 +47,7 @@ class Scenario:
 
 def builtin_dir() -> Path:
     """Folder of the scenarios shipped with probe-nav."""
-    return Path(str(resources.files("probe_nav.simulator") / "scenarios"))
+    return Path(str(resources.files("probe_nav.simulator.scenarios")))
 
 
 def builtin_names() -> list[str]:

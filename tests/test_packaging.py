@@ -69,7 +69,8 @@ def test_the_wheel_has_one_top_level_package_and_all_its_files(wheel: Path) -> N
         assert packed == sources, dotted
     scenarios = {p.name for p in (ROOT / "simulator" / "scenarios").glob("*.toml")}
     assert scenarios and {n.rsplit("/", 1)[1] for n in names
-                          if n.startswith("probe_nav/simulator/scenarios/")} == scenarios
+                          if n.startswith("probe_nav/simulator/scenarios/")
+                          and n.endswith(".toml")} == scenarios
     assert "probe_nav/py.typed" in names
 
 

@@ -1,0 +1,1 @@
+"""The scenarios shipped with probe-nav (TOML data files; docs/scenarios.md)."""
