@@ -64,6 +64,27 @@ class EnergyWindow:
     name: str = ""
 
 
+class CounterModel(enum.StrEnum):
+    """How a device's counter loses counts at high rates (DOMAIN.md, dead time)."""
+
+    NONPARALYSABLE = "nonparalysable"  # m = n / (1 + n tau): saturates at 1/tau
+    PARALYSABLE = "paralysable"  # m = n exp(-n tau): peaks at 1/(e tau), then FALLS
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpec:
+    """What a device's counter can physically count: its dead-time model and dead time, and the
+    highest rate it can report (a frame above `max_rate_cps` x its real time is impossible and is
+    rejected by the driver). From the device itself, or the driver's model table (published or
+    measured values); `dead_time_s` None means not known."""
+
+    model: CounterModel = CounterModel.UNKNOWN
+    dead_time_s: float | None = None
+    max_rate_cps: float | None = None
+    source: str = ""  # where the figures come from (datasheet, measurement, device report)
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
     """Identity of a device as it reports itself."""
@@ -78,6 +99,7 @@ class DeviceInfo:
     # keV = sum(c[i] * channel**i); empty when the device has no spectrum
     energy_calibration: tuple[float, ...] = ()
     n_channels: int = 0
+    counter: CounterSpec = CounterSpec()
 
 
 @dataclass(frozen=True, slots=True)
