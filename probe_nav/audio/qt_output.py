@@ -10,11 +10,14 @@ the caller keeps working without sound.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 from PySide6.QtCore import QIODevice, QObject, QTimer
 
 from probe_nav.audio.feedback import AudioFeedback
+from probe_nav.audio.underrun import UnderrunMeter
+from probe_nav.drivers.ratelimit import RateLimitedLog
 from probe_nav.qt_app import ensure_qt_app
 
 try:
@@ -72,20 +75,29 @@ def find_output_device(name: str | None) -> QAudioDevice | None:
 
 
 class FeedbackStream(QIODevice):
-    """A read-only, endless QIODevice: each read renders the next samples (16-bit PCM)."""
+    """A read-only, endless QIODevice: each read renders the next samples (16-bit PCM) and
+    checks whether the sink ran dry since the last read (an underrun: a gap in the sound)."""
 
-    def __init__(self, feedback: AudioFeedback, channels: int = 1,
+    def __init__(self, feedback: AudioFeedback, channels: int = 1, buffer_s: float = 0.04,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.feedback = feedback
         self.channels = max(1, int(channels))
         self.bytes_read = 0
+        self.underruns = UnderrunMeter(feedback.settings.sample_rate_hz, buffer_s)
+        self._underrun_log = RateLimitedLog(log)
 
     def readData(self, maxlen: int) -> bytes:
         frame_bytes = 2 * self.channels
         n = int(maxlen) // frame_bytes
         if n <= 0:
             return b""
+        gap_s = self.underruns.pulled(n, time.monotonic())
+        if gap_s > 0.0:
+            self._underrun_log.log(
+                logging.WARNING, "underrun", "audio underrun: about %.0f ms of silence (%d so "
+                "far); the process did not get the CPU in time", 1000.0 * gap_s,
+                self.underruns.count)
         samples = self.feedback.render(n)
         pcm = np.round(samples * 32767.0).astype("<i2")
         if self.channels > 1:
@@ -119,6 +131,7 @@ class QtAudioOutput:
         self._reason = "not started"
         self._logged = False
         self._watch: QTimer | None = None
+        self._underruns = 0  # of streams already stopped
 
     @property
     def available(self) -> bool:
@@ -135,6 +148,11 @@ class QtAudioOutput:
         """Why there is no sound (e.g. "no output device found"), without the state's name: the
         detail line under the console's NO AUDIO DEVICE banner. Empty while playing."""
         return "" if self._available else self._reason
+
+    @property
+    def underruns(self) -> int:
+        """How often the sound stuttered because the sink ran dry (since start)."""
+        return self._stream.underruns.count if self._stream is not None else self._underruns
 
     @property
     def sink(self) -> QAudioSink | None:
@@ -162,12 +180,13 @@ class QtAudioOutput:
             settings = self.feedback.settings
             settings.sample_rate_hz = rate
             self.feedback.apply_settings(settings)
-        self._stream = FeedbackStream(self.feedback, fmt.channelCount())
+        frame_bytes = 2 * fmt.channelCount()
+        buffer_bytes = max(frame_bytes * 64, int(rate * self.buffer_ms / 1000.0) * frame_bytes)
+        self._stream = FeedbackStream(self.feedback, fmt.channelCount(),
+                                      buffer_s=buffer_bytes / (frame_bytes * rate))
         self._stream.open(QIODevice.OpenModeFlag.ReadOnly | QIODevice.OpenModeFlag.Unbuffered)
         sink = QAudioSink(device, fmt)
-        frame_bytes = 2 * fmt.channelCount()
-        sink.setBufferSize(max(frame_bytes * 64,
-                               int(rate * self.buffer_ms / 1000.0) * frame_bytes))
+        sink.setBufferSize(buffer_bytes)
         self._sink = sink
         self._available = True
         self._status = device.description()
@@ -192,6 +211,7 @@ class QtAudioOutput:
             sink.stop()
             sink.deleteLater()
         if self._stream is not None:
+            self._underruns = self._stream.underruns.count
             self._stream.close()
             self._stream = None
         if self._available:
