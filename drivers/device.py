@@ -2,8 +2,15 @@
 and link-state changes as events on a thread-safe queue. Protocols subclass it (ProbeLink, GMC).
 
 Link state is judged on the host clock: port closed -> DISCONNECTED; port open but no frame for
-`stale_after_s` -> STALE; otherwise CONNECTED. A reading is only live while CONNECTED. The clock is
-the device's `clock` attribute (time.monotonic; a test may put a fake or simulated one there).
+`stale_after_s` (1.5 frame periods plus the jitter measured on the link, link_timing.py) -> STALE;
+otherwise CONNECTED. A reading is only live while CONNECTED. The clock is the device's `clock`
+attribute (time.monotonic; a test may put a fake or simulated one there).
+
+A port silent for 3 frame periods is closed and reopened. After a reconnection nothing is shown
+until the device has proved it is the one seen before (link_identity.py): query protocols
+(`identifies_by_query`) by answering their identity query with the same model and serial, the
+others by a valid frame, before which their writes are held back. A different device is reported
+("a different device answers at ...") and the port closed; reconnection goes on for the original.
 """
 
 from __future__ import annotations
@@ -16,7 +23,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, LinkState, LinkStats
+from probe_nav.drivers.frames import (
+    CounterSpec,
+    CountFrame,
+    DeviceInfo,
+    DeviceStatus,
+    LinkState,
+    LinkStats,
+)
+from probe_nav.drivers.link_identity import IdentityGate, Verdict, who
+from probe_nav.drivers.link_timing import ArrivalJitter, silent_reopen_s
+from probe_nav.drivers.link_timing import stale_after_s as jittered_stale_after_s
+from probe_nav.drivers.plausibility import INT64_MAX, FrameBounds, PlausibilityGate, frame_bounds
 from probe_nav.drivers.probing import Identification, read_for
 from probe_nav.drivers.ratelimit import RateLimitedLog
 from probe_nav.drivers.transport import (
@@ -32,6 +50,10 @@ log = logging.getLogger(__name__)
 # the stream...): logged at DEBUG. Every other count_bad counter is a rejected frame or a fault.
 ROUTINE_COUNTERS = frozenset({"partial_first_line", "baseline_spectra", "flushed_bytes",
                               "reference_lines", "unanswered_queries"})
+# A query protocol's handshake before its first frame (its identity asked and answered, a lost
+# request retried after 1 s) may take this long on top of the start-up periods: a silent-port
+# reopen must not cut it short on a loaded host.
+QUERY_HANDSHAKE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +103,19 @@ class Device(ABC):
     # protocol family.
     identify_order: ClassVar[int] = 100
     identify_baudrates: ClassVar[tuple[int, ...]] = ()  # empty: (default_baudrate,)
+    # The plausibility gate (plausibility.py) bounds counts by the counter's max_rate_cps: the
+    # device's own `info.counter`, else this default, else the protocol-level fallback; and by the
+    # widest count the protocol can carry.
+    default_counter: ClassVar[CounterSpec] = CounterSpec()
+    fallback_max_rate_cps: ClassVar[float | None] = None
+    max_frame_count: ClassVar[int] = INT64_MAX
+    # True: after a reconnection the device is asked who it is (the identity query is a write)
+    # and must answer with the same model and serial before anything is shown. False: it proves
+    # itself with a valid frame, and nothing is written to it before (link_identity.py).
+    identifies_by_query: ClassVar[bool] = False
+    # Frame periods allowed, beyond the stale bound, for the first frame after the port opens
+    # (a line in progress, a handshake, a cumulative spectrum's baseline line).
+    startup_periods: ClassVar[float] = 2.0
 
     def __init__(
         self, url: str, *, baudrate: int | None = None, stale_after_s: float | None = None
@@ -95,6 +130,12 @@ class Device(ABC):
         self._last_frame_host_s: float | None = None
         self._connected_host_s = 0.0
         self._stats = LinkStats()
+        self._gate = PlausibilityGate()
+        self._identity = IdentityGate(by_query=self.identifies_by_query)
+        self._jitter = ArrivalJitter()
+        self._silent_reopens = 0  # reopens since the last frame (each waits twice as long)
+        self._lost_reason = "port closed"
+        self._state_reason = ""
         self.info: DeviceInfo | None = None
         self.status: DeviceStatus | None = None
         self.problem: str | None = None  # what is wrong with the link now, in words
@@ -139,8 +180,9 @@ class Device(ABC):
         self._transport.start(first_port=port)
 
     def close(self) -> None:
-        """Say goodbye if the protocol wants to, stop the reader and close the port."""
-        if self._transport.is_open:
+        """Say goodbye if the protocol wants to (not to a device that has not proved who it is),
+        stop the reader and close the port."""
+        if self._transport.is_open and self._identity.proved:
             self.on_close()
         self._transport.close()
         self.log_limiter.flush(force=True)
@@ -154,8 +196,7 @@ class Device(ABC):
         info = self.info
         if info is None:
             return self.url
-        who = f"{info.model} #{info.serial}" if info.serial else info.model
-        return f"{self.url} ({who})"
+        return f"{self.url} ({who(info)})"
 
     def __enter__(self) -> Device:
         self.open()
@@ -185,25 +226,67 @@ class Device(ABC):
     def stats(self) -> LinkStats:
         """Frame accounting so far."""
         with self._lock:
-            return replace(self._stats, extra=dict(self._stats.extra))
+            return replace(self._stats, extra=dict(self._stats.extra),
+                           driver_errors=self._transport.driver_errors)
+
+    @property
+    def expected_period_s(self) -> float:
+        """Seconds between frames: the device's own word, else the driver's default."""
+        return (self.info.frame_period_s if self.info else None) or self.default_frame_period_s
 
     @property
     def stale_after_s(self) -> float:
-        """No frame for this long on an open port means STALE (5 frame periods, at least 0.5 s)."""
+        """No frame for this long on an open port means STALE: 1.5 frame periods plus the
+        jitter measured on the link (at most 2.0 s at 1 s frames, 0.29 s at 50 ms; link_timing.py),
+        or the `stale_after_s` the device was made with."""
         if self._fixed_stale_s is not None:
             return self._fixed_stale_s
-        period = (self.info.frame_period_s if self.info else None) or self.default_frame_period_s
-        return max(0.5, 5.0 * period)
+        return jittered_stale_after_s(self.expected_period_s, self._jitter)
+
+    @property
+    def startup_s(self) -> float:
+        """Time allowed for the first frame after the port opens before the link is STALE
+        (and, 0.25 s later, silent): a query protocol also gets QUERY_HANDSHAKE_S."""
+        handshake_s = QUERY_HANDSHAKE_S if self.identifies_by_query else 0.0
+        return self.stale_after_s + self.startup_periods * self.expected_period_s + handshake_s
+
+    @property
+    def identity_confirmed(self) -> bool:
+        """True when what this connection says may be shown: the first connection, or a
+        reconnection whose device has proved it is the one seen before."""
+        return self._identity.proved
 
     # ------------------------------------------------------------ for subclasses
 
     def send(self, data: bytes) -> bool:
-        """Write raw bytes to the device."""
+        """Write raw bytes to the device. Nothing reaches a device found to be another one, and
+        a listen-only device's writes wait until it has proved who it is (link_identity.py)."""
+        if self._identity.rejected:
+            return False
+        if self._identity.hold(data):
+            return True
         return self._transport.write(data)
 
-    def emit_frame(self, frame: CountFrame, dropped_before: int = 0) -> None:
-        """Publish a CountFrame; `dropped_before` frames were lost just before it."""
+    def frame_bounds(self) -> FrameBounds:
+        """What a frame of this device can plausibly hold (the plausibility gate's bounds)."""
+        cls = type(self)
+        return frame_bounds(self.info, cls.default_counter, cls.fallback_max_rate_cps,
+                            cls.max_frame_count, cls.default_frame_period_s)
+
+    def emit_frame(self, frame: CountFrame, dropped_before: int = 0) -> bool:
+        """Publish a CountFrame that passes the plausibility gate (False, counted as a bad frame
+        with its reason, if it does not); `dropped_before` frames were lost just before it."""
         now = self.clock()
+        verdict = self._gate.admit(frame, self.frame_bounds(), now)
+        if verdict.frame is None:
+            self.count_bad(bad_frames=1, implausible=1, details={"implausible": verdict.reason})
+            return False
+        if verdict.reason:
+            self.count_bad(time_rebases=1, details={"time_rebases": verdict.reason})
+        frame = verdict.frame
+        if not self._frame_arrived(now, dropped_before):
+            self._gate.undo()  # not published: its time is not the last one seen
+            return False  # not from the device seen before (yet): withheld, counted
         with self._lock:
             self._stats = replace(
                 self._stats,
@@ -218,19 +301,30 @@ class Device(ABC):
                                  self.describe(), dropped_before, frame.seq, count=dropped_before)
         self._update_state(now)
         self._events.put(FrameEvent(frame, now))
+        return True
 
     def emit_status(self, status: DeviceStatus) -> None:
-        """Publish a DeviceStatus."""
+        """Publish a DeviceStatus (withheld until a reconnected device has proved who it is)."""
+        if not self._identity.proved:
+            return
         self.status = status
         self._events.put(StatusEvent(status, self.clock()))
 
-    def emit_info(self, info: DeviceInfo) -> None:
-        """Publish the device's identity."""
+    def emit_info(self, info: DeviceInfo) -> bool:
+        """Publish the device's identity. After a reconnection it must be the device seen before
+        (same model and serial): then a query protocol's device is proved; a different one is
+        reported, nothing more is sent to it, and the port is closed (False)."""
+        if self._identity.judge(info) is Verdict.DIFFERENT:
+            self._different_device(info)
+            return False
         if info != self.info:
             log.info("%s: identified as %s serial %r firmware %r (%s, detector %s)", self.url,
                      info.model, info.serial, info.firmware, info.protocol, info.detector)
         self.info = info
+        if self.identifies_by_query:
+            self._prove_identity()
         self._events.put(InfoEvent(info, self.clock()))
+        return True
 
     def report_problem(self, reason: str) -> None:
         """Say what is wrong (no answer, wrong device...): a LinkEvent now, and in STALE reasons."""
@@ -282,6 +376,10 @@ class Device(ABC):
     def on_lost(self, reason: str) -> None:
         """Called on the reader thread when the port is lost (fail pending requests here)."""
 
+    def on_identity_confirmed(self) -> None:
+        """A reconnected device has proved it is the one seen before: what was held back until
+        then (starting a stream) may be sent now. Not called on a first connection."""
+
     # ------------------------------------------------------------ LinkListener (reader thread)
 
     def connection_made(self) -> None:
@@ -292,6 +390,8 @@ class Device(ABC):
             self.problem = None
             if self._transport.connections > 1:
                 self._stats = replace(self._stats, reconnects=self._stats.reconnects + 1)
+        self._gate.new_connection()
+        self._identity.new_connection()
         self.on_connect()
         self._update_state(now)
 
@@ -299,26 +399,107 @@ class Device(ABC):
         self.on_data(data)
 
     def connection_lost(self, reason: str) -> None:
-        self.on_lost(reason)
-        self._set_state(LinkState.DISCONNECTED, reason, self.clock())
+        self._lost_reason = reason
+        try:
+            self.on_lost(reason)
+        finally:
+            self._set_state(LinkState.DISCONNECTED, reason, self.clock())
+
+    def open_failed(self, reason: str) -> None:
+        self._lost_reason = reason
+        if self._state is not LinkState.CONNECTING:
+            self._set_state(LinkState.DISCONNECTED, reason, self.clock())
 
     def idle(self) -> None:
         now = self.clock()
-        if self._transport.is_open:
+        if self._transport.is_open and not self._identity.rejected:
             self.on_tick(now)
+            self._watch_silence(now)
         self._update_state(now)
         self.log_limiter.flush()
+
+    # ------------------------------------------------------------ identity and silence
+
+    def _frame_arrived(self, now: float, dropped_before: int = 0) -> bool:
+        """A valid frame came: False if it must be withheld (this connection's device has not
+        proved who it is); else it proves a listen-only device and feeds the jitter estimate."""
+        if not self._identity.proved and (self.identifies_by_query or self._identity.rejected):
+            self.count_bad(unverified_frames=1, details={
+                "unverified_frames": "withheld until the device has said who it is"})
+            lost = 1 + max(0, dropped_before)  # it, and the gap before it, never shown
+            with self._lock:  # lost to the reading like dropped frames
+                self._stats = replace(self._stats,
+                                      dropped_frames=self._stats.dropped_frames + lost)
+            return False
+        self._prove_identity()
+        last = self._last_frame_host_s
+        if last is not None:
+            self._jitter.add(now - last, self.expected_period_s)
+        self._silent_reopens = 0
+        return True
+
+    def _prove_identity(self) -> None:
+        held = self._identity.prove()
+        if held is None:
+            return
+        log.info("%s: the same device is back%s", self.describe(),
+                 f"; sending the {len(held)} write(s) held for it" if held else "")
+        for data in held:
+            self._transport.write(data)
+        self.on_identity_confirmed()
+
+    def _different_device(self, info: DeviceInfo) -> None:
+        expected = self._identity.reference
+        reason = (f"a different device answers at {self.url}: {who(info)}"
+                  f"{f' (expected {who(expected)})' if expected else ''}; not used, "
+                  "waiting for the original device")
+        delay_s = self._next_reopen_s()
+        with self._lock:
+            self._stats = replace(self._stats, identity_rejects=self._stats.identity_rejects + 1)
+        self.log_limiter.log(logging.WARNING, f"{self.url}: different device", "%s: %s",
+                             self.describe(), reason)
+        self.problem = reason
+        self._transport.request_reopen(reason, delay_s)
+
+    def _next_reopen_s(self) -> float:
+        stale_s = self.stale_after_s
+        wait_s = silent_reopen_s(self.expected_period_s, stale_s, self._silent_reopens)
+        self._silent_reopens += 1
+        return wait_s
+
+    def _watch_silence(self, now: float) -> None:
+        """Close and reopen a port silent for 3 frame periods (later: longer), or one whose URL
+        now names another file (a link re-pointed by a device that came back)."""
+        last = self._last_frame_host_s
+        since = last if last is not None else self._connected_host_s
+        bound_s = self.stale_after_s if last is not None else self.startup_s
+        limit_s = silent_reopen_s(self.expected_period_s, bound_s, self._silent_reopens)
+        silent_s = now - since
+        reason = ""
+        if silent_s > limit_s:
+            why = f" ({self.problem})" if self.problem else ""
+            reason = f"no frame for {silent_s:.1f} s{why}: closing and reopening the port"
+            self._silent_reopens += 1
+        elif silent_s > bound_s and (moved := self._transport.url_moved()):
+            reason = f"{self.url} now points at {moved}: reopening the port"
+        if reason:
+            with self._lock:
+                self._stats = replace(self._stats, silent_reopens=self._stats.silent_reopens + 1)
+            self.log_limiter.log(logging.WARNING, f"{self.url}: silent", "%s: %s",
+                                 self.describe(), reason)
+            self._transport.request_reopen(reason)
 
     # ------------------------------------------------------------ state machine
 
     def _update_state(self, now: float) -> None:
         if not self._transport.is_open:
             if self._state is not LinkState.CONNECTING:
-                self._set_state(LinkState.DISCONNECTED, "port closed", now)
+                self._set_state(LinkState.DISCONNECTED, self._lost_reason, now)
             return
         last = self._last_frame_host_s
         reference = last if last is not None else self._connected_host_s
-        if now - reference > self.stale_after_s:
+        bound_s = self.stale_after_s if last is not None else self.startup_s
+        if now - reference > bound_s:
             why = f": {self.problem}" if self.problem else ""
             self._set_state(LinkState.STALE, f"no frame for {now - reference:.1f} s{why}", now)
         elif last is not None:
@@ -326,9 +507,10 @@ class Device(ABC):
 
     def _set_state(self, state: LinkState, reason: str, now: float) -> None:
         with self._lock:
-            if state is self._state:
-                return
-            before, self._state = self._state, state
+            if state is self._state and not (
+                    state is LinkState.DISCONNECTED and reason != self._state_reason):
+                return  # (a new reason for being disconnected is news: told, not logged twice)
+            before, self._state, self._state_reason = self._state, state, reason
         # STALE is this class's own finding; a lost port is logged (with its error) by the transport
         level = logging.WARNING if state is LinkState.STALE else logging.INFO
         self.log_limiter.log(level, f"{self.url}: link {state.name}", "%s: link %s -> %s: %s",

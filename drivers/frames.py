@@ -83,6 +83,12 @@ class CounterSpec:
     dead_time_s: float | None = None
     max_rate_cps: float | None = None
     source: str = ""  # where the figures come from (datasheet, measurement, device report)
+    # True: live_s is the counter's measured live time (it collapses when the counter paralyses);
+    # False: live_s is real_s or computed from the counts; None: not said (judged from the frames).
+    live_time_measured: bool | None = None
+    # Fastest relative change (1/s) of the true rate a hand-held movement can make at this
+    # detector's paralysis level (probe_nav.core.overrange); None: the core's default.
+    max_change_per_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,4 +129,7 @@ class LinkStats:
     bad_frames: int = 0
     skipped_bytes: int = 0
     reconnects: int = 0
+    silent_reopens: int = 0  # ports closed and reopened because no frame came (drivers/device.py)
+    identity_rejects: int = 0  # reconnections that found a different device at the URL
+    driver_errors: int = 0  # exceptions from protocol code (the port was closed and reopened)
     extra: dict[str, int] = field(default_factory=dict)

@@ -7,12 +7,15 @@ hands complete lines to `on_line`.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from probe_nav.drivers.device import Device
 from probe_nav.drivers.lines import LineSplitter
+from probe_nav.drivers.plausibility import TEXT_MAX_RATE_CPS
 
 LOGGED_LINE_CHARS = 80  # a rejected line is logged up to this length
+_AFTER_LINE_END = re.compile(rb"(?<=[\r\n])")
 
 
 class LineDevice(Device):
@@ -20,6 +23,7 @@ class LineDevice(Device):
 
     max_line_bytes: ClassVar[int] = 1024
     partial_line_s: ClassVar[float] = 0.5  # a line left unfinished this long is a short read
+    fallback_max_rate_cps: ClassVar[float | None] = TEXT_MAX_RATE_CPS
 
     def __init__(self, url: str, *, baudrate: int | None = None,
                  stale_after_s: float | None = None) -> None:
@@ -35,6 +39,10 @@ class LineDevice(Device):
 
     def on_line_connect(self) -> None:
         """The port has just opened (after the splitter was reset)."""
+
+    def on_lines_lost(self) -> None:
+        """The splitter threw away an overlong or unfinished line (a protocol whose frames
+        depend on the previous line resynchronises here)."""
 
     def reject_line(self, line: str = "", why: str = "") -> None:
         """Account for a line that does not parse (a fragment if it is the first one); the line
@@ -58,10 +66,15 @@ class LineDevice(Device):
 
     def on_data(self, data: bytes) -> None:
         now = self.clock()
-        for line in self._lines.feed(data, now):
-            self.lines_this_connection += 1
-            self.on_line(line, now)
+        self._lines.expire(now)
         self._report_splitter()
+        # Fed a line end at a time, so that a line lost in between is reported (on_lines_lost)
+        # before the line that follows it is handled.
+        for piece in _AFTER_LINE_END.split(data):
+            for line in self._lines.feed(piece, now):
+                self.lines_this_connection += 1
+                self.on_line(line, now)
+            self._report_splitter()
 
     def _report_splitter(self) -> None:
         stats = self._lines.stats
@@ -73,3 +86,5 @@ class LineDevice(Device):
                                "overlong_lines": f"no line end within {self.max_line_bytes} bytes",
                                "short_lines": f"line left unfinished for {self.partial_line_s} s"})
         self._reported = now
+        if overlong or short:
+            self.on_lines_lost()

@@ -119,6 +119,13 @@ class PtyLink(Link):
     def reopen(self) -> PtyLink:
         return PtyLink(str(self._link_path) if self._link_path else None, self.write_wait_s)
 
+    def kill(self) -> None:
+        """Vanish like a killed process: the pty closes but a link path stays behind, naming
+        whichever pty gets the same number next (tests of a host that must not use it)."""
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
 
 class TcpLink(Link):
     """A TCP server on loopback that serves one host at a time."""

@@ -30,6 +30,8 @@ def on_pty() -> Iterator:
     opened: list[tuple[Device, PtyLink]] = []
 
     def make(protocol: str, **kwargs) -> tuple[Device, PtyLink]:
+        if protocol == "ogd":  # in auto mode the first data line may be a fragment: discarded
+            kwargs.setdefault("mode", "events")
         link = PtyLink()
         device = driver_class(protocol)(link.url, stale_after_s=0.6, **kwargs)
         device.open()

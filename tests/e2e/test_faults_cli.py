@@ -41,6 +41,7 @@ def test_bad_truth_file_is_refused(tmp_path) -> None:
 
 FAULTS = "garbage@1x100,drop@2x3,lowbat@2,unplug@3+3"
 FIRST_FAULT_S = 1.0  # device time of the first fault in FAULTS
+LAST_FAULT_BEFORE_UNPLUG_S = 2.5  # a frame ending after this was sent after drop@2x3 and lowbat@2
 HANG_S = 120.0  # wall-clock bound on watching one server: only a hang gets near it
 
 
@@ -51,6 +52,7 @@ class Watched:
     stats: LinkStats
     states: list[LinkState]
     first_frame_t_s: float
+    heard_before_unplug_t_s: float  # the last frame heard before the port was lost (device time)
     low_battery: bool
     exit_status: int
 
@@ -64,7 +66,7 @@ def watch_faulty_server(serve, truth: Path) -> Watched:
     device = open_device(server.url, "probelink")
     device.open()
     states: list[LinkState] = []
-    first_t_s, low_battery, frames_after = None, False, 0
+    first_t_s, low_battery, frames_after, before_unplug_t_s = None, False, 0, 0.0
     try:
         deadline = time.monotonic() + HANG_S
         while not (LinkState.DISCONNECTED in states and states[-1] is LinkState.CONNECTED
@@ -75,32 +77,41 @@ def watch_faulty_server(serve, truth: Path) -> Watched:
                     states.append(event.state)
                 elif isinstance(event, FrameEvent):
                     first_t_s = event.frame.t_s if first_t_s is None else first_t_s
-                    frames_after += 1 if LinkState.DISCONNECTED in states else 0
+                    if LinkState.DISCONNECTED in states:
+                        frames_after += 1
+                    else:
+                        before_unplug_t_s = event.frame.t_s
                 elif isinstance(event, StatusEvent):
                     low_battery |= bool(event.status.faults & FaultFlag.LOW_BATTERY)
         stats = device.stats
     finally:
         device.close()
     assert first_t_s is not None
-    return Watched(stats, states, first_t_s, low_battery, server.stop())
+    return Watched(stats, states, first_t_s, before_unplug_t_s, low_battery, server.stop())
 
 
 def test_serve_with_faults_and_truth(serve, tmp_path) -> None:
     # The server's device clock starts before it prints its URL, and its first fault comes
     # 1 device s (0.2 s at 5x) later. Bytes sent before the host opens the port are flushed when
-    # it does, so a host that this process could not start in time (a loaded machine) cannot
-    # see the garbage. Its first frame tells: one counted after 1 s means the host was late,
-    # and the run is repeated on a fresh server (5 late starts in a row would be a real fault).
+    # it does, and bytes still unread when the device is unplugged (0.6 s after the start) are
+    # lost with its pty, so a host that this process could not run in time (a loaded machine)
+    # cannot see the faults. The frames heard tell: the first counted before 1 s and one ending
+    # after 2.5 s heard before the unplug mean the host read the whole faulty stretch; otherwise
+    # the run is repeated on a fresh server (5 late hosts in a row would be a real fault).
     for attempt in range(5):
         truth = tmp_path / f"truth-{attempt}.csv"
         seen = watch_faulty_server(serve, truth)
-        if seen.first_frame_t_s < FIRST_FAULT_S:
+        if (seen.first_frame_t_s < FIRST_FAULT_S
+                and seen.heard_before_unplug_t_s > LAST_FAULT_BEFORE_UNPLUG_S):
             break
     else:
-        pytest.fail("the host never opened the port within 1 device second of the server start")
+        pytest.fail("the host never read the faulty stretch (1 to 2.5 device s) in 5 runs")
     assert seen.exit_status == 0
     stats = seen.stats
-    assert stats.reconnects == 1 and stats.bad_frames >= 1 and stats.dropped_frames >= 3
+    # One reconnection for the unplug; on a loaded machine also one per silent-port reopen (a
+    # handshake that took the host longer than the start-up allowance), each counted as such.
+    assert stats.reconnects - stats.silent_reopens == 1
+    assert stats.bad_frames >= 1 and stats.dropped_frames >= 3
     assert seen.low_battery
     with truth.open() as fh:
         assert fh.readline().startswith("#")
@@ -115,7 +126,8 @@ def test_sim_run_writes_frames_and_truth(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("#") and lines[1].startswith("t_s,live_s,counts,")
-    rows = list(csv.DictReader(lines[1:]))
+    assert lines[-1] == "# end: complete, 100 frames"  # the CSV ends like a whole recording
+    rows = list(csv.DictReader(lines[1:-1]))
     assert len(rows) == 100
     assert float(rows[-1]["t_s"]) == pytest.approx(5.0)
     counted = sum(int(r["counts"]) for r in rows)
