@@ -4,14 +4,20 @@ A line is either `COUNT` or `T,COUNT`: COUNT a non-negative integer (the counts 
 T the device's clock in seconds at the END of the interval. Fields may be separated by a comma, a
 semicolon, spaces or a tab; lines end with CR, LF or CR LF. A line starting with '#' or a letter is
 a comment or a header and carries no counts.
+
+Numbers are parsed bounded: COUNT is 1 to MAX_DIGITS ASCII digits, T 1 to MAX_DIGITS digits with
+an optional fraction of at most 9 digits; no sign, exponent, inf or nan, so no number above 10^12
+is ever built (the plausibility gate then judges the count against the counter).
 """
 
 from __future__ import annotations
 
-import math
 import re
 
+MAX_DIGITS = 12
 _SEPARATORS = re.compile(r"[,;\s]+")
+_COUNT = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
+_TIME = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}(?:\.[0-9]{{0,9}})?")
 
 
 def is_comment(line: str) -> bool:
@@ -25,15 +31,15 @@ def parse_line(line: str) -> tuple[float | None, int]:
     fields = [f for f in _SEPARATORS.split(line.strip()) if f]
     if len(fields) not in (1, 2):
         raise ValueError(f"expected COUNT or T,COUNT, got {line[:40]!r}")
-    if not fields[-1].isdigit():
-        raise ValueError(f"count {fields[-1]!r} is not a non-negative integer")
+    if _COUNT.fullmatch(fields[-1]) is None:
+        raise ValueError(f"count {fields[-1][:40]!r} is not an integer of 1 to {MAX_DIGITS} digits")
     count = int(fields[-1])
     if len(fields) == 1:
         return None, count
-    t_s = float(fields[0])
-    if not math.isfinite(t_s):
-        raise ValueError(f"timestamp {fields[0]!r} is not a finite number")
-    return t_s, count
+    if _TIME.fullmatch(fields[0]) is None:
+        raise ValueError(f"timestamp {fields[0][:40]!r} is not a number of seconds "
+                         f"(up to {MAX_DIGITS} digits, no sign or exponent)")
+    return float(fields[0]), count
 
 
 def encode_line(count: int, t_s: float | None = None) -> bytes:

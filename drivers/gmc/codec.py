@@ -80,7 +80,7 @@ def decode_voltage_v(reply: bytes) -> float:
     """Battery voltage: one byte in tenths of a volt (RFC1201, b"*" = 4.2 V) or ASCII "4.0v\\0"."""
     if len(reply) == 1:
         return reply[0] / 10.0
-    match = re.match(rb"\s*([0-9]+(?:\.[0-9]*)?)\s*[vV]?", reply)
+    match = re.match(rb"\s*([0-9]{1,3}(?:\.[0-9]{0,3})?)\s*[vV]?", reply)  # bounded: no 1e400
     if match is None:
         raise GmcError(f"unreadable battery voltage {reply!r}")
     return float(match.group(1))

@@ -9,6 +9,7 @@ Once a second, at 9600 8N1 (the UART sends '\\n' as CR LF):
   when a second had more than 255 counts, which the 8-bit sample buffer cannot hold (INST).
 - uSv/hr: CPM x 57 / 10000 (SBM-20 tube), truncated to 2 decimals.
 At power-on it prints `mightyohm.com Geiger Counter 1.00` and `http://mightyohm.com/geiger`.
+Fields are parsed bounded (ASCII digits, at most as many as the firmware can print).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ LONG_PERIOD = 60
 SHORT_PERIOD = 5
 MODES = ("SLOW", "FAST", "INST")
 
-_LINE = re.compile(r"CPS, (\d+), CPM, (\d+), uSv/hr, (\d+\.\d\d), (SLOW|FAST|INST)")
+# CPS <= 65535 (5 digits); CPM <= 65535 x 60 (7 digits); uSv/hr = CPM x 57 / 10000 (5 digits).
+_LINE = re.compile(r"CPS, ([0-9]{1,5}), CPM, ([0-9]{1,7}), uSv/hr, ([0-9]{1,5}\.[0-9][0-9]), "
+                   r"(SLOW|FAST|INST)")
 _BANNER = re.compile(r"(?:mightyohm\.com|LVA) Geiger Counter(?: (\S+))?")
 
 

@@ -8,6 +8,8 @@ Every second (a TaskScheduler interval of 1000 ms) the firmware prints, dependin
   nothing at all in a second without pulses.
 Messages are lines starting `[#] ` (information) or `[!] ` (error); `read settings` prints the
 settings as pretty JSON. Energies come from a calibration keV = sum(c[i] * channel**i).
+Numbers are parsed bounded: a data field is 1 to MAX_DIGITS ASCII digits (the firmware's counters
+are 32-bit), a message's dead time and temperature a few digits, so nothing huge is ever built.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from probe_nav.drivers.frames import EnergyWindow
 
 N_CHANNELS = 4096
+MAX_DIGITS = 10  # 2^32 - 1 has 10 digits
+MAX_DEAD_TIME_US = 1000.0  # a larger "Average Dead Time" is a garbled message, not a detector
 # A placeholder linear calibration (0.75 keV per ADC channel, ~3 MeV full scale): the real one
 # depends on the crystal and must come from two or more known peaks.
 DEFAULT_CALIBRATION: tuple[float, ...] = (0.0, 0.75)
@@ -28,8 +32,9 @@ DEFAULT_WINDOWS: tuple[EnergyWindow, ...] = (
 )
 
 _FIRMWARE = re.compile(r"Firmware Version:?\s*(\S+)")
-_DEAD_TIME = re.compile(r"Average Dead Time:\s*(\d+(?:\.\d+)?)\s*µs")
-_TEMPERATURE = re.compile(r"Temperature:\s*(-?\d+(?:\.\d+)?)\s*°C")
+_DEAD_TIME = re.compile(r"Average Dead Time:\s*([0-9]{1,6}(?:\.[0-9]{1,6})?)\s*µs")
+_TEMPERATURE = re.compile(r"Temperature:\s*(-?[0-9]{1,3}(?:\.[0-9]{1,3})?)\s*°C")
+_DATA_LINE = re.compile(rf"(?:[0-9]{{1,{MAX_DIGITS}}};)+")
 _SETTING = re.compile(r'"(ser_output|geiger_mode|print_spectrum)"\s*:\s*(true|false)')
 _MODE_MESSAGES = {
     "Set serial output mode to spectrum histogram.": "spectrum",
@@ -39,14 +44,14 @@ _MODE_MESSAGES = {
 
 
 def parse_data_line(line: str) -> tuple[int, ...]:
-    """`"3;0;12;"` -> (3, 0, 12); ValueError unless every field is an integer ended by ';'."""
+    """`"3;0;12;"` -> (3, 0, 12); ValueError unless every field is an integer of 1 to MAX_DIGITS
+    ASCII digits ended by ';'."""
     text = line.strip()
     if not text.endswith(";"):
         raise ValueError(f"data line does not end with ';': {text[-20:]!r}")
-    fields = text[:-1].split(";")
-    if not all(field.isdigit() for field in fields):
-        raise ValueError(f"non-numeric field in data line: {text[:40]!r}")
-    return tuple(int(field) for field in fields)
+    if _DATA_LINE.fullmatch(text) is None:
+        raise ValueError(f"a field is not an integer of 1 to {MAX_DIGITS} digits: {text[:40]!r}")
+    return tuple(int(field) for field in text[:-1].split(";"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +75,13 @@ def parse_message(line: str) -> Message:
     dead = _DEAD_TIME.search(body)
     temp = _TEMPERATURE.search(body)
     setting = _SETTING.search(body)
+    dead_time_us = float(dead.group(1)) if dead else None
     return Message(
         error=error,
         firmware=firmware.group(1) if firmware else None,
         mode=_MODE_MESSAGES.get(body),
-        dead_time_us=float(dead.group(1)) if dead else None,
+        dead_time_us=dead_time_us if dead_time_us is not None
+        and dead_time_us <= MAX_DEAD_TIME_US else None,
         temperature_c=float(temp.group(1)) if temp else None,
         setting=(setting.group(1), setting.group(2) == "true") if setting else None,
     )
@@ -91,23 +98,35 @@ def histogram(events: Sequence[int], n_channels: int = N_CHANNELS) -> list[int]:
 
 
 class SpectrumDiffer:
-    """Turns the cumulative histogram into per-interval spectra."""
+    """Turns the cumulative histogram into per-interval spectra.
+
+    A bin that decreases is a reset on the device (`reset spectrum`, a reboot) only when the total
+    fell to at most half the previous one, as when everything accumulated was zeroed; then the
+    whole new histogram is the interval's. Otherwise the line (or the previous one) was garbled in
+    a way that kept it parseable: no frame, and the line becomes the new zero (`inconsistent`
+    counts these).
+    """
 
     def __init__(self) -> None:
         self._last: tuple[int, ...] | None = None
+        self.inconsistent = 0
 
     def reset(self) -> None:
-        """Forget the previous histogram (after a reconnect or a mode change)."""
+        """Forget the previous histogram (after a reconnect, a mode change or a lost line)."""
         self._last = None
 
     def feed(self, cumulative: tuple[int, ...]) -> tuple[list[int] | None, bool]:
-        """-> (counts since the previous line or None for the first, True if the device reset)."""
+        """-> (counts since the previous line, or None when the line only sets the zero; True if
+        the device reset)."""
         last, self._last = self._last, cumulative
         if last is None or len(last) != len(cumulative):
             return None, False
         delta = [now - before for now, before in zip(cumulative, last, strict=True)]
         if min(delta) < 0:
-            return list(cumulative), True  # reset since the last line: all of it is new
+            if 2 * sum(cumulative) <= sum(last):
+                return list(cumulative), True  # reset since the last line: all of it is new
+            self.inconsistent += 1
+            return None, False
         return delta, False
 
 

@@ -9,6 +9,15 @@ Time: the detector prints no timestamp. In spectrum mode a line comes every outp
 `t_s` counts lines x `output_period_s`. In events mode a second without pulses prints nothing, so
 each line stands for round(host gap / output_period_s) periods (at least one). `live_s` is
 `real_s` minus counts x the firmware's average dead time when `read info` reported it.
+
+A lost data line (rejected, overlong, left unfinished) breaks the count of periods: in spectrum
+mode the next line then only sets a new zero (its difference would span an unknown number of
+periods: the lost "lines" may be fragments of one line or several glued together), and in events
+mode the next line's interval is measured from the lost one (which was an output too). In auto
+mode (the detector did not say its mode) a fragment of a spectrum line looks like an events line:
+the first data line of a connection, which may be the tail of a line sent before we listened, is
+discarded (`partial_first_line`) unless it is a whole spectrum; and once two consecutive lines
+were cumulative spectra (a difference with no bin falling), a shorter line is a fragment.
 """
 
 from __future__ import annotations
@@ -16,7 +25,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, EnergyWindow, FaultFlag
+from probe_nav.drivers.counters import OGD, ogd_counter
+from probe_nav.drivers.frames import (
+    CounterSpec,
+    CountFrame,
+    DeviceInfo,
+    DeviceStatus,
+    EnergyWindow,
+    FaultFlag,
+)
 from probe_nav.drivers.line_device import LineDevice
 from probe_nav.drivers.lines import is_text_line
 from probe_nav.drivers.ogd.codec import (
@@ -43,6 +60,9 @@ class OgdDevice(LineDevice):
     default_frame_period_s: ClassVar[float] = 1.0
     identify_order: ClassVar[int] = 30
     max_line_bytes: ClassVar[int] = 300_000  # 50 000 buffered events of up to 4 digits and ';'
+    # The Pico's ADC samples at 500 kS/s at most: no more pulses than that can be counted.
+    fallback_max_rate_cps: ClassVar[float | None] = 5e5
+    default_counter: ClassVar[CounterSpec] = OGD  # drivers/counters.py
 
     def __init__(
         self,
@@ -73,6 +93,8 @@ class OgdDevice(LineDevice):
         self.geiger_mode = False
         self._map = WindowMap(self.calibration, self.windows)
         self._differ = SpectrumDiffer()
+        self._inconsistent_seen = 0
+        self._auto_spectrum = False  # auto mode: the stream is known to be cumulative spectra
         self._periods = 0
         self._frames = 0
         self._last_line_s: float | None = None
@@ -81,12 +103,21 @@ class OgdDevice(LineDevice):
 
     def on_line_connect(self) -> None:
         self._differ.reset()
+        self._auto_spectrum = False
         self._last_line_s = None
         if self.set_output:
             self.send(f"set out {self.set_output}\n".encode("ascii"))
         if self.query_on_connect:
             self.send(QUERIES)
         self.emit_info(self._info())
+
+    def on_lines_lost(self) -> None:
+        self._lost_line(self.clock())
+
+    def _lost_line(self, now_s: float) -> None:
+        """A data line was lost: resynchronise (see the module docstring)."""
+        self._differ.reset()
+        self._last_line_s = now_s
 
     def on_line(self, line: str, now_s: float) -> None:
         if ";" in line:
@@ -105,6 +136,7 @@ class OgdDevice(LineDevice):
             self.emit_info(self._info())
         if msg.dead_time_us is not None:
             self.dead_time_s = msg.dead_time_us * 1e-6
+            self.emit_info(self._info())  # the counter's dead time is now the firmware's
         if msg.temperature_c is not None:
             self.emit_status(DeviceStatus(temperature_c=msg.temperature_c))
         if msg.mode is not None:
@@ -132,7 +164,12 @@ class OgdDevice(LineDevice):
     def _on_data_line(self, line: str, now_s: float) -> None:
         try:
             values = parse_data_line(line)
-            mode = self.mode or ("spectrum" if len(values) == N_CHANNELS else "events")
+            mode = self._line_mode(values)
+            if mode is None:
+                self.count_bad(partial_first_line=1, details={
+                    "partial_first_line": f"first data line of {len(values)} values in auto mode"})
+                self._last_line_s = now_s
+                return
             if mode == "spectrum":
                 if len(values) != N_CHANNELS:
                     raise ValueError(f"spectrum of {len(values)} bins, expected {N_CHANNELS}")
@@ -144,15 +181,37 @@ class OgdDevice(LineDevice):
                 periods = 1 if gap is None else max(1, round(gap / self.output_period_s))
         except ValueError as exc:
             self.reject_line(line, str(exc))
+            self._lost_line(now_s)
             return
         self._last_line_s = now_s
         self._periods += periods
         if spectrum is None:
-            self.count_bad(baseline_spectra=1)  # the first cumulative histogram only sets the zero
+            if self._differ.inconsistent > self._inconsistent_seen:
+                self._inconsistent_seen = self._differ.inconsistent
+                self.count_bad(bad_frames=1, inconsistent_spectra=1, details={
+                    "inconsistent_spectra": "bins fell but the total did not: a garbled line"})
+            else:  # the first cumulative histogram (or the first after a loss) sets the zero
+                self.count_bad(baseline_spectra=1)
             return
         if reset:
             self.count_bad(spectrum_resets=1)
+        elif self.mode is None and mode == "spectrum":
+            self._auto_spectrum = True
         self._emit(spectrum, periods, reset)
+
+    def _line_mode(self, values: tuple[int, ...]) -> str | None:
+        """How to read a data line: 'spectrum' or 'events'; None to discard it (see the module
+        docstring); ValueError for a fragment of a spectrum line."""
+        if self.mode is not None:
+            return self.mode
+        if len(values) == N_CHANNELS:
+            return "spectrum"
+        if self.lines_this_connection == 1:
+            return None
+        if self._auto_spectrum:
+            raise ValueError(f"{len(values)} values in a stream of {N_CHANNELS}-bin spectra: "
+                             "a fragment")
+        return "events"
 
     def _emit(self, spectrum: list[int], periods: int, reset: bool) -> None:
         total = sum(spectrum)
@@ -180,6 +239,7 @@ class OgdDevice(LineDevice):
             windows=self.windows,
             energy_calibration=self.calibration,
             n_channels=N_CHANNELS,
+            counter=ogd_counter(self.dead_time_s),
         )
 
     # ------------------------------------------------------------ autodetection

@@ -62,10 +62,30 @@ def ratio_rate_cps(counts: np.ndarray, live_s: np.ndarray) -> np.ndarray:
     return np.where(live_s > 0.0, counts / safe, 0.0)
 
 
+def _as_counts(counts: ArrayLike) -> np.ndarray:
+    """Counts as int64; ValueError (never OverflowError or a silent wrap) for values that are not
+    whole numbers in 0..2^63-1."""
+    try:
+        raw = np.asarray(counts)
+        if raw.dtype.kind == "f":
+            if raw.size and not (np.all(np.isfinite(raw)) and np.all(raw == np.floor(raw))
+                                 and raw.max() < 2.0**63):
+                raise ValueError("counts must be whole numbers below 2^63")
+        elif raw.dtype.kind == "u" and raw.size and raw.max() > np.iinfo(np.int64).max:
+            raise ValueError("counts must be below 2^63")
+        return np.ascontiguousarray(raw, dtype=np.int64).reshape(-1)
+    except (OverflowError, TypeError) as exc:  # e.g. a Python int of 10^25
+        raise ValueError(f"counts must be whole numbers below 2^63 ({exc})") from None
+
+
 def as_frames(counts: ArrayLike, live_s: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Validated contiguous copies: counts as int64 >= 0, live_s as float64 >= 0 and finite."""
-    c = np.ascontiguousarray(counts, dtype=np.int64).reshape(-1)
-    v = np.ascontiguousarray(live_s, dtype=np.float64).reshape(-1)
+    """Validated contiguous copies: counts as int64 >= 0, live_s as float64 >= 0 and finite.
+    ValueError (with the reason) for anything else, whatever its size."""
+    c = _as_counts(counts)
+    try:
+        v = np.ascontiguousarray(live_s, dtype=np.float64).reshape(-1)
+    except (OverflowError, TypeError) as exc:
+        raise ValueError(f"live_s must be finite numbers ({exc})") from None
     if c.shape != v.shape:
         raise ValueError(f"counts and live_s differ in length ({c.size} vs {v.size})")
     if c.size and (c.min() < 0):

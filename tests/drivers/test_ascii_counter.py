@@ -6,6 +6,7 @@ import pytest
 
 from probe_nav.drivers.ascii_counter.codec import encode_line, is_comment, parse_line
 from probe_nav.drivers.ascii_counter.device import AsciiCounterDevice
+from probe_nav.drivers.frames import FaultFlag
 from tests.drivers.expected_protocol import collect, expected_protocol, frames_of
 
 
@@ -43,10 +44,13 @@ def test_timestamps_are_the_devices_clock() -> None:
     with expected_protocol(AsciiCounterDevice, script) as (device, _port):
         frames = frames_of(collect(device, frames=3))
     assert [f.counts for f in frames] == [(4,), (5,), (1,)]
-    assert [f.t_s for f in frames] == [10.1, 10.3, 2.1]
+    # After the reset (10.3 -> 2.0) t_s goes on from 10.3 (drivers/plausibility.py), flagged.
+    assert [f.t_s for f in frames] == pytest.approx([10.1, 10.3, 10.4])
     assert [f.real_s for f in frames] == pytest.approx([0.1, 0.2, 0.1])
+    assert [bool(f.flags & FaultFlag.CLOCK_RESET) for f in frames] == [False, False, True]
     extra = device.stats.extra
     assert extra["reference_lines"] == 1 and extra["clock_resets"] == 1  # 10.3 -> 2.0
+    assert extra["time_rebases"] == 1
 
 
 def test_garbage_partial_and_overlong_lines() -> None:
