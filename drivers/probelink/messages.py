@@ -1,12 +1,18 @@
-"""ProbeLink v1 messages as plain dataclasses, one per message type, apart from the byte layout."""
+"""ProbeLink messages (v1 and v2) as plain dataclasses, one per message type, apart from the byte
+layout. `version` is the major version a message travels in (its first byte on the wire)."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-PROTOCOL_VERSION = 1  # major version, first byte of every message
+VERSION_1 = 1  # CRC-16/CCITT-FALSE; INFO without the counter
+VERSION_2 = 2  # CRC-32C; version negotiation (HELLO); INFO carries the counter
+SUPPORTED_VERSIONS = (VERSION_1, VERSION_2)  # major versions this implementation speaks
+PROTOCOL_VERSION = VERSION_2  # the newest major version
 PROTOCOL_MINOR = 0  # reported in INFO; minors only append fields or add message types
+UNKNOWN_U32 = 0xFFFF_FFFF  # "not stated" in the v2 INFO counter fields
 MAX_WINDOWS = 8
 MAX_SPECTRUM_CHUNK = 256  # channels per SPECTRUM message
 
@@ -33,6 +39,22 @@ class Cmd(enum.IntEnum):
     GET_INFO = 0x06
     GET_STATUS = 0x07
     SET_SPECTRUM = 0x08
+    HELLO = 0x09  # v2: u16 bit mask of the major versions the host speaks; see negotiation
+
+
+def versions_mask(versions: Iterable[int]) -> int:
+    """The HELLO argument for `versions`: bit v set for every major version v (1..15)."""
+    mask = 0
+    for v in versions:
+        if not 1 <= v <= 15:
+            raise ValueError(f"major version {v} does not fit the HELLO mask")
+        mask |= 1 << v
+    return mask
+
+
+def mask_versions(mask: int) -> frozenset[int]:
+    """The major versions a HELLO mask names."""
+    return frozenset(v for v in range(1, 16) if mask >> v & 1)
 
 
 class AckResult(enum.IntEnum):
@@ -43,6 +65,14 @@ class AckResult(enum.IntEnum):
     BAD_ARGUMENT = 2
     NOT_SUPPORTED = 3
     BUSY = 4
+
+
+class CounterCode(enum.IntEnum):
+    """Dead-time model code carried in the v2 INFO."""
+
+    UNKNOWN = 0
+    NONPARALYSABLE = 1
+    PARALYSABLE = 2
 
 
 class Detector(enum.IntEnum):
@@ -69,6 +99,7 @@ class Count:
     counts: tuple[int, ...]
     flags: int = 0
     seq: int = 0
+    version: int = VERSION_1
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +111,7 @@ class SpectrumChunk:
     first_channel: int
     bins: tuple[int, ...]
     seq: int = 0
+    version: int = VERSION_1
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +125,7 @@ class Status:
     hv_dv: int | None = None  # tenths of a volt
     faults: int = 0
     seq: int = 0
+    version: int = VERSION_1
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +139,9 @@ class WindowDef:
 
 @dataclass(frozen=True, slots=True)
 class Info:
-    """Device identity and configuration."""
+    """Device identity and configuration; from v2 on also the counter (v1 has no room for it:
+    encoding an Info as v1 leaves the counter fields out, decoding a v1 INFO gives the defaults).
+    """
 
     model: str
     serial: str
@@ -118,6 +153,10 @@ class Info:
     windows: tuple[WindowDef, ...] = ()
     minor: int = PROTOCOL_MINOR
     seq: int = 0
+    version: int = VERSION_1
+    counter: int = CounterCode.UNKNOWN  # v2: dead-time model (CounterCode)
+    dead_time_ns: int | None = None  # v2: counter dead time in ns; None = not stated
+    max_rate_cps: int | None = None  # v2: highest rate it can report; None = not stated
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +167,20 @@ class Command:
     cmd: int
     args: bytes = b""
     seq: int = 0
+    version: int = VERSION_1
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """The device's answer to the command whose header seq was `cmd_seq`."""
+    """The device's answer to the command whose header seq was `cmd_seq`; the answer to a HELLO
+    also carries the major version the device chose (`chosen_version`)."""
 
     cmd_seq: int
     cmd: int
     result: int = AckResult.OK
     seq: int = 0
+    version: int = VERSION_1
+    chosen_version: int | None = None
 
 
 Message = Count | SpectrumChunk | Status | Info | Command | Ack
@@ -152,7 +195,8 @@ class DecoderStats:
     cobs_errors: int = 0
     oversize: int = 0
     too_short: int = 0
-    bad_version: int = 0
+    bad_version: int = 0  # a major version this implementation does not know
+    other_version: int = 0  # a valid message of a known version the receiver does not accept now
     unknown_type: int = 0
     malformed: int = 0
     skipped_bytes: int = 0
@@ -169,6 +213,7 @@ REJECT_KINDS = (
     "oversize",
     "too_short",
     "bad_version",
+    "other_version",
     "unknown_type",
     "malformed",
 )

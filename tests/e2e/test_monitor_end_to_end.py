@@ -30,7 +30,7 @@ def test_pty_sim_to_monitor_rate_matches_truth(serve) -> None:
     snaps = [json.loads(line) for line in result.stdout.splitlines()]
     last = snaps[-1]
     assert last["device"]["serial"] == "SIM-0001"
-    assert last["device"]["protocol"] == "probelink 1.0"
+    assert last["device"]["protocol"] == "probelink 2.0"
     assert last["dropped_frames"] == 0 and last["bad_frames"] == 0
     # Every frame of the device's stream since the first one seen arrived: the count matches
     # the span of device time (20 frames/s), however the OS scheduled the two processes.

@@ -1,5 +1,5 @@
 """The ProbeLink emulator in process: identity, windows, spectra, battery and device faults,
-checked on the decoded bytes it sends."""
+version negotiation and the counter it declares, checked on the decoded bytes it sends."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from probe_nav.drivers.probelink.messages import (
     AckResult,
     Cmd,
     Count,
+    CounterCode,
     Detector,
     Info,
     SpectrumChunk,
     Status,
+    versions_mask,
 )
 from probe_nav.simulator.emulators.probelink import (
     BATTERY_LIFE_H,
     BATTERY_START_PCT,
     ProbeLinkEmulator,
+    ProbeLinkV1Emulator,
 )
 from probe_nav.simulator.engine import Simulation
 from probe_nav.simulator.faults import FaultPlan
@@ -30,16 +33,18 @@ from probe_nav.simulator.scenario import load
 class Host:
     """Sends commands to an emulator and decodes everything it answers or streams."""
 
-    def __init__(self, scenario: str = "sln-static", faults: str | None = None) -> None:
-        self.emu = ProbeLinkEmulator(Simulation(load(scenario), seed=1))
+    def __init__(self, scenario: str = "sln-static", faults: str | None = None,
+                 emulator: type[ProbeLinkEmulator] = ProbeLinkEmulator) -> None:
+        self.emu = emulator(Simulation(load(scenario), seed=1))
         self.emu.faults = FaultPlan.from_spec(faults)
         self.decoder = StreamDecoder()
         self.seq = 0
         self.messages = self.decoder.feed(self.emu.power_on())
 
-    def send(self, cmd: Cmd, *args: object) -> Ack:
+    def send(self, cmd: Cmd, *args: object, version: int = 1) -> Ack:
         self.seq += 1
-        out = self.decoder.feed(self.emu.receive(encode(command(cmd, self.seq, *args))))
+        wire = encode(command(cmd, self.seq, *args, version=version))
+        out = self.decoder.feed(self.emu.receive(wire))
         self.messages += out[1:]
         assert isinstance(out[0], Ack) and out[0].cmd_seq == self.seq
         return out[0]
@@ -136,3 +141,44 @@ def test_device_faults_in_the_stream() -> None:
     assert any(s.faults & FaultFlag.HV_FAULT and s.hv_dv == 3000 for s in statuses)
     sent = [t for t in host.emu.truth]
     assert len(sent) == len(frames)
+
+
+def test_power_on_speaks_v1_and_hello_moves_everything_to_v2() -> None:
+    host = Host("psma-node")
+    assert [m.version for m in host.messages] == [1]  # a v1 host must understand it
+    assert host.messages[0].counter == CounterCode.UNKNOWN  # v1 has no room for the counter
+    ack = host.send(Cmd.HELLO, versions_mask((1, 2)))
+    assert (ack.version, ack.result, ack.chosen_version) == (1, AckResult.OK, 2)
+    (info,) = host.messages[1:]  # HELLO is answered with an INFO in the chosen version
+    assert info.version == 2 and info.counter == CounterCode.PARALYSABLE
+    assert info.dead_time_ns == 5000 and info.max_rate_cps == 200_100  # tau 5 us: 1/tau + 100
+    sent = host.run(2.0)
+    assert sent and all(m.version == 2 for m in sent)
+    assert host.send(Cmd.PING, version=2).version == 2
+
+
+def test_the_version_of_each_command_is_followed() -> None:
+    host = Host()
+    host.send(Cmd.HELLO, versions_mask((1, 2)))
+    assert host.emu.version == 2
+    ack = host.send(Cmd.GET_INFO)  # an old host took over the port: answer it in its version
+    assert ack.version == 1 and host.messages[-1].version == 1 and host.emu.version == 1
+    assert all(m.version == 1 for m in host.run(0.5))
+    host.emu.power_on()
+    assert host.emu.version == 1
+
+
+def test_hello_with_no_common_version_changes_nothing() -> None:
+    host = Host()
+    ack = host.send(Cmd.HELLO, versions_mask((3, 4)))
+    assert ack.result == AckResult.BAD_ARGUMENT and ack.chosen_version is None
+    assert host.emu.version == 1 and host.emu.negotiations == 0
+
+
+def test_a_v1_firmware_does_not_know_hello() -> None:
+    host = Host(emulator=ProbeLinkV1Emulator)
+    ack = host.send(Cmd.HELLO, versions_mask((1, 2)))
+    assert (ack.version, ack.result, ack.chosen_version) == (1, AckResult.UNKNOWN_COMMAND, None)
+    assert all(m.version == 1 for m in host.run(0.5)) and host.emu.version == 1
+    # and it never reads v2 at all: a v2 command is noise to it (no answer)
+    assert host.emu.receive(encode(command(Cmd.PING, 99, version=2))) == b""
