@@ -25,6 +25,8 @@ from probe_nav.core.rate import make_meter
 from probe_nav.core.timed import TimedCount, TimedCountResult
 from probe_nav.drivers.device import Device, FrameEvent, InfoEvent, LinkEvent, StatusEvent
 from probe_nav.drivers.frames import (
+    CounterModel,
+    CounterSpec,
     CountFrame,
     DeviceInfo,
     DeviceStatus,
@@ -77,6 +79,16 @@ class LiveSnapshot:
         return self.link is LinkState.CONNECTED and self.reading is not None
 
 
+def _stated(counter: CounterSpec, device: CounterSpec | None) -> CounterSpec:
+    """The user's counter, with what only the device knows (does it measure live time? how
+    fast can its rate change?) taken from the device's own description."""
+    if device is None:
+        return counter
+    return replace(counter, live_time_measured=device.live_time_measured
+                   if counter.live_time_measured is None else counter.live_time_measured,
+                   max_change_per_s=counter.max_change_per_s or device.max_change_per_s)
+
+
 @dataclass
 class _Trend:
     """A ring buffer of (device t_s, rate, sd) per frame; NaN rows mark gaps."""
@@ -125,10 +137,20 @@ class LiveSession:
 
     def __init__(self, device: Device, config: PipelineConfig | None = None,
                  trend_capacity: int = TREND_CAPACITY,
-                 recorder: SessionRecorder | None = None) -> None:
+                 recorder: SessionRecorder | None = None,
+                 counter: CounterSpec | None = None) -> None:
         self.device = device
         self.recorder = recorder  # every frame and event of the session, appended to files
         self._config = config or PipelineConfig()
+        # The counter whose dead time the over-range rules use: the user's (`counter`), else one
+        # stated in `config`, else the device's (DeviceInfo.counter, then its driver's default).
+        self._counter = counter
+        self._counter_stated = counter is not None or self._config.dead_time is not None
+        default = getattr(type(device), "default_counter", None)
+        if counter is not None:
+            self._config = self._config.with_counter(_stated(counter, default))
+        elif not self._counter_stated:
+            self._config = self._config.with_counter(default)
         self._processor = Processor(self._config)
         self._link = LinkState.CONNECTING
         self._link_reason = "opening the port"
@@ -277,6 +299,9 @@ class LiveSession:
             self._notice = f"session recording stopped: {exc.strerror or exc}"
             log.warning("session recording to %s failed and stopped: %s",
                         self.recorder.directory if self.recorder else "?", exc)
+            abort = getattr(self.recorder, "abort", None)
+            if abort is not None:
+                abort(exc)  # keeps what was written, with an `interrupted` end line
             self.recorder = None
 
     # ------------------------------------------------------------ the poll
@@ -296,6 +321,7 @@ class LiveSession:
                 self._set_link(event.state)
             elif isinstance(event, InfoEvent):
                 self._info = event.info
+                self._use_counter(event.info.counter)
             elif isinstance(event, StatusEvent):
                 self._status = event.status
         self._set_link(self.device.link_state)
@@ -333,8 +359,29 @@ class LiveSession:
         if background is not None and self._config.background_cps is None:
             self._config = replace(self._config, background_cps=background.rate_cps,
                                    background_sd_cps=background.sd_cps)
-        self._processor = Processor(self._config)
+        previous, self._processor = self._processor, Processor(self._config)
+        self._processor.carry_over_range(previous)  # a possibly paralysed counter stays flagged
         self._reading = None
+
+    def _use_counter(self, spec: CounterSpec) -> None:
+        """The device described its counter: its dead time drives the over-range rules (unless
+        the user stated one)."""
+        if self._counter is not None:
+            spec = _stated(self._counter, spec)
+        elif self._counter_stated or spec.model is CounterModel.UNKNOWN:
+            return
+        config = self._config.with_counter(spec)
+        if config != self._config:
+            log.info("counter of %s: %s, dead time %s s (%s)", self.device.describe(),
+                     spec.model.value, spec.dead_time_s, spec.source or "no source given")
+            self._config = config
+            self._restart_processor()
+
+    def clear_over_range(self) -> None:
+        """The user confirms the probe is away from any strong source: release the over-range
+        latch (a counter without measured live time cannot show its recovery itself)."""
+        log.info("over-range latch cleared by the user")
+        self._processor.clear_over_range()
 
     def _on_frame(self, event: FrameEvent,
                   processed: list[tuple[Reading, CountFrame]]) -> tuple:
@@ -346,9 +393,15 @@ class LiveSession:
             if last is not None:
                 self._trend.add(last, np.nan, np.nan)
         self._link = LinkState.CONNECTED
+        try:
+            reading = self._processor.push(frame)
+        except ValueError as exc:  # impossible values that a driver's plausibility gate let by
+            self._notice = f"frame refused: {exc}"
+            self._link_log.log(logging.WARNING, "refused frame", "frame at t_s %r refused: %s",
+                               frame.t_s, exc)
+            return None, None
         if self.recorder is not None:
             self._recording(lambda: self.recorder.write(frame))
-        reading = self._processor.push(frame)
         before = self._reading
         if before is not None and reading.over_range != before.over_range:
             self._record("over_range" if reading.over_range else "in_range", t_s=frame.t_s)

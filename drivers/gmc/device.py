@@ -20,10 +20,17 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import ClassVar
 
+from probe_nav.drivers.counters import M4011, M4011_SI3BG, counter_for_model
 from probe_nav.drivers.device import Device
 from probe_nav.drivers.errors import DeviceTimeout
 from probe_nav.drivers.exchange import ExchangeRunner, ReplyError, Step
-from probe_nav.drivers.frames import CountFrame, DeviceInfo, DeviceStatus, FaultFlag
+from probe_nav.drivers.frames import (
+    CounterSpec,
+    CountFrame,
+    DeviceInfo,
+    DeviceStatus,
+    FaultFlag,
+)
 from probe_nav.drivers.gmc.codec import (
     GETSERIAL,
     GETVER,
@@ -49,6 +56,11 @@ from probe_nav.drivers.probing import Identification, read_for, settle
 from probe_nav.drivers.transport import SerialPort
 
 Job = Generator[Step, bytes, None]
+# The plausibility gate's last resort when neither the counter nor the model table says more:
+# GM tubes have dead times of tens of microseconds (<= 1e5 cps), and the simulator's emulated GMC
+# reports its probe's counts (up to 1/tau = 5e5 cps for its 2 us scenarios); 1e6 cps covers both.
+# A garbled 4-byte heartbeat word is above it with probability 1 - 1e6 / 2^32 = 0.99977.
+GM_COUNTER_MAX_RATE_CPS = 1e6
 
 
 class GmcDevice(Device):
@@ -60,6 +72,10 @@ class GmcDevice(Device):
     default_frame_period_s: ClassVar[float] = 1.0
     identify_order: ClassVar[int] = 10
     identify_baudrates: ClassVar[tuple[int, ...]] = (115200, 57600)
+    identifies_by_query: ClassVar[bool] = True  # <GETVER>> and <GETSERIAL>> (writes)
+    fallback_max_rate_cps: ClassVar[float | None] = GM_COUNTER_MAX_RATE_CPS
+    default_counter: ClassVar[CounterSpec] = M4011  # drivers/counters.py
+    max_frame_count: ClassVar[int] = Rfc1801.cps_mask
 
     def __init__(
         self,
@@ -191,18 +207,20 @@ class GmcDevice(Device):
             return
         self.version, self.revision = version, revision
         self._words.reset(revision.value_bytes)
+        self.serial_hex = ""
         try:
             self.serial_hex = decode_serial((yield Step.exact(GETSERIAL, SERIAL_BYTES,
                                                               self.reply_timeout_s)))
         except (ReplyError, GmcError):
             self.count_bad(unanswered_queries=1)  # old firmware: no serial number, carry on
+        if not self.emit_info(self._info()):
+            return  # another counter than before answers here: nothing more is sent to it
         try:
             volts = decode_voltage_v((yield Step.at_least(GETVOLT, 1, quiet_s=0.05,
                                                           timeout_s=self.reply_timeout_s)))
             self.emit_status(DeviceStatus(battery_v=volts))
         except (ReplyError, GmcError):
             self.count_bad(unanswered_queries=1)
-        self.emit_info(self._info())
         yield Step.send(HEARTBEAT_ON)
         self._streaming = True
 
@@ -257,14 +275,15 @@ class GmcDevice(Device):
             cps = revision.decode_cps(word)
             self._heartbeats += 1
             flags = FaultFlag.OVER_RANGE if cps >= revision.cps_max() else FaultFlag.NONE
-            self.emit_frame(CountFrame(
+            if not self.emit_frame(CountFrame(
                 seq=self._heartbeats - 1,
                 t_s=self._heartbeats * self.heartbeat_period_s,
                 real_s=self.heartbeat_period_s,
                 live_s=self.heartbeat_period_s,
                 counts=(cps,),
                 flags=flags,
-            ))
+            )):
+                self._heartbeats -= 1  # an impossible word is garbage, not a device second
 
     def _info(self) -> DeviceInfo:
         version = self.version
@@ -276,6 +295,7 @@ class GmcDevice(Device):
             detector="GM tube",
             protocol=f"gmc {revision.name}" if revision else "gmc",
             frame_period_s=self.heartbeat_period_s,
+            counter=counter_for_model(version.model if version else "", self.default_counter),
         )
 
     def _report_discards(self) -> None:
@@ -306,6 +326,7 @@ class GmcRfc1201Device(GmcDevice):
 
     protocol = "gmc-rfc1201"
     codec = Rfc1201
+    max_frame_count = Rfc1201.cps_mask
 
 
 class GmcRfc1801Device(GmcDevice):
@@ -313,6 +334,7 @@ class GmcRfc1801Device(GmcDevice):
 
     protocol = "gmc-rfc1801"
     codec = Rfc1801
+    default_counter = M4011_SI3BG
 
 
 class Gmc300Device(GmcRfc1201Device):

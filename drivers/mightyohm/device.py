@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from probe_nav.drivers.frames import CountFrame, DeviceInfo, FaultFlag
+from probe_nav.drivers.counters import SBM20_OR_J305
+from probe_nav.drivers.frames import CounterSpec, CountFrame, DeviceInfo, FaultFlag
 from probe_nav.drivers.line_device import LineDevice
 from probe_nav.drivers.lines import is_text_line
 from probe_nav.drivers.mightyohm.codec import CPS_MAX, banner_version, parse_line
@@ -25,6 +26,8 @@ class MightyOhmDevice(LineDevice):
     default_frame_period_s: ClassVar[float] = 1.0
     identify_order: ClassVar[int] = 40
     max_line_bytes: ClassVar[int] = 96
+    default_counter: ClassVar[CounterSpec] = SBM20_OR_J305  # drivers/counters.py
+    max_frame_count: ClassVar[int] = CPS_MAX  # the firmware's 16-bit per-second counter
 
     def __init__(self, url: str, *, baudrate: int | None = None,
                  stale_after_s: float | None = None, report_period_s: float = 1.0) -> None:
@@ -50,19 +53,20 @@ class MightyOhmDevice(LineDevice):
                 self.reject_line(line)
             return
         self._reports += 1
-        self.emit_frame(CountFrame(
+        if not self.emit_frame(CountFrame(
             seq=self._reports - 1,
             t_s=self._reports * self.report_period_s,
             real_s=self.report_period_s,
             live_s=self.report_period_s,
             counts=(report.cps,),
             flags=FaultFlag.OVER_RANGE if report.cps >= CPS_MAX else FaultFlag.NONE,
-        ))
+        )):
+            self._reports -= 1  # an impossible report is garbage, not a device second
 
     def _info(self) -> DeviceInfo:
         return DeviceInfo(model="MightyOhm Geiger Counter", firmware=self.firmware,
                           detector="GM tube", protocol="mightyohm",
-                          frame_period_s=self.report_period_s)
+                          frame_period_s=self.report_period_s, counter=self.default_counter)
 
     @classmethod
     def recognise(cls, captured: bytes) -> Identification | None:

@@ -1,10 +1,15 @@
 """`probe-nav monitor`: a live readout of a device (or the in-process simulator) in the terminal,
-with `--audio` the probe's sound too (pitch, clicks or squelch; alarms)."""
+with `--audio` the probe's sound too (pitch, clicks or squelch; alarms).
+
+One path, as in the console: device events -> LiveSession (processing core with the device's
+dead-time model, or the one given by --dead-time-us/--counter) -> snapshot -> the printed line
+(probe_nav.monitor) and the sound (probe_nav.audio.feeder)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -41,7 +46,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --audio: volume 0..1 (default 0.8)")
     p.add_argument("--audio-device", metavar="NAME",
                    help="with --audio: output device by description (default: the system's)")
+    add_counter_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_counter_arguments(p: argparse.ArgumentParser) -> None:
+    """--dead-time-us and --counter: the user's counter, which wins over the device's."""
+    p.add_argument("--dead-time-us", type=float, default=None, metavar="TAU",
+                   help="counter dead time in us for the over-range rules (default: the "
+                        "device's, from drivers/counters.py or the device itself)")
+    p.add_argument("--counter", choices=("nonparalysable", "paralysable"), default=None,
+                   help="dead-time model, with --dead-time-us (default nonparalysable)")
+
+
+def counter_override(args: argparse.Namespace):
+    """The CounterSpec the user stated with --dead-time-us/--counter, or None; UserError for a
+    bad value."""
+    from probe_nav.drivers.counters import user_counter
+
+    tau_us = getattr(args, "dead_time_us", None)
+    model = getattr(args, "counter", None)
+    if tau_us is None:
+        if model is not None:
+            raise UserError("--counter needs --dead-time-us (the dead time of that counter)")
+        return None
+    if not (math.isfinite(tau_us) and 0.0 < tau_us <= 1e6):
+        raise UserError(f"--dead-time-us must be a dead time in us, > 0 and <= 1e6, got {tau_us!r}")
+    return user_counter(model or "nonparalysable", tau_us)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -59,13 +90,16 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--baud must be > 0, got {args.baud}")
     if not 0.0 <= args.volume <= 1.0:
         raise UserError(f"--volume must be between 0 and 1, got {args.volume}")
+    counter_override(args)
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the device, then print updates until --duration or Ctrl-C."""
-    from probe_nav.monitor import MonitorState
+    from probe_nav.core.pipeline import PipelineConfig
+    from probe_nav.live import LiveSession
 
     _check_args(args)
+    counter = counter_override(args)
     audio = _start_audio(args) if args.audio else None  # before the device: a bad name stops here
     from probe_nav.cli.sim import open_probe
 
@@ -76,19 +110,19 @@ def run(args: argparse.Namespace) -> int:
         if audio is not None:
             audio.output.stop()
         raise
-    state = MonitorState(meter_name=args.meter)
+    session = LiveSession(device, PipelineConfig(meter=args.meter), counter=counter)
     printer = _Printer(args)
     try:
         if audio is None:
-            _loop_plain(args, device, state, printer)
+            _loop_plain(args, session, printer)
         else:
-            _loop_with_audio(args, device, state, printer, audio)
+            _loop_with_audio(args, session, printer, audio)
     except KeyboardInterrupt:
         pass
     finally:
         if audio is not None:
             audio.output.stop()
-        device.close()
+        session.close()
         if server is not None:
             server.stop()
         printer.close()
@@ -117,18 +151,23 @@ class _Printer:
             print()
 
 
-def _loop_plain(args, device, state, printer: _Printer) -> None:
-    """Without sound: block on the device's event queue between updates."""
+PLAIN_POLL_S = 0.02  # without sound the session is polled this often between updates
+
+
+def _loop_plain(args, session, printer: _Printer) -> None:
+    """Without sound: poll the session often, print every --interval."""
+    from probe_nav.monitor import monitor_update
+
     start = time.monotonic()
     next_update = start + args.interval
     while args.duration is None or time.monotonic() - start < args.duration:
-        for event in device.poll(timeout_s=max(0.0, next_update - time.monotonic())):
-            state.handle(event)
+        snap = session.poll()
         now = time.monotonic()
         if now < next_update:
+            time.sleep(min(PLAIN_POLL_S, next_update - now))
             continue
         next_update += args.interval * max(1, int((now - next_update) / args.interval) + 1)
-        printer.show(state.snapshot(now - start, device.link_state, device.stats))
+        printer.show(monitor_update(snap, now - start))
 
 
 class _Audio:
@@ -149,7 +188,6 @@ def _start_audio(args: argparse.Namespace) -> _Audio:
     from probe_nav.audio import AudioFeedback, AudioSettings
     from probe_nav.audio.feeder import FeedbackFeeder
     from probe_nav.audio.qt_output import QtAudioOutput, list_output_devices
-    from probe_nav.core.pipeline import PipelineConfig
     from probe_nav.qt_app import ensure_qt_app
 
     ensure_qt_app(headless=True)
@@ -160,7 +198,7 @@ def _start_audio(args: argparse.Namespace) -> _Audio:
                             f"(available: {', '.join(repr(n) for n in names)})")
     feedback = AudioFeedback(AudioSettings(mode=args.audio_mode, volume=args.volume),
                              seed=args.seed)
-    feeder = FeedbackFeeder(feedback, PipelineConfig(meter=args.meter))
+    feeder = FeedbackFeeder(feedback)
     output = QtAudioOutput(feedback, device=args.audio_device)
     output.start()
     return _Audio(feedback, feeder, output)
@@ -169,11 +207,12 @@ def _start_audio(args: argparse.Namespace) -> _Audio:
 POLL_MS = 5  # the Qt loop drains the device queue this often (sound follows frames this fast)
 
 
-def _loop_with_audio(args, device, state, printer: _Printer, audio: _Audio) -> None:
-    """With sound: a Qt event loop (the audio sink pulls samples from it); a timer drains the
-    device's events into the display state and the sound every POLL_MS."""
+def _loop_with_audio(args, session, printer: _Printer, audio: _Audio) -> None:
+    """With sound: a Qt event loop (the audio sink pulls samples from it); a timer polls the
+    session every POLL_MS and feeds what it processed to the sound."""
     from PySide6.QtCore import QTimer
 
+    from probe_nav.monitor import monitor_update
     from probe_nav.qt_app import ensure_qt_app
 
     app = ensure_qt_app(headless=True)
@@ -181,10 +220,8 @@ def _loop_with_audio(args, device, state, printer: _Printer, audio: _Audio) -> N
     next_update = [start + args.interval]
 
     def tick() -> None:
-        for event in device.poll(timeout_s=0.0):
-            state.handle(event)
-            audio.feeder.handle(event)
-        audio.feeder.set_link_state(device.link_state)
+        snap = session.poll()
+        audio.feeder.feed(snap)
         now = time.monotonic()
         if args.duration is not None and now - start >= args.duration:
             app.quit()
@@ -192,8 +229,7 @@ def _loop_with_audio(args, device, state, printer: _Printer, audio: _Audio) -> N
         if now >= next_update[0]:
             n_late = int((now - next_update[0]) / args.interval) + 1
             next_update[0] += args.interval * max(1, n_late)
-            snap = state.snapshot(now - start, device.link_state, device.stats)
-            printer.show(snap | _audio_fields(audio))
+            printer.show(monitor_update(snap, now - start) | _audio_fields(audio))
 
     def stop(signum: int, frame: object) -> None:
         app.quit()
@@ -218,4 +254,5 @@ def _audio_fields(audio: _Audio) -> dict[str, Any]:
         "audio": audio.output.status_text,
         "alarm": audio.feedback.active_alarm,
         "tone_hz": None if tone is None else round(tone, 1),
+        "audio_underruns": audio.output.underruns,
     }

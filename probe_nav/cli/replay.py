@@ -3,8 +3,12 @@
 Output is JSON Lines on standard output. `--events`: one object per change of the hot decision,
 {"t_s": ..., "event": "hot"|"cold"}, t_s being that of the frame that caused it. `--json`: one
 object per tick of frame time (default 0.1 s) with the latest Reading. Both are causal: what is
-reported at t_s uses only frames whose t_s is not later. Without --background-cps the background is
-measured from the first --background-s seconds (default 10) of live time; hot decisions start after.
+reported at t_s uses only frames whose t_s is not later. A gap in the recording is a gap: a tick is
+written only within one tick after a frame or inside the counting interval of the next frame, so
+a device clock that jumped (or a stall) adds no lines. While over range a tick says
+`"over_range": true` and its rate fields are null (the counter's reading is not a rate then).
+Without --background-cps the background is measured from the first --background-s seconds
+(default 10) of live time; hot decisions start after.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from probe_nav.io.frames_csv import FrameCsvError, FrameTable, read_frames_csv
 
 TICK_FIELDS = ("rate_cps", "rate_sd_cps", "background_cps", "background_sd_cps", "net_cps",
                "net_sd_cps", "z")
+RATE_FIELDS = ("rate_cps", "rate_sd_cps", "net_cps", "net_sd_cps", "z")  # null while over range
+MIN_TICK_S = 1e-3  # 1 ms: finer than any device's frames
+MAX_TICK_S = 86400.0
+MAX_TICKS = 10_000_000  # lines of --json output a file may ask for (about 2 GB)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="counter dead time for the over-range rules")
     p.add_argument("--counter", choices=("nonparalysable", "paralysable"),
                    default="nonparalysable", help="dead-time model (with --dead-time-us)")
+    p.add_argument("--live-time", choices=("auto", "measured", "none"), default="auto",
+                   help="is the live_s column the counter's measured live time? auto (default): "
+                        "yes once a frame has live_s < real_s; none: real time or computed")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--events", action="store_true", help="one line per hot/cold change")
     out.add_argument("--json", action="store_true", help="one line per tick of frame time")
@@ -69,6 +80,11 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
     positive(args.tick, "--tick")
     if args.tick is not None and not args.json:
         raise UserError("--tick only applies to --json")
+    if args.tick is not None and not MIN_TICK_S <= args.tick <= MAX_TICK_S:
+        raise UserError(f"--tick must be between {MIN_TICK_S:g} and {MAX_TICK_S:g} s, "
+                        f"got {args.tick!r}")
+    if args.dead_time_us is not None and args.dead_time_us > 1e6:
+        raise UserError(f"--dead-time-us must be at most 1e6 (1 s), got {args.dead_time_us!r}")
     dead_time = None
     if args.dead_time_us is not None:
         dead_time = DeadTimeModel(args.counter, args.dead_time_us * 1e-6)
@@ -76,14 +92,20 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         meter=args.meter, background_cps=args.background_cps,
         background_sd_cps=args.background_sd_cps, background_s=args.background_s,
         false_alarm_interval_s=args.false_alarm_interval, dead_time=dead_time,
+        live_time_measured={"auto": None, "measured": True, "none": False}[args.live_time],
     )
 
 
 def _load(path: str) -> FrameTable:
     try:
-        return read_frames_csv(path)
+        table = read_frames_csv(path)
+        if table.notice:  # cut short (no end line) or interrupted: said, then replayed
+            print(f"probe-nav: warning: {table.notice}", file=sys.stderr)
+        return table
     except FrameCsvError as exc:
         raise UserError(str(exc)) from None
+    except OverflowError:  # the reader bounds integers to int64; this is its last line of defence
+        raise UserError(f"{path}: a count does not fit in 64 bits (>= 2^63)") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a text (UTF-8) frame CSV file") from None
     except OSError as exc:
@@ -104,26 +126,59 @@ def write_events(readings: Readings, out: TextIO) -> int:
     return int(changes.size)
 
 
-def tick_indices(t_s: np.ndarray, tick_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tick times k * tick_s from the first frame to the last, and the latest frame at each."""
+def tick_indices(t_s: np.ndarray, tick_s: float,
+                 real_s: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Tick times k * tick_s and the latest frame at each (t_s <= tick), from the first frame to
+    the last, skipping gaps: a tick is kept only within tick_s after a frame or inside the next
+    frame's counting interval (t - real_s, t]. UserError when that is more than MAX_TICKS."""
     if t_s.size == 0:
         return np.empty(0), np.empty(0, dtype=np.int64)
-    k = np.arange(math.ceil(t_s[0] / tick_s - 1e-9), math.floor(t_s[-1] / tick_s + 1e-9) + 1)
+    t_max = float(np.max(np.abs(t_s)))
+    if t_max / tick_s >= 2.0**62 or float(np.spacing(t_max)) > tick_s / 10.0:
+        # no integer tick index, or ticks that float times cannot tell apart at this t_s
+        raise UserError(f"t_s up to {t_max:g} s cannot be ticked every {tick_s:g} s "
+                        f"(times there are {float(np.spacing(t_max)):g} s apart): "
+                        "use a longer --tick")
+    # Candidate tick ranges [lo, hi] (as k): after each frame, and in each next frame's interval.
+    after_lo = np.ceil(t_s / tick_s - 1e-9)
+    after_hi = np.floor(np.minimum(t_s + tick_s, t_s[-1]) / tick_s + 1e-9)
+    lo, hi = [after_lo], [after_hi]
+    if real_s is not None and t_s.size > 1:
+        lo.append(np.ceil((t_s[1:] - real_s[1:]) / tick_s - 1e-9))
+        hi.append(np.floor(t_s[1:] / tick_s + 1e-9))
+    k_lo, k_hi = np.concatenate(lo), np.concatenate(hi)
+    n = np.maximum(k_hi - k_lo + 1, 0)
+    total = float(n.sum())
+    if total > 2 * MAX_TICKS:  # the ranges overlap by at most a factor of 2
+        raise UserError(f"--tick {tick_s:g} s would write more than {MAX_TICKS} lines for this "
+                        "file: use a longer --tick")
+    counts = n.astype(np.int64)
+    starts = np.repeat(k_lo.astype(np.int64), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.unique(starts + offsets)
+    if k.size > MAX_TICKS:
+        raise UserError(f"--tick {tick_s:g} s would write more than {MAX_TICKS} lines for this "
+                        "file: use a longer --tick")
     ticks = np.round(k * tick_s, 9)
     idx = np.searchsorted(t_s, ticks, side="right") - 1  # frames with t_s <= tick only
     keep = idx >= 0
     return ticks[keep], idx[keep]
 
 
-def write_ticks(readings: Readings, tick_s: float, out: TextIO) -> int:
-    """One JSON line per tick with the latest Reading; returns the number written."""
-    ticks, idx = tick_indices(readings.t_s, tick_s)
+def write_ticks(readings: Readings, tick_s: float, out: TextIO,
+                real_s: np.ndarray | None = None) -> int:
+    """One JSON line per tick with the latest Reading (rates null while over range); returns
+    the number written."""
+    ticks, idx = tick_indices(readings.t_s, tick_s, real_s)
+    over = readings.over_range[idx].tolist()
     cols = {name: getattr(readings, name)[idx].tolist() for name in TICK_FIELDS}
     hot = readings.hot[idx].tolist()
-    over = readings.over_range[idx].tolist()
     for i, t in enumerate(ticks.tolist()):
-        body = ", ".join(f'"{name}": {_num(cols[name][i])}' for name in TICK_FIELDS)
-        out.write(f'{{"t_s": {_num(t)}, {body}, "hot": {"true" if hot[i] else "false"}, '
+        body = ", ".join(
+            f'"{name}": {"null" if over[i] and name in RATE_FIELDS else _num(cols[name][i])}'
+            for name in TICK_FIELDS)
+        out.write(f'{{"t_s": {_num(t)}, {body}, '
+                  f'"hot": {"true" if hot[i] and not over[i] else "false"}, '
                   f'"over_range": {"true" if over[i] else "false"}}}\n')
     return int(ticks.size)
 
@@ -140,6 +195,6 @@ def run(args: argparse.Namespace) -> int:
     if args.events:
         write_events(readings, sys.stdout)
     else:
-        write_ticks(readings, args.tick or 0.1, sys.stdout)
+        write_ticks(readings, args.tick or 0.1, sys.stdout, table.real_s)
     sys.stdout.flush()
     return 0

@@ -1,28 +1,52 @@
-"""Over-range: when a reading must not be shown as a plausible number.
+"""Over range: when a reading must not be shown as a number.
 
-A frame is over range when any of these holds:
-1. the device says so (FaultFlag.OVER_RANGE in the frame's flags);
-2. the device was dead for most of the frame: live_s / real_s < min_live_fraction (0.2);
-3. non-paralysable counter (dead time tau): the observed rate m over the last `window_s` of real
-   time is >= 0.9 / tau, where a 10 % error in m makes the corrected rate meaningless;
-4. paralysable counter: latched rule below.
+A frame TRIGGERS over range when:
+1. the device says so (FaultFlag.OVER_RANGE in its flags);
+2. live time collapsed: live_s < MIN_LIVE_FRACTION (0.2) x real_s;
+3. non-paralysable counter (dead time tau): the observed rate m over the last `window_s` reaches
+   0.9 / tau (m tau = 0.9: the corrected rate m / (1 - m tau) is 10 m; a 10 % error in m makes it
+   meaningless);
+4. paralysable counter (m = n exp(-n tau), highest mean m_max = 1/(e tau) at n = 1/tau, then
+   FALLING): z = m / m_max >= ENTER_FRACTION (0.8, the counter already loses > 40 %), on the
+   window or on the frame; and, when the device does not measure its live time, the two rules
+   below.
 
-Paralysable counters (m = n exp(-n tau), maximum m_max = 1/(e tau) at n = 1/tau): every observed
-m < m_max has two true rates, and beyond n = 1/tau the reading FALLS as activity rises; from the
-counts alone a falling rate cannot tell "moved away" from "paralysed by more activity". What is
-known is that the counter can only get onto the falling branch, or back off it, by passing the top
-of its curve. Hence, with z = m / m_max smoothed over `window_s`:
-- over range latches as soon as z >= enter (0.8: the counter already loses > 40 %);
-- every visit to the peak band (z rises to >= 0.95, counted again only after z fell below 0.85,
-  a hysteresis much wider than the count noise) may be a passage over the top: each visit flips
-  `beyond_peak`;
-- the latch is released only when z < release (0.5) and beyond_peak is False, i.e. after an even
-  number of passages over the top. A paralysed counter's falling rate therefore always stays over
-  range; the price is that a probe that turned back inside the peak band stays flagged until its
-  rate passes the top again or the user clears the flag (`clear()`), which errs on the safe side.
+Rules 5-6 come from how fast a hand-held probe can change the true rate n: by at most a factor
+exp(G t) in t seconds (G = `max_change_per_s`, default 25/s: two decades in 0.2 s, the fastest
+ramp of issue 14's acceptance, i.e. 2 v / r with v = 0.25 m/s at r = 20 mm from the source).
+5. passage: a counter can only get onto its falling branch by passing n = 1/tau, and a frame of
+   T s during which n passed 1/tau at no more than G shows at least the mean z_pass(G T) =
+   (1 - exp(1 - exp(L))) / L, L = G T (the time average of u e^(1-u) over a range of ln u of
+   length L that starts at the top; 0.73 for 50 ms frames, 0.4 for 100 ms, 0.04 for 1 s). A frame
+   whose count is within 3 sd of that (or above) may hold a passage, so it triggers; a reading in
+   that range is ambiguous anyway (every z < 1 has a second true rate on the falling branch).
+6. impossible fall: on the rising branch m follows n, so a frame-average rate cannot fall below
+   the previous frame's by more than exp(-G (T1 + T2)); a fall beyond that (4 sd on both counts)
+   is the falling branch (or no physical rate at all).
+7. hidden paralysis (paralysable, live time measured): a steady rate n gives live fraction
+   exp(-n tau) and counts / live_s = n, so the load the live time implies, -ln(live / real), and
+   the load the counts imply, counts x tau / live_s, agree. A frame that was partly paralysed
+   (a step or fast ramp past the peak inside it) has lost live time its counts cannot explain:
+   the live-time load is >= HIDDEN_MIN_LOAD (0.3) and the counts' load (plus 4 sd) is under
+   HIDDEN_RATIO (0.5) of it. A rise on the rising branch within a frame keeps the ratio >= 0.7
+   (half a frame near 0, half at n tau = 1: 0.72), so it does not trigger.
+
+Once triggered the flag is LATCHED until the counter has demonstrably recovered: HOLD_S (3 s) of
+consecutive frames with no flag, a rate well below the ceiling (z < RELEASE_FRACTION = 0.5, or
+m tau < 0.5 non-paralysable) and live time back to normal (>= NORMAL_LIVE_FRACTION = 0.5 of real
+time). For a paralysable counter that must be MEASURED live time: with live fraction e^(-n tau),
+a rate z < 0.5 means live >= 0.79 on the rising branch and live <= 0.07 on the falling one, so
+0.5 tells the branches apart; from counts alone the branches cannot be told apart, and a
+paralysable counter whose device does not measure live time stays latched until `clear()` (the
+user) or a new session. Whether live time is measured is declared (`live_time_measured`) or, if
+None, taken as yes from the first frame whose live_s is below its real_s.
+
+Every stage is chunk-invariant: online and batch give the same flags.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,39 +54,87 @@ from numpy.typing import ArrayLike
 from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.core.history import CumulativeHistory
 from probe_nav.core.rate import as_frames
-from probe_nav.drivers.frames import FaultFlag
+from probe_nav.drivers.frames import CounterModel, CounterSpec, FaultFlag
 
-_ZONE_EDGES = (0.5, 0.8, 0.85, 0.95)  # release, enter, band out, band in (fractions of m_max)
+MIN_LIVE_FRACTION = 0.2
+NORMAL_LIVE_FRACTION = 0.5
+NONPARALYSABLE_FRACTION = 0.9
+ENTER_FRACTION = 0.8
+RELEASE_FRACTION = 0.5
+MAX_CHANGE_PER_S = 25.0
+HOLD_S = 3.0
+PASSAGE_SIGMAS = 3.0  # a passage frame reads below its minimal mean by 3 sd: P < 0.14 %
+FALL_SIGMAS = 4.0  # both counts of an "impossible" fall are 4 sd from their means
+HIDDEN_MIN_LOAD = 0.3  # rule 7 looks at frames whose live time lost >= 26 %
+HIDDEN_RATIO = 0.5  # ... and whose counts explain less than half of that loss
+HIDDEN_SIGMAS = 4.0
+_MEASURED = 1.0 - 1e-9  # live_s below this fraction of real_s: the device measures live time
+
+
+def passage_fraction(change_per_s: float, real_s: ArrayLike) -> np.ndarray:
+    """z_pass(G T): the least mean z of a frame of real_s during which n passed 1/tau (rule 5)."""
+    length = np.clip(change_per_s * np.asarray(real_s, dtype=np.float64), 0.0, 700.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = -np.expm1(1.0 - np.exp(length)) / length
+    return np.where(length > 1e-9, z, 1.0)
+
+
+def dead_time_model(spec: CounterSpec | None) -> DeadTimeModel | None:
+    """The core's dead-time model of a device's CounterSpec (None if model or tau is unknown)."""
+    if spec is None or spec.model is CounterModel.UNKNOWN or spec.dead_time_s is None:
+        return None
+    if not (spec.dead_time_s > 0 and math.isfinite(spec.dead_time_s)):
+        return None
+    return DeadTimeModel(str(spec.model.value), float(spec.dead_time_s))  # type: ignore[arg-type]
 
 
 class OverRangeDetector:
-    """Chunk-wise over-range decision per frame (see module docstring for the rule)."""
+    """Chunk-wise, latched over-range decision per frame (see the module docstring)."""
 
     def __init__(
         self,
         dead_time: DeadTimeModel | None = None,
         window_s: float = 0.25,
-        min_live_fraction: float = 0.2,
-        nonparalysable_fraction: float = 0.9,
+        min_live_fraction: float = MIN_LIVE_FRACTION,
+        nonparalysable_fraction: float = NONPARALYSABLE_FRACTION,
+        live_time_measured: bool | None = None,
+        max_change_per_s: float = MAX_CHANGE_PER_S,
+        hold_s: float = HOLD_S,
     ) -> None:
         self.dead_time = dead_time
         self.window_s = float(window_s)
         self.min_live_fraction = float(min_live_fraction)
         self.nonparalysable_fraction = float(nonparalysable_fraction)
+        self.live_time_declared = live_time_measured
+        self.max_change_per_s = float(max_change_per_s)
+        self.hold_s = float(hold_s)
         self._hist = CumulativeHistory(capacity=256)
         self.reset()
 
     def reset(self) -> None:
         """Forget the past (also clears a latched over-range)."""
         self._hist.reset()
+        self._prev: tuple[int, float] | None = None  # counts and real_s of the last frame
+        self.live_time_seen = False  # a frame had live_s < real_s
         self.clear()
 
     def clear(self) -> None:
         """The user confirms the probe is away from any strong source: release the latch."""
         self.latched = False
-        self.beyond_peak = False
-        self._in_band = False
-        self._zone = -1  # re-judge the next frame from scratch
+        self._recovered_s = 0.0
+
+    def carry_from(self, other: OverRangeDetector) -> None:
+        """Keep another detector's latch and live-time knowledge (a session restarting its
+        estimate after a gap must not forget that the counter may be paralysed)."""
+        self.latched, self._recovered_s = other.latched, 0.0
+        self.live_time_seen = self.live_time_seen or other.live_time_seen
+
+    @property
+    def live_time_measured(self) -> bool:
+        """True when live_s is evidence of the counter's state (declared, or seen)."""
+        if self.live_time_declared is not None:
+            return self.live_time_declared
+        return self.live_time_seen
 
     def observed_cps(self, counts: np.ndarray, real_s: np.ndarray) -> np.ndarray:
         """Observed rate over the last window_s of real time, per frame (updates the history)."""
@@ -90,42 +162,77 @@ class OverRangeDetector:
         """Over-range flag per frame of a chunk."""
         c, v = as_frames(counts, live_s)
         r = v if real_s is None else np.ascontiguousarray(real_s, dtype=np.float64).reshape(-1)
-        over = np.zeros(c.size, dtype=bool)
+        if c.size == 0:
+            return np.zeros(0, dtype=bool)
+        flagged = np.zeros(c.size, dtype=bool)
         if flags is not None:
-            over |= (np.asarray(flags, dtype=np.int64) & int(FaultFlag.OVER_RANGE)) != 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            over |= (r > 0.0) & (v < self.min_live_fraction * r)
+            flagged = (np.asarray(flags, dtype=np.int64).reshape(-1)
+                       & int(FaultFlag.OVER_RANGE)) != 0
+        safe_r = np.where(r > 0.0, r, 1.0)
+        live_fraction = np.where(r > 0.0, v / safe_r, 1.0)
+        trigger = flagged | ((r > 0.0) & (live_fraction < self.min_live_fraction))
+        seen = np.logical_or.accumulate(live_fraction < _MEASURED) | self.live_time_seen
+        measured = seen if self.live_time_declared is None else np.full(
+            c.size, self.live_time_declared)
+        recovered = ~flagged & (live_fraction >= NORMAL_LIVE_FRACTION)
         model = self.dead_time
-        if model is None or c.size == 0:
-            return over
-        m = self.observed_cps(c, r)
-        if model.kind == "nonparalysable":
-            return over | (m >= self.nonparalysable_fraction / model.tau_s)
-        return over | self._paralysable_latch(m / model.max_observed_cps)
+        if model is not None:
+            m = self.observed_cps(c, r)
+            if model.kind == "nonparalysable":
+                load = m * model.tau_s
+                trigger |= load >= self.nonparalysable_fraction
+                recovered &= load < RELEASE_FRACTION
+            else:
+                trigger |= self._paralysable_triggers(c, r, m, safe_r, measured)
+                trigger |= measured & self._hidden_paralysis(c, v, live_fraction)
+                recovered &= (m / model.max_observed_cps < RELEASE_FRACTION) & measured
+        self._prev = (int(c[-1]), float(r[-1]))
+        self.live_time_seen = bool(seen[-1])
+        return self._latch(trigger, recovered, r)
 
-    def _paralysable_latch(self, z: np.ndarray) -> np.ndarray:
-        """Latched state per frame; Python runs only at the (rare) zone changes."""
-        zone = np.searchsorted(np.asarray(_ZONE_EDGES), z, side="right")
-        prev = np.concatenate(([self._zone], zone[:-1]))
-        changes = np.flatnonzero(zone != prev)
-        out = np.empty(z.size, dtype=bool)
-        start = 0
-        for i in changes.tolist():
-            out[start:i] = self.latched
-            self._step(int(zone[i]))
-            start = i
-        out[start:] = self.latched
-        self._zone = int(zone[-1])
+    def _paralysable_triggers(self, c: np.ndarray, r: np.ndarray, m_window: np.ndarray,
+                              safe_r: np.ndarray, measured: np.ndarray) -> np.ndarray:
+        """Rules 4-6 for a paralysable counter (5 and 6 only where live time is not measured)."""
+        assert self.dead_time is not None
+        m_max = self.dead_time.max_observed_cps
+        enter = (m_window >= ENTER_FRACTION * m_max) | (c >= ENTER_FRACTION * m_max * r)
+        expected = passage_fraction(self.max_change_per_s, r) * m_max * r
+        threshold = np.maximum(expected - PASSAGE_SIGMAS * np.sqrt(expected), 1.0)
+        passage = (r > 0.0) & (c >= threshold)
+        prev_c = np.concatenate(([-1 if self._prev is None else self._prev[0]], c[:-1]))
+        prev_r = np.concatenate(([0.0 if self._prev is None else self._prev[1]], r[:-1]))
+        ok = (prev_c >= 0) & (prev_r > 0.0) & (r > 0.0)
+        low_prev = (prev_c - FALL_SIGMAS * np.sqrt(np.maximum(prev_c, 0))) / np.where(
+            prev_r > 0.0, prev_r, 1.0)
+        high_now = (c + FALL_SIGMAS * np.sqrt(c + 1.0)) / safe_r
+        fall = ok & (high_now < low_prev * np.exp(-self.max_change_per_s * (prev_r + r)))
+        return enter | (~measured & (passage | fall))
+
+    def _hidden_paralysis(self, c: np.ndarray, v: np.ndarray,
+                          live_fraction: np.ndarray) -> np.ndarray:
+        """Rule 7: the measured live time lost more than the counts explain (a frame partly
+        paralysed); only meaningful where live time is measured."""
+        assert self.dead_time is not None
+        tau = self.dead_time.tau_s
+        ok = (v > 0.0) & (live_fraction > 0.0)
+        safe_v = np.where(ok, v, 1.0)
+        load_live = -np.log(np.clip(np.where(ok, live_fraction, 1.0), 1e-300, 1.0))
+        load_counts = (c + HIDDEN_SIGMAS * np.sqrt(c + 1.0)) * tau / safe_v
+        return ok & (load_live >= HIDDEN_MIN_LOAD) & (load_counts < HIDDEN_RATIO * load_live)
+
+    def _latch(self, trigger: np.ndarray, recovered: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Latched state per frame: set by a trigger, released after hold_s of recovery."""
+        out = np.empty(trigger.size, dtype=bool)
+        latched, run = self.latched, self._recovered_s
+        hold = self.hold_s
+        for i, (t, ok, real) in enumerate(zip(trigger.tolist(), recovered.tolist(), r.tolist(),
+                                              strict=True)):
+            if t:
+                latched, run = True, 0.0
+            elif latched:
+                run = run + real if ok else 0.0
+                if run >= hold * (1.0 - 1e-9):  # the sum of frame lengths rounds
+                    latched, run = False, 0.0
+            out[i] = latched
+        self.latched, self._recovered_s = latched, run
         return out
-
-    def _step(self, zone: int) -> None:
-        """Zones: 0 below release, 1 below enter, 2 below band-out, 3 below band-in, 4 peak band."""
-        if zone >= 2:
-            self.latched = True
-        if zone == 4 and not self._in_band:
-            self._in_band = True
-            self.beyond_peak = not self.beyond_peak
-        elif zone <= 2:
-            self._in_band = False
-        if zone == 0 and not self.beyond_peak:
-            self.latched = False

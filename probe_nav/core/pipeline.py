@@ -13,7 +13,7 @@ show the measurement so far and `hot` is False; the hot-spot detector starts wit
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Protocol
 
 import numpy as np
@@ -22,9 +22,9 @@ from numpy.typing import ArrayLike
 from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.core.background import BackgroundMeasurement, net_rate, z_score
 from probe_nav.core.history import carried_cumsum
-from probe_nav.core.overrange import OverRangeDetector
+from probe_nav.core.overrange import MAX_CHANGE_PER_S, OverRangeDetector, dead_time_model
 from probe_nav.core.rate import as_frames, make_meter, poisson_sd_cps, ratio_rate_cps
-from probe_nav.drivers.frames import CountFrame
+from probe_nav.drivers.frames import CounterSpec, CountFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +114,21 @@ class PipelineConfig:
     background_s: float = 10.0
     false_alarm_interval_s: float = 600.0
     dead_time: DeadTimeModel | None = None  # enables the rate-based over-range rules
+    live_time_measured: bool | None = None  # None: judged from the frames (core/overrange.py)
+    max_change_per_s: float = MAX_CHANGE_PER_S  # fastest change of the true rate (overrange.py)
 
     def as_dict(self) -> dict[str, object]:
         """Settings as plain values."""
         return asdict(self)
+
+    def with_counter(self, spec: CounterSpec | None) -> PipelineConfig:
+        """These settings with the over-range rules of a device's counter (DeviceInfo.counter)."""
+        if spec is None:
+            return replace(self, dead_time=None, live_time_measured=None,
+                           max_change_per_s=MAX_CHANGE_PER_S)
+        return replace(self, dead_time=dead_time_model(spec),
+                       live_time_measured=spec.live_time_measured,
+                       max_change_per_s=spec.max_change_per_s or MAX_CHANGE_PER_S)
 
 
 class Processor:
@@ -129,7 +140,9 @@ class Processor:
         self.config = config or PipelineConfig()
         self._factory = detector_factory or default_detector_factory
         self._meter = make_meter(self.config.meter)
-        self._over = OverRangeDetector(self.config.dead_time)
+        cfg = self.config
+        self._over = OverRangeDetector(cfg.dead_time, live_time_measured=cfg.live_time_measured,
+                                       max_change_per_s=cfg.max_change_per_s)
         self.reset()
 
     def reset(self) -> None:
@@ -145,6 +158,21 @@ class Processor:
         else:
             self._bg_value = (float(cfg.background_cps), float(cfg.background_sd_cps))
             self._detector = self._make_detector()
+
+    def carry_over_range(self, previous: Processor) -> None:
+        """Keep the over-range latch of the Processor this one replaces (a session restarting
+        its estimate after a gap or a settings change): a counter that may be paralysed stays
+        flagged until it has demonstrably recovered."""
+        self._over.carry_from(previous._over)
+
+    def clear_over_range(self) -> None:
+        """The user confirms the probe is away from any strong source: release the latch."""
+        self._over.clear()
+
+    @property
+    def over_range_latched(self) -> bool:
+        """True while the over-range latch is set."""
+        return self._over.latched
 
     @property
     def background_ready(self) -> bool:

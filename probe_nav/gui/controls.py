@@ -35,6 +35,7 @@ SHORTCUTS: dict[str, str] = {
     "M": "mute / unmute", "+": "volume up", "-": "volume down", "A": "next audio mode",
     "R": "next rate meter", "I": "next isotope",
     "Esc": "acknowledge the alarm / cancel the timed count",
+    "O": "clear OVER RANGE (the probe is away from any strong source)",
     "H": "hide / show the map (training)", "S": "scenario scan on/off (training)",
     "Ctrl+Q": "quit",
 }

@@ -144,6 +144,7 @@ class ConsoleWindow(QMainWindow):
             "R": lambda: self._cycle(METER_NAMES, self.settings.meter, self.set_meter),
             "I": lambda: self._cycle(tuple(NUCLIDES), self.settings.isotope, self.set_isotope),
             "Esc": self._escape,
+            "O": self._clear_over_range,
             "H": lambda: self.training.map_button.toggle(),
             "S": lambda: self.training.scan_button.toggle(),
             "Ctrl+Q": self.close,
@@ -272,6 +273,12 @@ class ConsoleWindow(QMainWindow):
         self.audio.acknowledge_alarm()
         if self.session is not None:
             self.session.cancel_timed_count()
+
+    def _clear_over_range(self) -> None:
+        """The user vouches the probe is away from any strong source (a GM counter cannot show
+        its own recovery from paralysis): the over-range latch is released."""
+        if self.session is not None:
+            self.session.clear_over_range()
 
     def _tab_changed(self, index: int) -> None:
         if self.session is not None:

@@ -1,6 +1,8 @@
-"""Squelch (silent until significant), the hot cue, and the feeder from device events."""
+"""Squelch (silent until significant), the hot cue, and the feeder from session snapshots."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -9,9 +11,8 @@ from probe_nav.audio.alarms import LOW_BATTERY, NO_SIGNAL
 from probe_nav.audio.cue import CUE_NOTES
 from probe_nav.audio.feeder import FeedbackFeeder
 from probe_nav.audio.pitch import rate_to_pitch_hz
-from probe_nav.core.pipeline import PipelineConfig
-from probe_nav.drivers.device import FrameEvent, LinkEvent, StatusEvent
-from probe_nav.drivers.frames import CountFrame, DeviceStatus, FaultFlag, LinkState
+from probe_nav.core.pipeline import PipelineConfig, Processor
+from probe_nav.drivers.frames import CountFrame, FaultFlag, LinkState
 from tests.audio.conftest import FS, band_energy, dominant_hz, reading
 
 CONNECTED = LinkState.CONNECTED
@@ -72,29 +73,34 @@ def test_hot_cue_sounds_on_the_hot_onset_only() -> None:
     assert np.abs(silent.render(FS // 2)).max() == 0.0
 
 
-def frame(seq: int, counts: int, flags: FaultFlag = FaultFlag.NONE) -> FrameEvent:
+def frame(seq: int, counts: int, flags: FaultFlag = FaultFlag.NONE) -> CountFrame:
     t = 0.05 * (seq + 1)
-    return FrameEvent(CountFrame(seq, t, 0.05, 0.05, (counts,), flags=flags), t)
+    return CountFrame(seq, t, 0.05, 0.05, (counts,), flags=flags)
 
 
-def test_feeder_drives_the_feedback_from_device_events() -> None:
+def snap(link: LinkState, frames=(), battery_low: bool = False) -> SimpleNamespace:
+    """What the feeder reads of a LiveSnapshot."""
+    return SimpleNamespace(link=link, frames=tuple(frames), battery_low=battery_low)
+
+
+def test_feeder_drives_the_feedback_from_session_snapshots() -> None:
+    # The feeder has no processing of its own: it sounds the readings the session made.
     fb = AudioFeedback()
-    feeder = FeedbackFeeder(fb, PipelineConfig(meter="0.5", background_s=1.0))
-    feeder.handle(LinkEvent(CONNECTED, "frames arriving", 0.0))
-    for i in range(40):
-        feeder.handle(frame(i, 5))  # 100 cps
+    feeder = FeedbackFeeder(fb)
+    proc = Processor(PipelineConfig(meter="0.5", background_s=1.0))
+    shown = [(proc.push(f), f) for f in (frame(i, 5) for i in range(40))]  # 100 cps
+    feeder.feed(snap(CONNECTED, shown))
     assert fb.tone_target_hz is not None
     assert abs(fb.tone_target_hz / rate_to_pitch_hz(100.0) - 1) < 0.15
-    assert feeder.processor.background_ready
-    feeder.handle(LinkEvent(LinkState.DISCONNECTED, "port closed", 2.0))
+    assert feeder.last_reading is shown[-1][0]
+    feeder.feed(snap(LinkState.DISCONNECTED))
     assert fb.active_alarm == NO_SIGNAL and fb.tone_target_hz is None
-    # After the gap the Processor restarts but keeps the background it measured.
-    assert feeder.processor.background_ready and feeder.last_reading is None
-    feeder.handle(LinkEvent(CONNECTED, "frames arriving", 3.0))
-    feeder.handle(frame(60, 5, FaultFlag.LOW_BATTERY))
+    assert feeder.last_reading is None  # nothing from before a gap is heard as live
+    low = frame(60, 5, FaultFlag.LOW_BATTERY)
+    feeder.feed(snap(CONNECTED, [(proc.push(low), low)]))
     assert fb.active_alarm == LOW_BATTERY
-    feeder.handle(StatusEvent(DeviceStatus(battery_pct=80), 3.1))
-    feeder.handle(frame(61, 5))
+    ok = frame(61, 5)
+    feeder.feed(snap(CONNECTED, [(proc.push(ok), ok)]))
     assert fb.active_alarm is None
-    feeder.set_link_state(LinkState.STALE)
+    feeder.feed(snap(LinkState.STALE))
     assert fb.active_alarm == NO_SIGNAL

@@ -74,7 +74,11 @@ def test_measured_background_phase_and_hot_node() -> None:
     node = (rec["t_s"] > 101) & (rec["t_s"] < 110)
     assert r.hot[node].mean() > 0.9 and r.hot[rec["t_s"] > 150].mean() < 0.05
     assert r.z[node].mean() > 5 and abs(np.median(r.z[rec["t_s"] > 150])) < 2
-    np.testing.assert_array_equal(r.over_range, rec["flags"] != 0)
+    # the device's OVER_RANGE (frames 2500-2509) latches until 3 s (60 frames) of recovery
+    # (issue 14: a flag holds until the counter has demonstrably recovered)
+    held = np.zeros(rec["t_s"].size, dtype=bool)
+    held[2500:2510 + 59] = True
+    np.testing.assert_array_equal(r.over_range, held)
     np.testing.assert_allclose(r.net_cps, r.rate_cps - r.background_cps)
     np.testing.assert_allclose(r.net_sd_cps, np.hypot(r.rate_sd_cps, r.background_sd_cps))
 

@@ -42,13 +42,15 @@ def test_dead_time_setting_reaches_the_over_range_rule() -> None:
 
 
 def test_real_time_reaches_the_dead_fraction_rule() -> None:
-    # live 10 % of real time (< 20 %): the counter was dead for most of the frame
+    # live 10 % of real time (< 20 %): the counter was dead for most of the frame; the flag
+    # holds until 3 s (60 frames) with live time back to >= 50 % (issue 14: latched)
     config = PipelineConfig(background_cps=10.0)
-    real = np.full(3, FRAME_S)
-    live = real * np.array([1.0, 0.1, 0.5])
-    r = Processor(config, CusumDetector).process(real.cumsum(), live, [1, 1, 1], real_s=real)
-    np.testing.assert_array_equal(r.over_range, [False, True, False])
+    real = np.full(62, FRAME_S)
+    live = real * np.r_[1.0, 0.1, np.full(60, 0.5)]
+    expected = [False] + [True] * 60 + [False]
+    r = Processor(config, CusumDetector).process(real.cumsum(), live, np.ones(62), real_s=real)
+    np.testing.assert_array_equal(r.over_range, expected)
     proc = Processor(config, CusumDetector)
     readings = [proc.push(CountFrame(i, (i + 1) * FRAME_S, FRAME_S, float(v), (1,)))
                 for i, v in enumerate(live)]
-    assert [x.over_range for x in readings] == [False, True, False]
+    assert [x.over_range for x in readings] == expected

@@ -121,3 +121,7 @@ def test_keyboard_shortcuts_drive_the_controls(console_sim, qtbot):
     assert not window.training.view.show_map
     window.shortcuts["M"].activated.emit()
     assert window.settings.muted and window.controls.mute_button.isChecked()
+    cleared = []
+    window.session.clear_over_range = lambda: cleared.append(True)  # the latch's own tests: core
+    window.shortcuts["O"].activated.emit()
+    assert cleared == [True]
