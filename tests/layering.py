@@ -42,7 +42,7 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("calibration",),  # nuclide data, dead time, energy, NEMA: maths only
     ("simulator",),  # physics, scenarios, emulators, links, DeviceServer, launcher
     ("core",),  # rate, background, detection, timed counts: pure numpy
-    ("errors", "qt_app", "logs"),  # error types; the one Qt application; the log set-up
+    ("errors", "qt_app", "logs", "files"),  # error types; the Qt application; logging; files
     ("storage", "io", "report", "monitor", "audio"),  # SQLite, file formats, PDF, readout, sound
     ("cases", "qc"),  # case records and session files; QC/calibration records and procedures
     ("live",),  # the Qt-free session: device events -> Processor -> snapshots, recording
@@ -57,7 +57,7 @@ QT = ("PySide6", "pyqtgraph", "shiboken6")
 QT_UNITS = frozenset({"qt_app", "report", "gui", "cli"})
 QT_MODULES = frozenset({"probe_nav.audio.qt_output"})
 QT_FREE = frozenset({"drivers", "calibration", "simulator", "core", "errors", "storage", "io",
-                     "monitor", "audio", "logs", "live"})  # transitively; audio minus qt_output
+                     "monitor", "audio", "logs", "files", "live"})  # transitively; not qt_output
 QT_MULTIMEDIA_MODULES = frozenset({"probe_nav.audio.qt_output"})
 CORE_MAY_IMPORT = frozenset({
     "__future__", "abc", "bisect", "collections", "dataclasses", "enum", "functools", "heapq",

@@ -1,33 +1,43 @@
-"""Session recording: every frame appended to a frame CSV file, events to a JSONL file beside it.
+"""Session recording: every frame streamed to a frame CSV file, events to a JSONL file beside it.
 
 A session is a directory holding `frames.csv` (docs/frames-csv.md, readable by `probe-nav
 replay`) and `events.jsonl` (one JSON object per line: background taken, timed counts, alarms,
-link changes; docs/session-files.md). Frames are buffered in memory for at most `flush_period_s`
-of device time and then written with one os.write on an O_APPEND descriptor, so a crash loses at
-most the last unflushed period; events are written at once. fsync runs every `fsync_interval_s`
-of host time (and on close) against power loss.
+link changes; docs/session-files.md). Frames go through `probe_nav.io.recording.RecordingFile`:
+written as `frames.partial.csv`, handed to the OS every `flush_period_s` of recording time in one
+write, fsynced every `fsync_interval_s` of recording time, and renamed to `frames.csv` with the end
+line `# end: complete, N frames` on close (`# end: interrupted (WHY), N frames` when the disk
+fails). Events are written at once. A crash loses at most the last unflushed period.
 
 Reading a session tolerates a torn last line (a crash in the middle of a write): it is skipped and
-counted (`SessionFrames.torn_lines`), never an error.
+counted (`SessionFrames.torn_lines`), never an error; a session without an end line reads as
+incomplete (`SessionFrames.table.notice`).
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from probe_nav import files
 from probe_nav.drivers.frames import CountFrame
 from probe_nav.errors import UserError
-from probe_nav.io.frames_csv import FrameCsvError, FrameCsvWriter, FrameTable, parse_frames_csv
+from probe_nav.io.frames_csv import (
+    END_COMPLETE,
+    FrameCsvError,
+    FrameTable,
+    decode_lines,
+    parse_frames_csv,
+)
+from probe_nav.io.recording import Durability, RecordingFile
 from probe_nav.storage import user_data_dir
 
 FRAMES_FILE = "frames.csv"
+FRAMES_PARTIAL = "frames.partial.csv"  # until the session ends
 EVENTS_FILE = "events.jsonl"
 EVENT_KINDS = ("session_start", "session_end", "background_taken", "timed_count", "alarm",
                "hot", "cold", "link", "note")
@@ -38,16 +48,12 @@ def default_sessions_dir() -> Path:
     return user_data_dir() / "sessions"
 
 
-def _open_append(path: Path) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-
-
 @dataclass(frozen=True, slots=True)
 class RecorderConfig:
-    """Flushing policy of a SessionRecorder."""
+    """Flushing policy of a SessionRecorder (periods of recording time: the frames' real_s)."""
 
-    flush_period_s: float = 0.1  # of device time: at most this much is lost in a crash
-    fsync_interval_s: float = 1.0  # of host time: at most this much is lost in a power cut
+    flush_period_s: float = 0.1  # at most this much is lost in a crash
+    fsync_interval_s: float = 1.0  # at most this much is lost in a power cut
     n_windows: int = 1
 
 
@@ -61,30 +67,32 @@ class SessionRecorder:
         device: str = "",
         comments: tuple[str, ...] = (),
         config: RecorderConfig | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config or RecorderConfig()
         self.directory = Path(directory)
-        self._clock = clock
+        durability = Durability(flush_period_s=self.config.flush_period_s,
+                                fsync_period_s=self.config.fsync_interval_s,
+                                start_margin_bytes=Durability().stop_margin_bytes)
         try:
-            self.directory.mkdir(parents=True, exist_ok=False, mode=0o700)
-            self._frames_fd = _open_append(self.directory / FRAMES_FILE)
-            self._events_fd = _open_append(self.directory / EVENTS_FILE)
+            self.directory.mkdir(parents=True, exist_ok=False, mode=files.PRIVATE_DIR_MODE)
+            self._frames = RecordingFile(self.directory / FRAMES_PARTIAL,
+                                         self.directory / FRAMES_FILE, durability=durability)
+            self._events_fd = files.private_fd(self.directory / EVENTS_FILE)
         except FileExistsError:
             raise UserError(f"{self.directory}: a session is already recorded there") from None
         except OSError as exc:
             raise UserError(f"{self.directory}: cannot record a session there "
                             f"({exc.strerror or exc})") from None
-        self._buffer = io.StringIO()
         header = ["probe-nav session recording", f"started: {time.time():.3f} (unix s)"]
         if device:
             header.append(f"device: {device}")
-        self._writer = FrameCsvWriter(self._buffer, self.config.n_windows, (*header, *comments))
-        self.frames_written = 0  # handed to the OS (survive a crash of this process)
-        self.frames_pending = 0
-        self._flush_t_s: float | None = None
-        self._last_fsync = clock()
-        self.flush()
+        try:
+            self._frames.start(self.config.n_windows, (*header, *comments))
+        except OSError as exc:
+            self._frames.abort(exc)
+            os.close(self._events_fd)
+            raise UserError(f"{self.directory}: cannot record a session there "
+                            f"({exc.strerror or exc})") from None
         self.event("session_start", device=device)
 
     @classmethod
@@ -102,67 +110,86 @@ class SessionRecorder:
 
     @property
     def frames_path(self) -> Path:
-        """The frame CSV file."""
-        return self.directory / FRAMES_FILE
+        """The frame CSV file (frames.partial.csv while recording, frames.csv once closed)."""
+        return self._frames.path
 
     @property
     def events_path(self) -> Path:
         """The events JSONL file."""
         return self.directory / EVENTS_FILE
 
+    @property
+    def frames_written(self) -> int:
+        """Frames handed to the OS (they survive a crash of this process)."""
+        return self._frames.frames_written
+
+    @property
+    def frames_pending(self) -> int:
+        """Frames not handed to the OS yet."""
+        return self._frames.frames_pending
+
+    @property
+    def _frames_fd(self) -> int:
+        return self._frames.fd
+
+    @_frames_fd.setter
+    def _frames_fd(self, value: int) -> None:
+        self._frames.fd = value
+
     def write(self, frame: CountFrame) -> None:
-        """Append one frame; written out when flush_period_s of device time has gathered."""
-        self._writer.write(frame)
-        self.frames_pending += 1
-        if self._flush_t_s is None:
-            self._flush_t_s = frame.t_s
-        elif frame.t_s - self._flush_t_s >= self.config.flush_period_s - 1e-9:
-            self.flush()
-            self._flush_t_s = frame.t_s
+        """Append one frame; written out when flush_period_s of recording time has gathered.
+        OSError (DiskLow under the free-space margin) when the recording must stop."""
+        fsyncs = self._frames.fsyncs
+        self._frames.write(frame)
+        if self._frames.fsyncs != fsyncs:
+            os.fsync(self._events_fd)  # the events file reaches the disk with the frames
 
     def event(self, kind: str, t_s: float | None = None, **fields: object) -> None:
         """Append one event at once (pending frames first, so the files stay in step)."""
-        self.flush()
+        self._event(kind, t_s, True, fields)
+
+    def _event(self, kind: str, t_s: float | None, check_space: bool,
+               fields: dict[str, object]) -> None:
+        self._frames.flush(check_space=False)
         record = {"unix_s": round(time.time(), 3), "t_s": t_s, "event": kind, **fields}
         line = json.dumps(_jsonable(record), separators=(", ", ": ")) + "\n"
-        _write_all(self._events_fd, line.encode("utf-8"))
+        files.write_all(self._events_fd, line.encode("utf-8"))
+        if check_space:
+            self._frames.flush()  # DiskLow under the margin, once the event is written
 
     def flush(self) -> None:
         """Hand the pending frames to the OS now (call on a host timer when frames stall)."""
-        text = self._buffer.getvalue()
-        if text:
-            _write_all(self._frames_fd, text.encode("utf-8"))
-            self._buffer.seek(0)
-            self._buffer.truncate()
-            self.frames_written += self.frames_pending
-            self.frames_pending = 0
-        now = self._clock()
-        if now - self._last_fsync >= self.config.fsync_interval_s:
-            os.fsync(self._frames_fd)
-            os.fsync(self._events_fd)
-            self._last_fsync = now
+        self._frames.flush()
 
     def close(self) -> None:
-        """Write everything, fsync and close (idempotent)."""
-        if self._frames_fd < 0:
+        """Write everything with the end line, fsync, rename to frames.csv, close (idempotent)."""
+        if self._events_fd < 0:
             return
-        self.event("session_end", frames=self.frames_written + self.frames_pending)
-        for fd in (self._frames_fd, self._events_fd):
-            os.fsync(fd)
-            os.close(fd)
-        self._frames_fd = self._events_fd = -1
+        try:
+            self._event("session_end", None, False,
+                        {"frames": self.frames_written + self.frames_pending})
+            os.fsync(self._events_fd)
+        except OSError as exc:
+            self.abort(exc)
+            raise
+        os.close(self._events_fd)
+        self._events_fd = -1
+        self._frames.finish(END_COMPLETE)
+
+    def abort(self, exc: BaseException | str) -> None:
+        """End the recording after a failure (disk full, write error), never raising: frames
+        get the end line `interrupted (WHY)` if it can still be written."""
+        self._frames.abort(exc)
+        if self._events_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._events_fd)
+            self._events_fd = -1
 
     def __enter__(self) -> SessionRecorder:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _jsonable(value: object) -> object:
@@ -185,31 +212,32 @@ class SessionFrames:
     torn_lines: int
 
 
+def session_frames_file(path: Path) -> Path:
+    """The frame file of a session directory: frames.csv, else (a session that never ended)
+    frames.partial.csv; a file path is returned as it is."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    done = path / FRAMES_FILE
+    partial = path / FRAMES_PARTIAL
+    return partial if not done.exists() and partial.exists() else done
+
+
 def read_session_frames(path: Path) -> SessionFrames:
     """Read a session's frame file; a torn (unterminated) last line is skipped and counted.
 
     Raises UserError with one line for a file that cannot be read or is malformed elsewhere.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / FRAMES_FILE
+    path = session_frames_file(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot read the session file ({exc.strerror or exc})") from None
-    torn = 0
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        torn = 1
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text (UTF-8) frame file") from None
-    try:
-        table = parse_frames_csv(text.splitlines(keepends=True), str(path))
+        table = parse_frames_csv(decode_lines(data, str(path)), str(path))
     except FrameCsvError as exc:
         raise UserError(str(exc)) from None
-    return SessionFrames(table, torn)
+    return SessionFrames(table, table.torn_lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +274,9 @@ def read_session_events(path: Path) -> SessionEvents:
 
 
 def repair_frames_file(path: Path) -> int:
-    """Cut a torn last line off a frame file (so any reader takes it); returns bytes removed."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / FRAMES_FILE
+    """Cut a torn last line off a frame file in place; returns bytes removed. (`probe-nav
+    repair` instead writes a clean copy with an honest end line.)"""
+    path = session_frames_file(path)
     data = path.read_bytes()
     if not data or data.endswith(b"\n"):
         return 0

@@ -26,6 +26,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full `probe-nav` parser with every subcommand registered."""
     from probe_nav.cli import calibrate, case, demo, gui, monitor, ports, qc, record, replay, sim
+    from probe_nav.cli import repair as repair_files
 
     parser = OneLineParser(prog="probe-nav", description=__doc__)
     parser.add_argument("--version", action="version", version=f"probe-nav {__version__}")
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default) or error; the log file in the data directory gets INFO")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
-    for module in (demo, gui, monitor, sim, ports, replay, record, case, qc, calibrate):
+    for module in (demo, gui, monitor, sim, ports, replay, record, repair_files, case, qc,
+                   calibrate):
         module.register(sub)
     return parser
 

@@ -88,6 +88,9 @@ def render_screenshot(path: str | Path, scenario: str = "sln-scan", after_s: flo
         app.processEvents()
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
+        from probe_nav.files import open_private
+
+        open_private(out, "w").close()  # mode 0600 (Qt truncates it and keeps the mode)
         if not window.grab().save(str(out), "PNG"):
             raise OSError(f"cannot write {out}")
         return out

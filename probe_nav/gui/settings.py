@@ -79,10 +79,10 @@ def load_settings(path: Path | None = None) -> tuple[GuiSettings, list[str]]:
 
 
 def save_settings(settings: GuiSettings, path: Path | None = None) -> Path:
-    """Write the settings (atomically: a temporary file renamed over the old one)."""
+    """Write the settings (atomically, mode 0600: probe_nav.files.atomic_write_text)."""
+    from probe_nav.files import atomic_write_text
+
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(settings), indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    text = json.dumps(asdict(settings), indent=2, sort_keys=True)
+    return atomic_write_text(path, text, overwrite=True)
