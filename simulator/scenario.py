@@ -13,6 +13,8 @@ from probe_nav.simulator.path import ScanPath
 from probe_nav.simulator.physics import PointSource, ProbeModel, Tissue
 from probe_nav.simulator.rates import Background
 
+MAX_SCENARIO_BYTES = 1 << 20  # 1 MiB: the largest built-in scenario is a few kB
+
 
 class ScenarioError(ValueError):
     """A scenario that cannot be loaded; the message names the file and the problem."""
@@ -67,16 +69,26 @@ def load(name_or_path: str) -> Scenario:
                 f"unknown scenario {name_or_path!r}; built-in: {', '.join(builtin_names())}"
             )
     try:
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: {path.stat().st_size} bytes is too large for a "
+                                f"scenario (at most {MAX_SCENARIO_BYTES} bytes)")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
+    except PermissionError:
+        raise ScenarioError(f"{path}: cannot read the file (permission denied)") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nesting level: thousands of [[[ exhaust it
+        raise ScenarioError(f"{path}: not valid TOML: arrays or tables nested too deeply") \
+            from None
     try:
         return parse(data, default_name=path.stem)
     except KeyError as exc:
         raise ScenarioError(f"{path}: missing required key {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: values nested too deeply") from None

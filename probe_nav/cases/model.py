@@ -3,11 +3,20 @@
 Times are Unix seconds (UTC) on the host clock. Every measurement is decay corrected to the case's
 reference time (the injection time when known, else the time the case was opened), so counts taken
 hours apart in a long operation compare fairly (Tc-99m loses ~11 % an hour).
+
+Only plausible values become records (UserError naming the value and the allowed range otherwise):
+counts whole, 0 to the device's maximum rate x live time (1e7 cps when the device's is unknown) and
+below 2^53; live time 1 ms to 24 h; activity above 0 and at most 100 GBq; injection no later than
+the case's opening (plus 5 min of clock skew) and at most 30 half-lives before it; a count not in
+the future and within 30 half-lives of the case's reference time (so every decay factor is finite
+and between 2^-30 and 2^30).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -20,13 +29,69 @@ KINDS = ("in_vivo", "ex_vivo", "bed", "background")
 PROCEDURES = ("sln-breast", "sln-melanoma", "sln-head-neck", "roll", "rsl", "parathyroid",
               "psma", "other")
 MAX_ID_LENGTH = 64
+CLOCK_SKEW_S = 300.0  # a time up to 5 min in the future is the host clock's error, not a mistake
+MAX_HALF_LIVES = 30.0  # times further from the reference make decay factors beyond 2^+-30
+MIN_LIVE_S = 1e-3
+MAX_LIVE_S = 24 * 3600.0
+MAX_COUNTS = 2**53 - 1  # above this a count is not exact as a float (and is no real count)
+GENEROUS_MAX_RATE_CPS = 1e7  # when the device's own maximum is unknown: above any probe's counter
+MAX_ACTIVITY_MBQ = 1e5  # 100 GBq: above any administered or calibration activity
 
 
 def format_unix_s(unix_s: float | None) -> str:
-    """ISO 8601 UTC text of a Unix time ('' for None), to the second."""
+    """ISO 8601 UTC text of a Unix time ('' for None), to the second (the number itself when
+    it is no representable date)."""
     if unix_s is None:
         return ""
-    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        stamp = datetime.fromtimestamp(unix_s, UTC).replace(microsecond=0, tzinfo=None)
+        return stamp.isoformat() + "Z"
+    except (OverflowError, OSError, ValueError):
+        return f"{unix_s!r} (Unix s)"
+
+
+def _finite_in(name: str, value: object, lo: float, hi: float, unit: str) -> float:
+    """The value as a float, or UserError naming it and the allowed range [lo, hi]."""
+    number = float(value) if isinstance(value, numbers.Real) else math.nan
+    if not (math.isfinite(number) and lo <= number <= hi):
+        raise UserError(f"{name} {value!r} {unit} is outside the allowed range "
+                        f"{lo:g} to {hi:g} {unit}".replace("  ", " "))
+    return number
+
+
+def check_activity_mbq(value: object, name: str = "injected activity") -> float:
+    """An activity in MBq: positive, finite, at most MAX_ACTIVITY_MBQ."""
+    number = _finite_in(name, value, 0.0, MAX_ACTIVITY_MBQ, "MBq")
+    if number <= 0:
+        raise UserError(f"{name} {value!r} MBq is outside the allowed range: above 0 to "
+                        f"{MAX_ACTIVITY_MBQ:g} MBq")
+    return number
+
+
+def check_not_future(name: str, unix_s: float, now_unix_s: float | None = None) -> float:
+    """A time no later than now plus CLOCK_SKEW_S (and finite)."""
+    now = time.time() if now_unix_s is None else now_unix_s
+    value = float(unix_s)
+    if not math.isfinite(value) or value > now + CLOCK_SKEW_S:
+        raise UserError(f"{name} {format_unix_s(value)} is in the future (allowed: up to "
+                        f"{format_unix_s(now + CLOCK_SKEW_S)}, now plus "
+                        f"{CLOCK_SKEW_S / 60:g} min of clock skew)")
+    return value
+
+
+def check_within_half_lives(name: str, unix_s: float, reference_unix_s: float, nuclide_name: str,
+                            *, after_s: float = math.inf) -> float:
+    """A time at most MAX_HALF_LIVES half-lives before the reference and at most `after_s`
+    (default: as many half-lives) after it; UserError naming the allowed span otherwise."""
+    span_s = MAX_HALF_LIVES * nuclide(nuclide_name).half_life_s
+    lo, hi = reference_unix_s - span_s, reference_unix_s + min(span_s, after_s)
+    value = float(unix_s)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise UserError(f"{name} {format_unix_s(value)} is outside the allowed range "
+                        f"{format_unix_s(lo)} to {format_unix_s(hi)} ({MAX_HALF_LIVES:g} "
+                        f"half-lives of {nuclide_name}, {span_s / 86400:.3g} days, around "
+                        f"{format_unix_s(reference_unix_s)})")
+    return value
 
 
 def parse_time(text: str) -> float:
@@ -101,17 +166,22 @@ def new_case(
     operator: str = "",
     notes: str = "",
 ) -> Case:
-    """A validated Case (UserError for a bad identifier, procedure, nuclide or activity)."""
+    """A validated Case (UserError for a bad identifier, procedure, nuclide, activity, or a
+    time out of range: opened in the future, injected after the case was opened (beyond the
+    clock skew) or more than 30 half-lives before it)."""
     proc = str(procedure).strip().lower()
     if proc not in PROCEDURES:
         raise UserError(f"unknown procedure {procedure!r}; use one of {', '.join(PROCEDURES)}")
-    if injected_activity_mbq is not None and not (
-        math.isfinite(injected_activity_mbq) and injected_activity_mbq > 0
-    ):
-        raise UserError(f"injected activity must be a positive number of MBq, "
-                        f"got {injected_activity_mbq!r}")
-    return Case(check_case_id(case_id), proc, check_nuclide(nuclide_name), float(created_unix_s),
-                injected_activity_mbq, injection_unix_s, probe, calibration, operator, notes)
+    name = check_nuclide(nuclide_name)
+    activity = (None if injected_activity_mbq is None
+                else check_activity_mbq(injected_activity_mbq))
+    created = check_not_future("case opening time", created_unix_s)
+    injected = None
+    if injection_unix_s is not None:
+        injected = check_within_half_lives("injection time", injection_unix_s, created, name,
+                                           after_s=CLOCK_SKEW_S)
+    return Case(check_case_id(case_id), proc, name, created, activity, injected, probe,
+                calibration, operator, notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,24 +242,56 @@ class Measurement:
         return out
 
 
+def check_count(counts: object, live_s: float, real_s: float, max_rate_cps: float | None = None,
+                what: str = "counts") -> tuple[int, float, float]:
+    """(counts, live_s, real_s) of a plausible count, or UserError naming the value and range:
+    live time 1 ms to 24 h, real time not below 99 % of it (nor above 48 h), counts a whole
+    number from 0 to max_rate_cps x live time (GENEROUS_MAX_RATE_CPS if the device's is unknown)
+    and below 2^53."""
+    if live_s is None or not isinstance(live_s, numbers.Real) or not live_s > 0:
+        raise UserError(f"a measurement needs a live time above 0 s, got {live_s!r}")
+    live = _finite_in("live time", live_s, MIN_LIVE_S, MAX_LIVE_S, "s")
+    real = _finite_in("real time", real_s, 0.99 * live, 2 * MAX_LIVE_S, "s")
+    rate = GENEROUS_MAX_RATE_CPS if max_rate_cps is None else float(max_rate_cps)
+    if not (math.isfinite(rate) and rate > 0):
+        rate = GENEROUS_MAX_RATE_CPS
+    if isinstance(counts, bool) or not isinstance(counts, numbers.Integral):
+        raise UserError(f"{what} {counts!r} is not a whole number")
+    top = min(MAX_COUNTS, math.floor(rate * live) + 1)
+    if not 0 <= int(counts) <= top:
+        raise UserError(f"{what} {int(counts)} in {live:g} s is outside the allowed range 0 to "
+                        f"{top} ({rate:g} cps x live time, the counter's maximum)")
+    return int(counts), live, real
+
+
 def measurement_from_result(
     case: Case, node: str, kind: str, result: TimedCountResult, measured_unix_s: float,
-    note: str = "",
+    note: str = "", max_rate_cps: float | None = None,
 ) -> Measurement:
-    """A Measurement of `node` from a TimedCountResult taken at measured_unix_s (host clock)."""
+    """A Measurement of `node` from a TimedCountResult taken at measured_unix_s (host clock);
+    UserError for an implausible value (module docstring). max_rate_cps: the device's highest
+    reportable rate, when known (DeviceInfo.counter.max_rate_cps)."""
     name = str(node).strip()
     if not name or not name.isprintable() or len(name) > MAX_ID_LENGTH:
         raise UserError(f"a node name must be 1-{MAX_ID_LENGTH} printable characters, "
                         f"got {node!r}")
-    if result.live_s <= 0:
-        raise UserError("a measurement needs a live time above 0 s")
-    factor = float(correction_factor(case.nuclide, measured_unix_s, case.reference_unix_s))
+    counts, live_s, real_s = check_count(result.counts, result.live_s, result.real_s,
+                                         max_rate_cps)
+    rate_cap = GENEROUS_MAX_RATE_CPS if max_rate_cps is None else max_rate_cps
+    background_cps = _finite_in("background rate", result.background_cps, 0.0, rate_cap, "cps")
+    for label, value in (("rate", result.rate_cps), ("rate sd", result.rate_sd_cps),
+                         ("net rate", result.net_cps)):
+        if not math.isfinite(value):
+            raise UserError(f"the count's {label} {value!r} cps is not a finite number")
+    t = check_not_future("count time", measured_unix_s)
+    check_within_half_lives("count time", t, case.reference_unix_s, case.nuclide)
+    factor = float(correction_factor(case.nuclide, t, case.reference_unix_s))
     return Measurement(
         case_id=case.case_id, node=name, kind=check_kind(kind),
-        measured_unix_s=float(measured_unix_s), counts=int(result.counts),
-        live_s=float(result.live_s), real_s=float(result.real_s),
+        measured_unix_s=t, counts=counts,
+        live_s=live_s, real_s=real_s,
         rate_cps=float(result.rate_cps), rate_sd_cps=float(result.rate_sd_cps),
-        background_cps=float(result.background_cps),
+        background_cps=background_cps,
         background_sd_cps=_finite_or(result.background_sd_cps, -1.0),
         net_cps=float(result.net_cps), net_sd_cps=_finite_or(result.net_sd_cps, -1.0),
         significant=bool(result.significant), complete=bool(result.complete),

@@ -4,6 +4,11 @@ migrations are tested from every one of them (tests/cases/test_migrations.py).
 v1: cases and measurements.
 v2: operator; measurement real_s, background sd, significance, completeness and a SHA-256 checksum
     of every case and measurement row (backfilled); case notes (decisions taken); sessions.
+v3: keyed, chained seals (probe_nav.storage.chain): every case, measurement, note and session row
+    gets seq, prev_mac and mac (HMAC-SHA256 under the key in <database>.key), one chain per case
+    (the case row is #0) plus one for sessions without a case; the unkeyed checksums are
+    verified first (a database that fails them is not upgraded) and then blanked.
+    A later migration that adds a column must re-seal (a MAC covers every column).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import math
 import sqlite3
 
-from probe_nav.storage import record_checksum
+from probe_nav.storage import StoreError, record_checksum
+from probe_nav.storage.chain import database_path, install, record_upgrade, reseal
 
 V1_SQL = """
 CREATE TABLE cases (
@@ -114,5 +120,75 @@ def migrate_v2(conn: sqlite3.Connection) -> None:
                      (case_checksum(dict(row)), row["case_id"]))
 
 
-MIGRATIONS = (migrate_v1, migrate_v2)
+def legacy_note_checksum(row: dict[str, object]) -> str:
+    """The v2 (unkeyed) checksum of a case note row."""
+    return record_checksum({"case_id": row["case_id"], "t_unix_s": row["t_unix_s"],
+                            "text": row["text"]})
+
+
+SCOPE = "case"  # the chain scope of case records; sessions without a case are chain ''
+SEALED_TABLES = ("cases", "measurements", "case_notes", "sessions")
+_TIME_COLUMN = {"measurements": "measured_unix_s", "case_notes": "t_unix_s",
+                "sessions": "started_unix_s"}
+
+
+def _legacy_problems(conn: sqlite3.Connection) -> list[str]:
+    """Rows of a v2 database that fail their unkeyed checksum."""
+    checks = (("cases", "case", "case_id", case_checksum),
+              ("measurements", "measurement", "id", measurement_checksum),
+              ("case_notes", "note", "id", legacy_note_checksum))
+    problems = []
+    for table, label, key, checksum in checks:
+        for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall():
+            r = dict(row)
+            if checksum(r) != r.get("checksum"):
+                problems.append(f"{label} {r[key]} of case {r['case_id']!r} fails its checksum")
+    return problems
+
+
+def chain_order(conn: sqlite3.Connection, case_id: str | None) -> list[tuple[str, int]]:
+    """(table, rowid) of a case's records in the order they are chained when upgrading: the
+    case row, then measurements, notes and sessions by their time (table, then id, on ties)."""
+    where = "case_id IS ?"
+    anchor = ([("cases", int(r[0])) for r in conn.execute(
+        "SELECT rowid FROM cases WHERE case_id = ?", (case_id,))] if case_id is not None else [])
+    rest = []
+    for order, (table, column) in enumerate(_TIME_COLUMN.items()):
+        for r in conn.execute(f"SELECT rowid, {column} FROM {table} WHERE {where}", (case_id,)):
+            rest.append((float(r[1]), order, int(r[0]), table))
+    return anchor + [(table, rowid) for _, _, rowid, table in sorted(rest)]
+
+
+def migrate_v3(conn: sqlite3.Connection) -> None:
+    """Version 3: see the module docstring. Refuses (StoreError; the transaction rolls back and
+    the file stays as it was) when any row already fails its v2 checksum."""
+    path = database_path(conn)
+    problems = _legacy_problems(conn)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise StoreError(f"{path}: not upgraded to keyed checksums: {problems[0]}{more}; the "
+                         "file is unchanged (restore it from a backup)")
+    sealer = install(conn)
+    for table in SEALED_TABLES:
+        _script(conn, f"""ALTER TABLE {table} ADD COLUMN seq INTEGER;
+            ALTER TABLE {table} ADD COLUMN prev_mac TEXT NOT NULL DEFAULT '';
+            ALTER TABLE {table} ADD COLUMN mac TEXT NOT NULL DEFAULT ''""")
+    conn.execute("CREATE INDEX case_notes_by_case ON case_notes(case_id)")
+    conn.execute("CREATE INDEX sessions_by_case ON sessions(case_id)")
+    for table in ("cases", "measurements", "case_notes"):
+        conn.execute(f"UPDATE {table} SET checksum = ''")
+    case_ids = [str(r[0]) for r in conn.execute(
+        "SELECT case_id FROM cases ORDER BY created_unix_s, case_id")]
+    for case_id in case_ids:
+        reseal(conn, sealer, SCOPE, case_id, chain_order(conn, case_id), str(path))
+    caseless = chain_order(conn, None)
+    if caseless:
+        reseal(conn, sealer, SCOPE, "", caseless, str(path))
+    resealed = sum(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                   for t in SEALED_TABLES)
+    if resealed:  # an existing database, not a new one: say so, in it and in the log
+        record_upgrade(conn, resealed, "unkeyed SHA-256 (schema v2)")
+
+
+MIGRATIONS = (migrate_v1, migrate_v2, migrate_v3)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,12 +1,17 @@
 """CaseStore: cases, measurements, notes and sessions in the crash-safe SQLite database.
 
 A record is acknowledged only when the method that writes it returns: every write is one SQLite
-transaction committed with synchronous=FULL under a WAL journal (probe_nav.storage). Every row
-carries a SHA-256 checksum of its fields, verified on reading; a row that fails it (or that cannot
-be read from a damaged file) is skipped and counted in `skipped_records`, never returned.
+transaction committed with synchronous=FULL under a WAL journal (probe_nav.storage). Every row is
+sealed (probe_nav.storage.chain): an HMAC-SHA256 under the database's key (cases.sqlite3.key,
+beside it) over its fields and its place in its case's chain. A case is read whole or not at
+all: if any of its records fails its seal, is missing, duplicated, out of order or moved in from
+another case, the case is refused (TamperedRecord, one line naming the record and what failed),
+never shown with what is left. `verify()` checks the whole database and lists every problem.
 
 A damaged database is refused by `CaseStore.open` with a one-line StoreError; `CaseStore.salvage`
-opens it anyway, read only, returning whatever rows can still be read.
+opens it anyway, read only: the cases whose whole chain can still be read and verifies are
+shown; a case that lost any row to the damage is refused like a tampered one (counted in
+`skipped_records` and logged), never shown with what is left.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from probe_nav.cases.model import (
     Case,
@@ -32,16 +38,42 @@ from probe_nav.cases.schema import (
     CASE_COLUMNS,
     MEASUREMENT_COLUMNS,
     MIGRATIONS,
+    SCOPE,
+    SEALED_TABLES,
     case_checksum,
+    legacy_note_checksum,
     measurement_checksum,
 )
 from probe_nav.core.timed import TimedCountResult
 from probe_nav.errors import UserError
 from probe_nav.logs import REPORTED
-from probe_nav.storage import StoreError, open_database, record_checksum, user_data_dir
+from probe_nav.storage import StoreError, open_database, user_data_dir
+from probe_nav.storage.chain import (
+    GENESIS,
+    Head,
+    Sealer,
+    StoredRecord,
+    TamperedRecord,
+    append,
+    chain_names,
+    chain_problems,
+    head_valid,
+    ledger_problems,
+    open_sealer,
+    read_head,
+    refusal,
+    stored,
+    upgrade_note,
+)
+from probe_nav.storage.sqlite import transaction
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 DEFAULT_FILE_NAME = "cases.sqlite3"
+APPLICATION_ID = 0x504E4341  # 'PNCA': PRAGMA application_id of a case database
+VERIFY_COMMAND = "probe-nav case verify"
+_TABLE_LABEL = {"cases": "case", "measurements": "measurement", "case_notes": "note",
+                "sessions": "session"}
 
 
 def default_case_db() -> Path:
@@ -67,22 +99,59 @@ class SessionRef:
     directory: str
 
 
+@dataclass
+class _CaseRecords:
+    """The rows of one case's chain, as read (not yet verified)."""
+
+    rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+
+    def records(self) -> list[StoredRecord]:
+        return [stored(t, _label(t, r), r) for t, rs in self.rows.items() for r in rs]
+
+
+def _label(table: str, row: dict[str, object]) -> str:
+    """How a row is named in messages: "measurement 7 (node 'SLN 2')", "case 'C-1'"."""
+    if table == "cases":
+        return f"case {row.get('case_id')!r} (its own row)"
+    if table == "measurements":
+        return f"measurement {row.get('id')} (node {row.get('node')!r})"
+    return f"{_TABLE_LABEL.get(table, table)} {row.get('id')}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What `verify` found: problems (one line each) and what was checked."""
+
+    problems: list[str]
+    chains: int
+    records: int
+
+
 class CaseStore:
     """The case database. Use CaseStore.open(path) (or as a context manager)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False,
+                 sealer: Sealer | None = None) -> None:
         self._conn = conn
         self.path = path
         self.read_only = read_only
-        self.skipped_records = 0  # rows unreadable or failing their checksum, since opening
+        self._sealer = sealer  # None only for a salvaged database older than keyed seals
+        self.skipped_records = 0  # salvage: rows unreadable or failing their seal, since opening
         if read_only:
             log.info("%s: damaged case database opened read only to salvage it", path)
 
     @classmethod
     def open(cls, path: Path | None = None) -> CaseStore:
-        """Open (creating and migrating as needed) the case database; StoreError if unusable."""
+        """Open (creating, migrating and keying as needed) the case database; StoreError if
+        unusable, its key file is missing or is not its key."""
         path = Path(path) if path is not None else default_case_db()
-        return cls(open_database(path, MIGRATIONS), path)
+        conn = open_database(path, MIGRATIONS, application_id=APPLICATION_ID, kind="case")
+        try:
+            sealer = open_sealer(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, sealer=sealer)
 
     @classmethod
     def salvage(cls, path: Path) -> CaseStore:
@@ -93,9 +162,17 @@ class CaseStore:
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             conn.row_factory = sqlite3.Row
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the database at all ({exc})") from None
-        return cls(conn, path, read_only=True)
+        sealer = None
+        if version >= len(MIGRATIONS):
+            try:
+                sealer = open_sealer(conn, path)
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path, read_only=True, sealer=sealer)
 
     def close(self) -> None:
         """Close the database."""
@@ -108,71 +185,103 @@ class CaseStore:
         self.close()
 
     # ---- writing (each call is one committed transaction) -------------------------------
-    def _write(self, sql: str, params: tuple) -> int:
-        if self.read_only:
+    def _append(self, chain: str, table: str, values: dict[str, object]) -> tuple[int, str]:
+        """Seal and insert one row as the next record of `chain`, in its own transaction,
+        after checking the chain's anchor, head and last record (a full check is for reads)."""
+        if self.read_only or self._sealer is None:
             raise StoreError(f"{self.path}: opened read only (damaged); nothing can be written")
         try:
-            cur = self._conn.execute(sql, params)
+            with transaction(self._conn):
+                if table != "cases":
+                    self._check_tail(chain)
+                return append(self._conn, self._sealer, SCOPE, chain, table, values,
+                              str(self.path))
         except sqlite3.IntegrityError as exc:
             raise UserError(f"{self.path}: refused: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot write: {exc}") from None
-        return int(cur.lastrowid or 0)
+
+    def _check_tail(self, chain: str) -> None:
+        """Refuse to extend a chain whose head fails or whose last record is not the one the
+        head names (TamperedRecord); the anchor was verified by the caller."""
+        assert self._sealer is not None
+        head = read_head(self._conn, SCOPE, chain)
+        if head is None:
+            if chain:  # a case always has a head (its own row is record #0)
+                raise self._refuse(f"case {chain!r}", [f"case {chain!r}: its chain head is "
+                                                       "missing (deleted outside probe-nav)"])
+            return
+        problems = []
+        if not head_valid(self._sealer, SCOPE, chain, head):
+            problems.append(f"the chain head of case {chain!r} fails its checksum")
+        elif not any(self._conn.execute(f"SELECT 1 FROM {t} WHERE mac = ? AND seq = ?",
+                                        (head.last_mac, head.seq)).fetchone()
+                     for t in SEALED_TABLES):
+            problems.append(f"case {chain!r}: its last record #{head.seq} is missing (deleted "
+                            "outside probe-nav)")
+        if problems:
+            raise self._refuse(f"case {chain!r}" if chain else "sessions without a case",
+                               problems)
 
     def create_case(
         self, case_id: str, procedure: str, nuclide: str, *, created_unix_s: float | None = None,
         **details: object,
     ) -> Case:
         """Create a case (details: injected_activity_mbq, injection_unix_s, probe, calibration,
-        operator, notes); UserError if the identifier is taken."""
+        operator, notes); UserError if the identifier is taken or a value is implausible."""
         case = new_case(case_id, procedure, nuclide,
                         created_unix_s=time.time() if created_unix_s is None else created_unix_s,
                         **details)  # type: ignore[arg-type]
-        if self._find_case(case.case_id) is not None:
+        if self._conn.execute("SELECT 1 FROM cases WHERE case_id = ?",
+                              (case.case_id,)).fetchone() is not None:
             raise UserError(f"case {case.case_id!r} already exists in {self.path}")
+        if read_head(self._conn, SCOPE, case.case_id) is not None:
+            raise self._refuse(f"case {case.case_id!r}", [
+                f"case {case.case_id!r} was deleted outside probe-nav (its chain head remains); "
+                "choose another identifier"])
         row = case.as_dict()
-        cols = (*CASE_COLUMNS, "checksum")
-        self._write(f"INSERT INTO cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    (*[row[c] for c in CASE_COLUMNS], case_checksum(row)))
+        self._append(case.case_id, "cases", {**{c: row[c] for c in CASE_COLUMNS},
+                                             "checksum": ""})
         log.info("%s: case %s written", self.path, case.case_id)
         return case
 
     def record(
         self, case_id: str, node: str, kind: str, result: TimedCountResult,
-        measured_unix_s: float | None = None, note: str = "",
+        measured_unix_s: float | None = None, note: str = "", *,
+        max_rate_cps: float | None = None,
     ) -> Measurement:
-        """Record a timed count as node `node` of `kind`; returns it once committed."""
-        case = self.case(case_id)
+        """Record a timed count as node `node` of `kind`; returns it once committed. UserError
+        for an implausible value; max_rate_cps: the device's highest reportable rate if known."""
+        case = self._anchor(case_id)
         t = time.time() if measured_unix_s is None else float(measured_unix_s)
-        m = measurement_from_result(case, node, kind, result, t, note)
+        m = measurement_from_result(case, node, kind, result, t, note, max_rate_cps)
         fields = m.checksum_fields()
-        digest = measurement_checksum(fields)
-        cols = (*MEASUREMENT_COLUMNS, "checksum")
-        values = tuple(int(fields[c]) if c in ("significant", "complete") else fields[c]
-                       for c in MEASUREMENT_COLUMNS)
-        row_id = self._write(
-            f"INSERT INTO measurements ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-            (*values, digest))
-        log.info("%s: measurement %d (node %s, %s) of case %s written", self.path, row_id, node,
-                 kind, case.case_id)
-        return with_id(m, row_id, digest)
+        values: dict[str, object] = {
+            c: int(bool(fields[c])) if c in ("significant", "complete") else fields[c]
+            for c in MEASUREMENT_COLUMNS}
+        row_id, mac = self._append(case.case_id, "measurements", {**values, "checksum": ""})
+        log.info("%s: measurement %d (node %s, %s) of case %s written", self.path, row_id,
+                 m.node, m.kind, case.case_id)
+        return with_id(m, row_id, mac)
 
     def add_note(self, case_id: str, text: str, t_unix_s: float | None = None) -> CaseNote:
         """Write a decision or remark into the case."""
-        case = self.case(case_id)
-        note = CaseNote(case.case_id, time.time() if t_unix_s is None else t_unix_s, str(text))
-        digest = _note_checksum(note)
-        self._write("INSERT INTO case_notes (case_id, t_unix_s, text, checksum) VALUES (?,?,?,?)",
-                    (note.case_id, note.t_unix_s, note.text, digest))
+        case = self._anchor(case_id)
+        note = CaseNote(case.case_id, time.time() if t_unix_s is None else float(t_unix_s),
+                        str(text))
+        self._append(case.case_id, "case_notes", {"case_id": note.case_id,
+                                                  "t_unix_s": note.t_unix_s, "text": note.text,
+                                                  "checksum": ""})
         log.info("%s: note written to case %s", self.path, note.case_id)
         return note
 
     def add_session(self, case_id: str | None, directory: Path, started_unix_s: float) -> None:
         """Link a recorded session directory to a case (or to no case)."""
         if case_id is not None:
-            self.case(case_id)
-        self._write("INSERT INTO sessions (case_id, started_unix_s, directory) VALUES (?,?,?)",
-                    (case_id, started_unix_s, str(directory)))
+            case_id = self._anchor(case_id).case_id
+        self._append(case_id or "", "sessions", {"case_id": case_id,
+                                                 "started_unix_s": float(started_unix_s),
+                                                 "directory": str(directory)})
         log.info("%s: session %s linked to case %s", self.path, directory, case_id)
 
     # ---- reading ------------------------------------------------------------------------
@@ -200,89 +309,200 @@ class CaseStore:
                 if gap > 1 << 40:
                     return
 
+    def _read_chain(self, case_id: str | None) -> _CaseRecords:
+        """Every row that claims to belong to the case (or, for None, to no case)."""
+        found = _CaseRecords()
+        for table in SEALED_TABLES:
+            if table == "cases" and case_id is None:
+                continue
+            if self.read_only:
+                rows = [r for r in self._rows(table) if r.get("case_id") == case_id]
+            else:
+                rows = [dict(r) for r in self._conn.execute(
+                    f"SELECT * FROM {table} WHERE case_id IS ? ORDER BY rowid", (case_id,))]
+            found.rows[table] = rows
+        return found
+
+    def _verified(self, case_id: str | None) -> _CaseRecords:
+        """The case's rows after checking its whole chain; TamperedRecord if anything fails.
+        Salvage (read only) too: a case that lost a row to the damage is refused whole (and
+        counted in skipped_records), never shown without it; intact cases stay readable."""
+        found = self._read_chain(case_id)
+        chain = case_id or ""
+        what = f"case {chain!r}" if case_id is not None else "sessions without a case"
+        if self._sealer is None:  # a salvaged database from before keyed seals
+            return self._legacy_verified(found)
+        anchor = "cases" if case_id is not None else None
+        problems = chain_problems(self._sealer, SCOPE, chain, what, found.records(),
+                                  self._salvage_head(chain), anchor)
+        if not problems:
+            return found
+        if self.read_only:
+            self.skipped_records += len(problems)
+        raise self._refuse(what, problems)
+
+    def _salvage_head(self, chain: str) -> Head | None:
+        """The chain's head, or (salvage) None where it cannot be read (a damaged file)."""
+        try:
+            return read_head(self._conn, SCOPE, chain)
+        except sqlite3.DatabaseError as exc:
+            if not self.read_only:
+                raise StoreError(f"{self.path}: cannot read the chain heads: {exc}") from None
+            return None
+
+    def _legacy_verified(self, found: _CaseRecords) -> _CaseRecords:
+        """Salvage of a pre-v3 database: its unkeyed checksums are all there is to check."""
+        checks = {"cases": case_checksum, "measurements": measurement_checksum,
+                  "case_notes": legacy_note_checksum}
+        for table, rows in found.rows.items():
+            check = checks.get(table)
+            kept = [r for r in rows if check is None or check(r) == r.get("checksum")]
+            for r in rows:
+                if r not in kept:
+                    self.skipped_records += 1
+                    log.warning("%s: %s fails its checksum; skipped", self.path,
+                                _label(table, r), extra=REPORTED)
+            found.rows[table] = kept
+        return found
+
+    def _refuse(self, what: str, problems: list[str]) -> TamperedRecord:
+        """Log a refused case (the caller shows the raised error, so not on stderr again)."""
+        message = refusal(str(self.path), what, problems, VERIFY_COMMAND)
+        log.warning("%s", message, extra=REPORTED)
+        return TamperedRecord(message)
+
+    def _anchor(self, case_id: str) -> Case:
+        """The case's own row, its seal verified (for writing); UserError if there is none."""
+        case_id = check_case_id(case_id)
+        if self.read_only:
+            found = self._find_case(case_id)
+            if found is None:
+                raise UserError(f"no case {case_id!r} in {self.path}")
+            return found
+        row = self._conn.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        if row is None:
+            raise UserError(f"no case {case_id!r} in {self.path} (see `probe-nav case list`)")
+        r = dict(row)
+        record = stored("cases", _label("cases", r), r)
+        assert self._sealer is not None
+        if not (self._sealer.valid(record, SCOPE, case_id) and record.seq == 0
+                and record.prev_mac == GENESIS):
+            raise self._refuse(f"case {case_id!r}", [
+                f"{record.label} fails its checksum (changed outside probe-nav)"])
+        return _case(r)
+
     def _find_case(self, case_id: str) -> Case | None:
         case_id = check_case_id(case_id)
-        if not self.read_only:
-            row = self._conn.execute("SELECT * FROM cases WHERE case_id = ?",
-                                     (case_id,)).fetchone()
-            rows = [dict(row)] if row is not None else []
-        else:
-            rows = [r for r in self._rows("cases") if r.get("case_id") == case_id]
-        cases = [c for c in (self._case_from(r) for r in rows) if c is not None]
-        return cases[0] if cases else None
-
-    def _case_from(self, row: dict[str, object]) -> Case | None:
-        if case_checksum(row) != row.get("checksum"):
-            self._refused("case", row.get("case_id"))
+        if not self.read_only and self._conn.execute(
+                "SELECT 1 FROM cases WHERE case_id = ?", (case_id,)).fetchone() is None \
+                and read_head(self._conn, SCOPE, case_id) is None:
             return None
-        return Case(**{k: row[k] for k in CASE_COLUMNS})  # type: ignore[arg-type]
+        rows = self._verified(case_id).rows.get("cases", [])
+        return _case(rows[0]) if rows else None
 
     def case(self, case_id: str) -> Case:
-        """The case with this identifier; UserError if there is none."""
+        """The case with this identifier (its whole chain verified); UserError if there is
+        none, TamperedRecord if any of its records fails."""
         found = self._find_case(case_id)
         if found is None:
             raise UserError(f"no case {case_id!r} in {self.path} (see `probe-nav case list`)")
         return found
 
     def cases(self) -> list[Case]:
-        """Every case, oldest first."""
-        found = [c for c in (self._case_from(r) for r in self._rows("cases")) if c is not None]
+        """Every case, oldest first; each verified whole (TamperedRecord for the first that
+        fails, or when records are missing from the database as a whole)."""
+        if not self.read_only:
+            assert self._sealer is not None
+            problems = ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
+            if problems:
+                raise self._refuse("the case list", problems)
+        ids = [str(r["case_id"]) for r in self._rows("cases")]
+        found = [c for c in (self._salvaged(self._find_case, i) for i in dict.fromkeys(ids))
+                 if c is not None]
         return sorted(found, key=lambda c: (c.created_unix_s, c.case_id))
 
+    def _salvaged(self, read: Callable[..., _T], *args: object) -> _T | None:
+        """read(*args); in salvage (read only), None for a case refused because the damage
+        took some of its rows (already counted and logged), so the intact ones are listed."""
+        try:
+            return read(*args)
+        except TamperedRecord:
+            if not self.read_only:
+                raise
+            return None
+
     def measurements(self, case_id: str) -> list[Measurement]:
-        """The case's measurements in the order they were taken (checksums verified)."""
+        """The case's measurements in the order they were taken (its whole chain verified)."""
         case_id = check_case_id(case_id)
-        if self.read_only:
-            rows = [r for r in self._rows("measurements") if r.get("case_id") == case_id]
-        else:
-            rows = [dict(r) for r in self._conn.execute(
-                "SELECT * FROM measurements WHERE case_id = ? ORDER BY measured_unix_s, id",
-                (case_id,))]
-        out = []
-        for r in rows:
-            if measurement_checksum(r) != r.get("checksum"):
-                self._refused("measurement", r.get("id"))
-                continue
-            values = {c: r[c] for c in MEASUREMENT_COLUMNS}
-            values["significant"], values["complete"] = bool(r["significant"]), bool(r["complete"])
-            out.append(Measurement(**values, measurement_id=int(r["id"]),  # type: ignore[arg-type]
-                                   checksum=str(r["checksum"])))
+        out = [_measurement(r) for r in self._verified(case_id).rows.get("measurements", [])]
         return sorted(out, key=lambda m: (m.measured_unix_s, m.measurement_id or 0))
 
     def measurement_ids(self) -> set[int]:
-        """Ids of every readable, intact measurement (all cases)."""
-        return {int(r["id"]) for r in self._rows("measurements")  # type: ignore[arg-type]
-                if measurement_checksum(r) == r.get("checksum")}
+        """Ids of every readable measurement of a case whose chain verifies (all cases)."""
+        ids: set[int] = set()
+        for case_id in dict.fromkeys(str(r["case_id"]) for r in self._rows("cases")):
+            try:
+                ids.update(m.measurement_id or 0 for m in self.measurements(case_id))
+            except TamperedRecord:
+                continue
+        return ids
 
     def node_table(self, case_id: str, config: RulesConfig | None = None) -> NodeTable:
         """The node table with ratios and verdicts for the case's procedure."""
         return node_table(self.case(case_id), self.measurements(case_id), config)
 
     def notes(self, case_id: str) -> list[CaseNote]:
-        """Decisions and remarks of the case, in time order (checksums verified)."""
+        """Decisions and remarks of the case, in time order (its whole chain verified)."""
         case_id = check_case_id(case_id)
-        out = []
-        for r in self._rows("case_notes"):
-            if r.get("case_id") != case_id:
-                continue
-            note = CaseNote(str(r["case_id"]), float(r["t_unix_s"]), str(r["text"]))
-            if _note_checksum(note) != r.get("checksum"):
-                self._refused("note", r.get("_rowid"))
-                continue
-            out.append(note)
+        rows = self._verified(case_id).rows.get("case_notes", [])
+        out = [CaseNote(str(r["case_id"]), float(r["t_unix_s"]),  # type: ignore[arg-type]
+                        str(r["text"])) for r in rows]
         return sorted(out, key=lambda n: n.t_unix_s)
 
     def sessions(self, case_id: str | None = None) -> list[SessionRef]:
-        """Recorded sessions, of one case or all."""
-        return [SessionRef(r["case_id"], float(r["started_unix_s"]), str(r["directory"]))
-                for r in self._rows("sessions")
-                if case_id is None or r.get("case_id") == case_id]
+        """Recorded sessions, of one case or all (each chain verified)."""
+        if case_id is not None:
+            chains: list[str | None] = [check_case_id(case_id)]
+        else:
+            chains = [*dict.fromkeys(str(r["case_id"]) for r in self._rows("cases")), None]
+        out = []
+        for chain in chains:
+            verified = (self._verified(chain) if case_id is not None
+                        else self._salvaged(self._verified, chain))
+            for r in (verified.rows.get("sessions", []) if verified is not None else []):
+                out.append(SessionRef(None if r["case_id"] is None else str(r["case_id"]),
+                                      float(r["started_unix_s"]),  # type: ignore[arg-type]
+                                      str(r["directory"])))
+        return sorted(out, key=lambda s: s.started_unix_s)
 
-    def _refused(self, kind: str, row_id: object) -> None:
-        """A row failed its checksum: count it (the caller reports the count) and log it."""
-        self.skipped_records += 1
-        log.warning("%s: %s %s fails its checksum (changed outside probe-nav or damaged); "
-                    "skipped", self.path, kind, row_id, extra=REPORTED)
+    def verify(self) -> VerifyReport:
+        """Check every record of the database: every case's chain, the sessions without a case
+        and the database-wide record count. Never raises for what it finds."""
+        if self._sealer is None:
+            raise StoreError(f"{self.path}: written by an older probe-nav and damaged: its "
+                             "records cannot be verified with keyed seals")
+        ids: set[str] = set(chain_names(self._conn, SCOPE)) if not self.read_only else set()
+        for table in SEALED_TABLES:
+            ids.update("" if r.get("case_id") is None else str(r["case_id"])
+                       for r in self._rows(table))
+        problems: list[str] = []
+        records = 0
+        for chain in sorted(ids):
+            case_id = chain or None
+            what = f"case {chain!r}" if case_id is not None else "sessions without a case"
+            found = self._read_chain(case_id)
+            listed = found.records()
+            records += len(listed)
+            head = self._salvage_head(chain)
+            problems += chain_problems(self._sealer, SCOPE, chain, what, listed, head,
+                                       "cases" if case_id is not None else None)
+        problems += ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
+        return VerifyReport(problems, len(ids), records)
+
+    def upgrade_note(self) -> str | None:
+        """When and how this database's records were re-sealed under its key, if it was made
+        before keyed seals (None for a database made with them)."""
+        return upgrade_note(self._conn)
 
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check says ok."""
@@ -292,9 +512,16 @@ class CaseStore:
             return False
 
 
-def _note_checksum(note: CaseNote) -> str:
-    return record_checksum({"case_id": note.case_id, "t_unix_s": note.t_unix_s,
-                            "text": note.text})
+def _case(row: dict[str, object]) -> Case:
+    return Case(**{k: row[k] for k in CASE_COLUMNS})  # type: ignore[arg-type]
 
 
-__all__ = ["CaseNote", "CaseStore", "SessionRef", "check_kind", "default_case_db"]
+def _measurement(row: dict[str, object]) -> Measurement:
+    values = {c: row[c] for c in MEASUREMENT_COLUMNS}
+    values["significant"], values["complete"] = bool(row["significant"]), bool(row["complete"])
+    return Measurement(**values, measurement_id=int(row["id"]),  # type: ignore[arg-type]
+                       checksum=str(row.get("mac") or row.get("checksum") or ""))
+
+
+__all__ = ["CaseNote", "CaseStore", "SessionRef", "VerifyReport", "check_kind",
+           "default_case_db"]

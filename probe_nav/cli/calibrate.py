@@ -1,10 +1,11 @@
 """`probe-nav calibrate energy|sensitivity|deadtime`: calibrations on a device, the simulator or
-recorded files, stored as checksummed records that become the probe's active calibration."""
+recorded files, stored as sealed records that become the probe's active calibration."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
 
 from probe_nav.cli.qc import add_measurement_arguments, analysis, keep, measure
 from probe_nav.errors import UserError
@@ -12,6 +13,11 @@ from probe_nav.errors import UserError
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `calibrate` and its subcommands."""
+    from probe_nav.cases.model import MAX_ACTIVITY_MBQ
+    from probe_nav.cli.bounds import bounded_float, energy_kev, rate_cps
+
+    activity = bounded_float(0.0, MAX_ACTIVITY_MBQ, "MBq", lo_open=True)
+    activity_sd = bounded_float(0.0, MAX_ACTIVITY_MBQ, "MBq")
     cal = sub.add_parser("calibrate", help="energy, sensitivity and dead-time calibration")
     cal_sub = cal.add_subparsers(dest="qc_command", metavar="WHAT", parser_class=type(cal))
     cal_sub.required = True
@@ -25,21 +31,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="line energies in keV instead of the nuclide's")
     energy.add_argument("--order", type=int, choices=(1, 2), default=1,
                         help="1 linear (default) or 2 quadratic")
-    energy.add_argument("--resolution-at", type=float, metavar="KEV",
+    energy.add_argument("--resolution-at", type=energy_kev, metavar="KEV",
                         help="energy of the line whose FWHM is reported (default: the main)")
     energy.set_defaults(func=run_energy)
 
     sens = cal_sub.add_parser("sensitivity", help="cps/MBq from a certified source")
     add_measurement_arguments(sens, 30.0)
     sens.add_argument("--nuclide", required=True, help="the source's nuclide, e.g. Co-57")
-    sens.add_argument("--activity-mbq", type=float, required=True, help="certified activity")
-    sens.add_argument("--activity-sd-mbq", type=float, default=0.0, help="its 1 sd")
+    sens.add_argument("--activity-mbq", type=activity, required=True,
+                      help="certified activity")
+    sens.add_argument("--activity-sd-mbq", type=activity_sd, default=0.0, help="its 1 sd")
     sens.add_argument("--reference-date", required=True, metavar="ISO",
                       help="certificate date, e.g. 2025-01-01T12:00+00:00")
     sens.add_argument("--source-serial", default="", help="the source's serial number")
     sens.add_argument("--geometry", default="", help="e.g. '50 mm in air, holder H1'")
-    sens.add_argument("--background-cps", type=float, default=0.0, help="background rate")
-    sens.add_argument("--background-sd-cps", type=float, default=0.0, help="its 1 sd")
+    sens.add_argument("--background-cps", type=rate_cps, default=0.0, help="background rate")
+    sens.add_argument("--background-sd-cps", type=rate_cps, default=0.0, help="its 1 sd")
     sens.set_defaults(func=run_sensitivity)
 
     dead = cal_sub.add_parser("deadtime", help="dead time: two-source or decaying-source method")
@@ -63,8 +70,9 @@ def _energies(args: argparse.Namespace) -> tuple[list[float], list[float] | None
             values = [float(x) for x in args.lines.split(",")]
         except ValueError:
             raise UserError(f"--lines {args.lines!r}: give energies in keV like 122,136") from None
-        if any(not v > 0 for v in values):
-            raise UserError("--lines: energies must be > 0 keV")
+        if any(not (0 < v <= 10_000 and math.isfinite(v)) for v in values):
+            raise UserError(f"--lines {args.lines}: each energy must be in the allowed range "
+                            "above 0 to 10000 keV")
         return values, None
     names = args.nuclide.split(",") if args.nuclide else _scenario_nuclides(args) or ["Co-57"]
     try:
@@ -115,10 +123,23 @@ def run_sensitivity(args: argparse.Namespace) -> int:
                           args.activity_sd_mbq, reference, args.source_serial)
     except UnknownNuclide as exc:
         raise UserError(str(exc)) from None
+    _check_reference_date(reference, source.nuclide.half_life_s)
     m = measure(args)
     outcome = analysis(sensitivity, m, source, args.background_cps, args.background_sd_cps,
                        args.geometry)
     return keep(args, outcome, m, "calibration")
+
+
+def _check_reference_date(reference: datetime, half_life_s: float) -> None:
+    """UserError for a certificate date in the future (beyond 5 min of clock skew) or more than
+    30 half-lives ago (the source's activity then is below 1e-9 of its certificate's)."""
+    now = datetime.now(UTC)
+    earliest = now - timedelta(seconds=30 * half_life_s)
+    latest = now + timedelta(minutes=5)
+    if not earliest <= reference <= latest:
+        raise UserError(f"--reference-date {reference.isoformat()} is outside the allowed range "
+                        f"{earliest:%Y-%m-%dT%H:%M}Z to {latest:%Y-%m-%dT%H:%M}Z (not in the "
+                        "future, at most 30 half-lives ago)")
 
 
 def run_deadtime(args: argparse.Namespace) -> int:
@@ -156,6 +177,7 @@ def _deadtime_on_benches(args: argparse.Namespace) -> int:
     """Dead time on the simulator's two-source or decaying-source bench with the scenario's
     probe (each source losing ~10-35 % of its counts, where the method is well conditioned)."""
     from probe_nav.calibration.deadtime_methods import decaying_source, two_source
+    from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
     from probe_nav.qc.procedures import Outcome
     from probe_nav.simulator import benches
     from probe_nav.simulator.scenario import ScenarioError, load
@@ -163,6 +185,12 @@ def _deadtime_on_benches(args: argparse.Namespace) -> int:
     try:
         probe = load(args.sim).probe
     except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    if not 0 <= args.seed < 2**63:
+        raise UserError(f"--seed {args.seed} is outside the allowed range 0 to {2**63 - 1}")
+    try:
+        half_life_s = nuclide(args.nuclide or "Tc-99m").half_life_s
+    except UnknownNuclide as exc:
         raise UserError(str(exc)) from None
     tau, kind = probe.dead_time_s, probe.dead_time_kind
     if args.method == "two-source":
@@ -172,13 +200,11 @@ def _deadtime_on_benches(args: argparse.Namespace) -> int:
                        b.real_s["1"], b.real_s["2"], b.real_s["12"], b.real_s["b"], args.model)
         detail = {"rates_cps": {k: b.rate(k) for k in b.counts}, "count_s": args.duration}
     else:
-        from probe_nav.calibration.nuclides import nuclide
-
         name = args.nuclide or "Tc-99m"
         r = benches.bench_decaying_source(0.5 / tau, tau, kind, name, probe=probe,
                                           seed=args.seed)
-        est = analysis(decaying_source, r.t_s, r.observed_cps, r.real_s,
-                       nuclide(name).half_life_s, args.model)
+        est = analysis(decaying_source, r.t_s, r.observed_cps, r.real_s, half_life_s,
+                       args.model)
         detail = {"nuclide": name, "counts": len(r.counts)}
     result = {"dead_time_s": est.tau_s, "dead_time_sd_s": est.tau_sd_s, "model": est.model,
               "method": est.method, "chi2_dof": est.chi2_dof, **detail}

@@ -1,7 +1,10 @@
-"""`probe-nav case new|list|show|add-count|note|export|report`: case records from the command line.
+"""`probe-nav case new|list|show|add-count|note|export|report|verify`: case records from the
+command line.
 
-The database is the user data directory's cases.sqlite3 unless --db PATH is given. Reading commands
-on a damaged database say so in one line on standard error and show what can still be read.
+The database is the user data directory's cases.sqlite3 unless --db PATH is given, with its key in
+cases.sqlite3.key beside it (copy both together). Reading commands on a damaged database say so in
+one line on standard error and show what can still be read; a case with any record that fails its
+seal is refused whole (exit 2); `verify` lists every problem in the database.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ def _db_option(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `case` subcommand and its actions."""
-    from probe_nav.cases.model import KINDS, PROCEDURES
+    from probe_nav.cases.model import KINDS, MAX_ACTIVITY_MBQ, MAX_COUNTS, MAX_LIVE_S, PROCEDURES
+    from probe_nav.cli.bounds import bounded_float, bounded_int, finite_float, rate_cps
+
+    live_s = bounded_float(1e-3, MAX_LIVE_S, "s")
 
     p = subparsers.add_parser("case", help="case records: counts, rules, export, report",
                               description=__doc__)
@@ -36,9 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     new.add_argument("case_id", metavar="ID", help="identifier you choose (no patient name)")
     new.add_argument("--procedure", required=True, choices=PROCEDURES)
     new.add_argument("--nuclide", default="Tc-99m", help="default Tc-99m")
-    new.add_argument("--activity-mbq", type=float, default=None, help="injected activity")
+    new.add_argument("--activity-mbq", type=bounded_float(0.0, MAX_ACTIVITY_MBQ, "MBq",
+                                                          lo_open=True),
+                     default=None, help="injected activity")
     new.add_argument("--injected-at", default=None, metavar="TIME",
-                     help="injection time, ISO 8601 (e.g. 2026-05-09T07:30); local if no zone")
+                     help="injection time, ISO 8601 (e.g. 2026-05-09T07:30); local if no zone; "
+                     "not after the case was opened, at most 30 half-lives before it")
+    new.add_argument("--opened-at", default=None, metavar="TIME",
+                     help="when the case began (default now), for a case entered afterwards")
     new.add_argument("--probe", default="", help="probe identity (model, serial)")
     new.add_argument("--calibration", default="", help="calibration / QC record used")
     new.add_argument("--operator", default="")
@@ -59,16 +70,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("node", metavar="NODE", help="node name, e.g. 'SLN 1' or 'background'")
     add.add_argument("--kind", required=True, choices=KINDS)
     src = add.add_mutually_exclusive_group(required=True)
-    src.add_argument("--counts", type=int, default=None, help="counts (with --live-s)")
+    src.add_argument("--counts", type=bounded_int(0, MAX_COUNTS), default=None,
+                     help="counts (with --live-s)")
     src.add_argument("--frames", metavar="FILE", default=None,
                      help="take the count from a frame CSV file (e.g. `sim run --out`)")
-    add.add_argument("--live-s", type=float, default=None, help="live time of --counts")
-    add.add_argument("--preset-s", type=float, default=10.0,
+    add.add_argument("--live-s", type=live_s, default=None, help="live time of --counts")
+    add.add_argument("--preset-s", type=live_s, default=10.0,
                      help="preset live time of a count from --frames (default 10)")
-    add.add_argument("--start-s", type=float, default=None,
+    add.add_argument("--start-s", type=finite_float, default=None,
                      help="start the count at this t_s of --frames (default: first frame)")
-    add.add_argument("--background-cps", type=float, default=0.0)
-    add.add_argument("--background-sd-cps", type=float, default=0.0)
+    add.add_argument("--background-cps", type=rate_cps, default=0.0)
+    add.add_argument("--background-sd-cps", type=rate_cps, default=0.0)
     add.add_argument("--at", default=None, metavar="TIME", help="time of the count (default now)")
     add.add_argument("--note", default="")
     add.set_defaults(func=run_add_count)
@@ -83,14 +95,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("--format", choices=("csv", "json"), default=None,
                      help="default: from --out's suffix, else json")
     exp.add_argument("--out", metavar="FILE", default=None, help="default: standard output")
+    exp.add_argument("--force", action="store_true", help="replace --out if it exists")
     exp.set_defaults(func=run_export)
 
     rep = sub.add_parser("report", help="write the PDF report of a case")
     rep.add_argument("case_id", metavar="ID")
     rep.add_argument("--out", metavar="FILE.pdf", required=True)
+    rep.add_argument("--force", action="store_true", help="replace --out if it exists")
     rep.set_defaults(func=run_report)
 
-    for action in (new, lst, show, add, note, exp, rep):
+    ver = sub.add_parser("verify", help="check every record of the database: report every "
+                         "problem (exit 2), or one line if all is sound")
+    ver.set_defaults(func=run_verify)
+
+    for action in (new, lst, show, add, note, exp, rep, ver):
         _db_option(action)
 
 
@@ -121,9 +139,11 @@ def run_new(args: argparse.Namespace) -> int:
     from probe_nav.cases.model import parse_time
 
     injected = parse_time(args.injected_at) if args.injected_at else None
+    opened = parse_time(args.opened_at) if args.opened_at else None
     with _open(args, write=True) as store:
         case = store.create_case(
-            args.case_id, args.procedure, args.nuclide, injected_activity_mbq=args.activity_mbq,
+            args.case_id, args.procedure, args.nuclide, created_unix_s=opened,
+            injected_activity_mbq=args.activity_mbq,
             injection_unix_s=injected, probe=args.probe, calibration=args.calibration,
             operator=args.operator, notes=args.notes)
         print(f"case {case.case_id} created in {store.path}")
@@ -200,7 +220,11 @@ def _result_from_args(args: argparse.Namespace):
         return count.result
     from probe_nav.cli.replay import _load
 
-    table = _load(args.frames)
+    try:
+        table = _load(args.frames)
+    except OverflowError:  # a count beyond int64 in the file
+        raise UserError(f"{args.frames}: a count is too large to be real (above 2^63)") from None
+    _check_frames(args.frames, table.counts, table.live_s)
     start = 0
     if args.start_s is not None:
         start = int((table.t_s < args.start_s).sum())
@@ -214,6 +238,23 @@ def _result_from_args(args: argparse.Namespace):
         raise UserError(f"{args.frames}: only {result.live_s:.2f} s of live time after the "
                         f"start, less than --preset-s {args.preset_s:g}")
     return result
+
+
+def _check_frames(path: str, counts, live_s) -> None:
+    """UserError naming the first frame whose counts exceed 1e7 cps x its live time (nothing a
+    probe's counter can report) or whose live time is negative."""
+    import numpy as np
+
+    from probe_nav.cases.model import GENEROUS_MAX_RATE_CPS
+
+    live = np.asarray(live_s, dtype=float)
+    ceiling = np.floor(GENEROUS_MAX_RATE_CPS * np.clip(live, 0.0, None)) + 1
+    bad = np.flatnonzero((np.asarray(counts, dtype=float) > ceiling) | ~(live >= 0))
+    if bad.size:
+        i = int(bad[0])
+        raise UserError(f"{path}: frame {i + 1} has {int(counts[i])} counts in {live[i]:g} s "
+                        f"live, outside the allowed range 0 to {int(ceiling[i])} "
+                        f"({GENEROUS_MAX_RATE_CPS:g} cps x live time)")
 
 
 def run_add_count(args: argparse.Namespace) -> int:
@@ -237,12 +278,37 @@ def run_note(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_out(path: str | None, text: str) -> None:
+def run_verify(args: argparse.Namespace) -> int:
+    """Check the whole database: every problem on standard output, exit 2 if any."""
+    from probe_nav.cases.store import CaseStore, default_case_db
+
+    path = Path(args.db) if args.db else default_case_db()
+    if not path.exists():
+        raise UserError(f"{path}: no case database")
+    with CaseStore.open(path) as store:
+        report = store.verify()
+        note = store.upgrade_note()
+    for problem in report.problems:
+        print(problem)
+    if report.problems:
+        raise UserError(f"{path}: {len(report.problems)} problem(s) found in {report.chains} "
+                        f"chain(s), {report.records} record(s); the cases concerned are refused")
+    print(f"{path}: {report.chains} chain(s), {report.records} record(s): every record verified")
+    if note:
+        print(f"{path}: {note}")
+    return 0
+
+
+def _write_out(path: str | None, text: str, force: bool = False) -> None:
+    from probe_nav.files import OutputExists, atomic_write_text
+
     if path is None:
         sys.stdout.write(text)
         return
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        atomic_write_text(path, text, overwrite=force)
+    except OutputExists:
+        raise UserError(f"--out {path} exists; add --force to replace it") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
@@ -258,7 +324,7 @@ def run_export(args: argparse.Namespace) -> int:
         table = store.node_table(case.case_id)
         text = (case_to_csv(case, ms, table) if fmt == "csv" else
                 case_to_json(case, ms, table, store.notes(case.case_id)))
-        _write_out(args.out, text)
+        _write_out(args.out, text, args.force)
         _report_skipped(store)
     return 0
 
@@ -266,11 +332,14 @@ def run_export(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     """Write the PDF report."""
     from probe_nav.cases.report import write_case_report
+    from probe_nav.cli.qc import write_private_file
 
     with _open(args, write=False) as store:
         case = store.case(args.case_id)
-        path = write_case_report(Path(args.out), case, store.measurements(case.case_id),
-                                 store.node_table(case.case_id), store.notes(case.case_id))
+        ms, table = store.measurements(case.case_id), store.node_table(case.case_id)
+        notes = store.notes(case.case_id)
+        path = write_private_file(
+            args.out, lambda temp: write_case_report(temp, case, ms, table, notes), args.force)
         print(f"report written to {path}")
         _report_skipped(store)
     return 0

@@ -1,5 +1,6 @@
-"""`probe-nav qc daily|chi-square|history`: quality control on a device, the simulator or a recorded
-file, kept as checksummed records (docs/qc.md). Helpers here are shared with `calibrate`."""
+"""`probe-nav qc daily|chi-square|history|verify`: quality control on a device, the simulator or a
+recorded file, kept as sealed records (keyed, chained per probe; docs/qc.md). Helpers here are
+shared with `calibrate`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import getpass
 import json
 import math
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from probe_nav.errors import UserError
 def add_measurement_arguments(p: argparse.ArgumentParser, duration_s: float,
                               required: bool = True) -> None:
     """--device/--sim/--file, --duration, --probe, --db, --operator, --json."""
+    from probe_nav.cli.bounds import bounded_float
     from probe_nav.cli.record import add_source_arguments
 
     add_source_arguments(p, required=False)
@@ -25,7 +28,8 @@ def add_measurement_arguments(p: argparse.ArgumentParser, duration_s: float,
     group.required = required
     group.add_argument("--file", metavar="FILE",
                        help="a recorded frame CSV (.csv) or N42 (.n42) file")
-    p.add_argument("--duration", type=float, default=duration_s, metavar="S",
+    p.add_argument("--duration", type=bounded_float(1e-3, 86400.0, "s"),  # live time >= 1 ms
+                   default=duration_s, metavar="S",
                    help=f"seconds to count on a device or the simulator (default {duration_s:g})")
     add_store_arguments(p)
     p.add_argument("--probe", metavar="MODEL[:SERIAL]",
@@ -70,13 +74,15 @@ def measure(args: argparse.Namespace, spectrum: bool = False, file: str | None =
 
     path = file or getattr(args, "file", None)
     if path is not None:
-        return from_file(path)
-    if args.speed <= 0:
+        return plausible(from_file(path), path)
+    if not (args.speed > 0 and math.isfinite(args.speed)):
         raise UserError(f"--speed must be > 0, got {args.speed}")
+    if args.sim and not 0 <= args.seed < 2**63:
+        raise UserError(f"--seed {args.seed} is outside the allowed range 0 to {2**63 - 1}")
     acq = acquire(args, args.duration, spectrum=spectrum, scenario_override=scenario)
     raw_dir = (Path(args.db) if args.db else default_db_path()).resolve().parent / "raw"
     try:
-        raw_dir.mkdir(parents=True, exist_ok=True)
+        raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise UserError(f"cannot create {raw_dir}: {exc.strerror or exc}") from None
     stamp = acq.start_time.strftime("%Y%m%dT%H%M%S%fZ")
@@ -90,7 +96,43 @@ def measure(args: argparse.Namespace, spectrum: bool = False, file: str | None =
             info, _ = calibrated_info(store, info)
         acq.info = info
     write_acquisition(acq, str(raw), None, source)
-    return from_frames(acq.frames, info, acq.start_time, str(raw), acq.battery_pct)
+    return plausible(from_frames(acq.frames, info, acq.start_time, str(raw), acq.battery_pct),
+                     source)
+
+
+def plausible(m, source: str):
+    """The measurement, or UserError naming the first frame a probe cannot have counted (counts
+    above 1e7 cps x live time, a negative or non-finite live time) or a total live time outside
+    1 ms to 24 h: nothing implausible becomes a QC or calibration record."""
+    import numpy as np
+
+    from probe_nav.cases.model import GENEROUS_MAX_RATE_CPS, MAX_LIVE_S, MIN_LIVE_S
+
+    live = np.asarray(m.live_s, dtype=float)
+    counts = np.asarray(m.counts, dtype=float)
+    ceiling = np.floor(GENEROUS_MAX_RATE_CPS * np.clip(np.nan_to_num(live), 0.0, None)) + 1
+    bad = np.flatnonzero(~(live >= 0) | ~np.isfinite(live) | (counts > ceiling) | (counts < 0))
+    if bad.size:
+        i = int(bad[0])
+        raise UserError(f"{source}: frame {i + 1} has {counts[i]:.0f} counts in {live[i]:g} s "
+                        f"live, outside the allowed range 0 to {ceiling[i]:.0f} "
+                        f"({GENEROUS_MAX_RATE_CPS:g} cps x live time)")
+    total = float(live.sum())
+    if not MIN_LIVE_S <= total <= MAX_LIVE_S:
+        raise UserError(f"{source}: live time {total:g} s is outside the allowed range "
+                        f"{MIN_LIVE_S:g} to {MAX_LIVE_S:g} s")
+    real = np.asarray(m.real_s, dtype=float)
+    stopped = np.flatnonzero(~np.isfinite(real) | (real < 0) | ((real == 0) & (live > 0)))
+    if stopped.size:
+        i = int(stopped[0])
+        raise UserError(f"{source}: frame {i + 1} has a real time of {real[i]:g} s for "
+                        f"{live[i]:g} s live: not a time a counter can report")
+    total_real = float(real.sum())
+    if not 0.9 * total <= total_real <= 2 * MAX_LIVE_S:
+        raise UserError(f"{source}: real time {total_real:g} s is outside the allowed range "
+                        f"{0.9 * total:g} to {2 * MAX_LIVE_S:g} s (90 % of the live time to "
+                        "48 h): a clock jump?")
+    return m
 
 
 def source_text(args: argparse.Namespace) -> str:
@@ -151,6 +193,8 @@ def analysis(fn, *args, **kwargs):
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `qc` and its subcommands."""
+    from probe_nav.cli.bounds import rate_cps
+
     qc = sub.add_parser("qc", help="quality control: daily, chi-square, nema, history")
     qc_sub = qc.add_subparsers(dest="qc_command", metavar="QCCOMMAND", parser_class=type(qc))
     qc_sub.required = True
@@ -161,9 +205,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     daily.add_argument("--nuclide", default="Co-57", help="check-source nuclide (default Co-57)")
     daily.add_argument("--background-file", metavar="FILE",
                        help="a recorded background count (.csv or .n42)")
-    daily.add_argument("--background-cps", type=float, metavar="B",
+    daily.add_argument("--background-cps", type=rate_cps, metavar="B",
                        help="a known background rate instead of a background count")
-    daily.add_argument("--background-max-cps", type=float, metavar="B",
+    daily.add_argument("--background-max-cps", type=rate_cps, metavar="B",
                        help="fail when the background is above this rate")
     daily.add_argument("--tolerance", type=float, default=0.10,
                        help="constancy tolerance as a fraction (default 0.10 = +-10 %%)")
@@ -184,8 +228,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     hist.add_argument("--probe", metavar="MODEL[:SERIAL]", help="only this probe")
     hist.add_argument("--test", help="only this test (daily, chi-square, energy, ...)")
     hist.add_argument("--report", metavar="FILE.pdf", help="write a PDF report")
+    hist.add_argument("--force", action="store_true", help="replace --report if it exists")
     hist.add_argument("--json", action="store_true", help="one JSON object per record")
     hist.set_defaults(func=run_history)
+
+    ver = qc_sub.add_parser("verify", help="check every record of the database: report every "
+                            "problem (exit 2), or one line if all is sound")
+    add_store_arguments(ver)
+    ver.set_defaults(func=run_verify)
 
     from probe_nav.cli.qc_nema import register as register_nema
 
@@ -193,6 +243,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # ------------------------------------------------------------------ commands
+
+
+MAX_COUNT = 2**53 - 1  # whole numbers above are not exact as floats, and no probe counts them
 
 
 def parse_counts(text: str) -> list[int]:
@@ -206,6 +259,8 @@ def parse_counts(text: str) -> list[int]:
             raise UserError(f"--counts: {part!r} is not a number") from None
         if not math.isfinite(value) or value < 0 or value != int(value):
             raise UserError(f"--counts: {part!r} is not a whole number >= 0")
+        if value > MAX_COUNT:
+            raise UserError(f"--counts: {part} is outside the allowed range 0 to {MAX_COUNT}")
         counts.append(int(value))
     return counts
 
@@ -262,7 +317,8 @@ def run_daily(args: argparse.Namespace) -> int:
                         f"{args.tolerance}")
     if args.background_file and args.background_cps is not None:
         raise UserError("give --background-file or --background-cps, not both")
-    background = from_file(args.background_file) if args.background_file else None
+    background = (plausible(from_file(args.background_file), args.background_file)
+                  if args.background_file else None)
     m = measure(args)
     model, serial = probe_identity(args, m)
     with open_store(args) as store:
@@ -275,12 +331,63 @@ def run_daily(args: argparse.Namespace) -> int:
     return keep(args, outcome, m, "qc")
 
 
-def run_history(args: argparse.Namespace) -> int:
-    """Print the verified records (oldest first); a tampered record stops with exit 2."""
+def check_report(path: str | None, force: bool) -> None:
+    """UserError unless --report names a PDF that is new (or may be replaced: --force)."""
+    from probe_nav.files import check_new_output
+
+    if path is None:
+        return
+    if Path(path).suffix.lower() != ".pdf":
+        raise UserError(f"--report {path}: the report is a PDF; name it FILE.pdf")
+    try:
+        check_new_output(path, force)
+    except FileExistsError:
+        raise UserError(f"--report {path} exists; add --force to replace it") from None
+    except OSError as exc:
+        raise UserError(f"--report {path}: {exc.strerror or exc}") from None
+
+
+def write_private_file(path: str | Path, write: Callable[[Path], object], force: bool,
+                       option: str = "--out") -> Path:
+    """Have `write(temp)` write a whole file under a private (0600) temporary name beside
+    `path`, then publish it as `path` atomically (probe_nav.files.publish): never a partial
+    file under the name, never a file readable by others, an existing one replaced only with
+    --force. UserError (one line) if it exists or cannot be written. For writers (the PDF
+    reports) that take a path rather than writing through probe_nav.files themselves."""
+    import contextlib
+    import os
+    import secrets
+
+    from probe_nav.files import OutputExists, check_new_output, open_private, publish
+
+    try:
+        target = check_new_output(path, force)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        open_private(temp, "x").close()  # the writer truncates it: the mode stays 0600
+        try:
+            write(temp)
+            publish(temp, target, overwrite=force)
+        finally:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+    except OutputExists:
+        raise UserError(f"{option} {path} exists; add --force to replace it") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return target
+
+
+def write_pdf_report(path: str, records, db_path, force: bool) -> Path:
+    """The QC report PDF; UserError if it cannot be written (or appeared meanwhile)."""
     from probe_nav.qc.report import write_report
 
-    if args.report is not None and Path(args.report).suffix.lower() != ".pdf":
-        raise UserError(f"--report {args.report}: the report is a PDF; name it FILE.pdf")
+    return write_private_file(path, lambda temp: write_report(temp, records, db_path), force,
+                              "--report")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """Print the verified records (oldest first); a tampered record stops with exit 2."""
+    check_report(args.report, args.force)
     with open_store(args) as store:
         probe = None
         if args.probe:
@@ -303,10 +410,28 @@ def run_history(args: argparse.Namespace) -> int:
     if not records and not args.json:
         print(f"no records in {path}", file=sys.stderr)
     if args.report is not None:
-        try:
-            out = write_report(args.report, records, path)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.report}: {exc.strerror or exc}") from None
+        out = write_pdf_report(args.report, records, path, args.force)
         print(f"report written to {out} ({len(records)} records, "
               f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", file=sys.stderr)
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Check the whole records database: every problem on standard output, exit 2 if any."""
+    from probe_nav.qc.store import default_db_path
+
+    path = Path(args.db) if args.db else default_db_path()
+    if not path.exists():
+        raise UserError(f"{path}: no QC database")
+    with open_store(args) as store:
+        problems, probes, records = store.verify()
+        note = store.upgrade_note()
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise UserError(f"{path}: {len(problems)} problem(s) found in {probes} probe(s), "
+                        f"{records} record(s); the probes concerned are refused")
+    print(f"{path}: {probes} probe(s), {records} record(s): every record verified")
+    if note:
+        print(f"{path}: {note}")
     return 0

@@ -18,6 +18,8 @@ SIM_SERIAL = "SIM-0001"
 
 def register(qc_sub: argparse._SubParsersAction) -> None:
     """Add `qc nema`."""
+    from probe_nav.cases.model import MAX_ACTIVITY_MBQ
+    from probe_nav.cli.bounds import bounded_float, energy_kev, seed
     from probe_nav.cli.qc import add_store_arguments
 
     p = qc_sub.add_parser("nema", help="NEMA NU 3 characterisation (simulator benches or a "
@@ -29,17 +31,19 @@ def register(qc_sub: argparse._SubParsersAction) -> None:
     src.add_argument("--file", metavar="SERIES.csv", help="a NEMA measurement-series CSV")
     p.add_argument("--spectrum", metavar="FILE.n42",
                    help="with --file: a calibrated spectrum for the energy-resolution test")
-    p.add_argument("--seed", type=int, default=0, help="simulator seed (with --sim)")
-    p.add_argument("--activity-mbq", type=float, metavar="A",
+    p.add_argument("--seed", type=seed, default=0, help="simulator seed (with --sim)")
+    p.add_argument("--activity-mbq", metavar="A",
+                   type=bounded_float(0.0, MAX_ACTIVITY_MBQ, "MBq", lo_open=True),
                    help="with --file: source activity at the first count of each sensitivity "
                    "series")
-    p.add_argument("--activity-sd-mbq", type=float, default=0.0, help="its 1 sd")
+    p.add_argument("--activity-sd-mbq", type=bounded_float(0.0, MAX_ACTIVITY_MBQ, "MBq"),
+                   default=0.0, help="its 1 sd")
     p.add_argument("--nuclide", default="Tc-99m",
                    help="source nuclide, for decay correction with the t_s column (Tc-99m)")
     p.add_argument("--model", choices=("nonparalysable", "paralysable"),
                    help="counter model for the count-rate test (default: the simulated "
                    "probe's, else nonparalysable)")
-    p.add_argument("--energy-kev", type=float, default=140.5,
+    p.add_argument("--energy-kev", type=energy_kev, default=140.5,
                    help="photopeak of the energy-resolution test (default 140.5)")
     p.add_argument("--limits", metavar="FILE.toml", help="NemaLimits from a TOML file")
     p.add_argument("--limit", action="append", default=[], metavar="KEY=VALUE",
@@ -49,6 +53,7 @@ def register(qc_sub: argparse._SubParsersAction) -> None:
     add_store_arguments(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--report", metavar="FILE.pdf", help="also write a PDF report of the results")
+    p.add_argument("--force", action="store_true", help="replace --report if it exists")
     p.set_defaults(func=run)
 
 
@@ -97,7 +102,7 @@ def _raw_path(args: argparse.Namespace) -> Path:
 
     raw_dir = (Path(args.db) if args.db else default_db_path()).resolve().parent / "raw"
     try:
-        raw_dir.mkdir(parents=True, exist_ok=True)
+        raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise UserError(f"cannot create {raw_dir}: {exc.strerror or exc}") from None
     return raw_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-qc-nema.csv"
@@ -106,12 +111,11 @@ def _raw_path(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Analyse, store one record per test, print the table; exit 1 if any test failed."""
     from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
-    from probe_nav.cli.qc import open_store, operator
+    from probe_nav.cli.qc import check_report, open_store, operator, write_pdf_report
     from probe_nav.qc.nema_data import write_series_file
     from probe_nav.qc.nema_run import analyse, limits_from
 
-    if args.report is not None and Path(args.report).suffix.lower() != ".pdf":
-        raise UserError(f"--report {args.report}: the report is a PDF; name it FILE.pdf")
+    check_report(args.report, args.force)  # before any record is stored
     if args.spectrum and not args.file:
         raise UserError("--spectrum goes with --file (the simulator makes its own spectrum)")
     if args.activity_mbq is not None and not args.activity_mbq > 0:
@@ -120,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
         half_life_s = nuclide(args.nuclide).half_life_s
     except UnknownNuclide as exc:
         raise UserError(str(exc)) from None
-    limits = limits_from(args.limits, args.limit)
+    try:
+        limits = limits_from(args.limits, args.limit)
+    except (UnicodeDecodeError, RecursionError) as exc:  # a binary file; nesting beyond reason
+        reason = "not text" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+        raise UserError(f"{args.limits}: not a valid TOML limits file ({reason})") from None
     model, serial = _probe_identity(args)
     data, activity, counter, raw, source, detector = _load(args)
     outcomes, skipped = analyse(data, limits, activity, args.activity_sd_mbq, half_life_s,
@@ -149,12 +157,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(outcomes, skipped, probe.label, records, path)
     if args.report is not None:
-        from probe_nav.qc.report import write_report
-
-        try:
-            out = write_report(args.report, records, path)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.report}: {exc.strerror or exc}") from None
+        out = write_pdf_report(args.report, records, path, args.force)
         print(f"report written to {out}", file=sys.stderr)
     return 1 if overall is False else 0
 

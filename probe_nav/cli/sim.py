@@ -4,14 +4,21 @@ ground truth beside the stream), a scenario played straight to a frames file, th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 from probe_nav.errors import UserError
+
+MAX_RUN_S = 1e6  # `sim run --duration`: 11.6 days of frames; beyond is a typing mistake
+MAX_SPEED = 1000.0  # `sim serve --speed`: 50 ms frames every 50 us of host time at most
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `sim` and its subcommands."""
+    from probe_nav.cli.bounds import bounded_float, bounded_int, seed
+
     sim = sub.add_parser("sim", help="the built-in probe simulator")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIMCOMMAND",
                                  parser_class=type(sim))
@@ -22,24 +29,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--protocol", default="probelink", help="protocol to speak")
     serve.add_argument("--scenario", default="sln-static", help="scenario name or .toml file")
     serve.add_argument("--link", choices=("pty", "tcp"), default="pty")
-    serve.add_argument("--port", type=int, default=0, help="TCP port (tcp link; 0 = any free)")
+    serve.add_argument("--port", type=bounded_int(0, 65535), default=0,
+                       help="TCP port (tcp link; 0 = any free)")
     serve.add_argument("--link-path", help="stable symlink to the pty (pty link)")
-    serve.add_argument("--seed", type=int, default=0, help="random seed of the counts")
-    serve.add_argument("--speed", type=float, default=1.0,
+    serve.add_argument("--seed", type=seed, default=0, help="random seed of the counts")
+    serve.add_argument("--speed", type=bounded_float(0.0, MAX_SPEED, "x", lo_open=True),
+                       default=1.0,
                        help="device time per host second (e.g. 10 = ten times real time)")
     serve.add_argument("--faults", metavar="SPEC",
                        help="timed faults, e.g. unplug@10+3,garbage@5x200 (docs/faults.md)")
     serve.add_argument("--truth", metavar="FILE",
                        help="write the ground truth of every frame to FILE (.csv or .jsonl)")
+    serve.add_argument("--force", action="store_true", help="replace --truth if it exists")
     serve.set_defaults(func=run_serve)
     run = sim_sub.add_parser("run", help="play a scenario as fast as possible; frames + truth "
                              "as CSV (replayable) or JSON Lines")
     run.add_argument("--scenario", default="sln-static", help="scenario name or .toml file")
     run.add_argument("--duration", type=float, default=30.0, metavar="S",
                      help="scenario seconds to play (default 30)")
-    run.add_argument("--seed", type=int, default=0, help="random seed of the counts")
+    run.add_argument("--seed", type=seed, default=0, help="random seed of the counts")
     run.add_argument("--faults", metavar="SPEC", help="physics faults (saturate, hv) to play")
     run.add_argument("--out", metavar="FILE", help=".csv or .jsonl (default: CSV on stdout)")
+    run.add_argument("--force", action="store_true", help="replace --out if it exists")
     run.set_defaults(func=run_run)
     lister = sim_sub.add_parser("list", help="list the built-in scenarios")
     lister.set_defaults(func=run_list)
@@ -72,15 +83,6 @@ def _plan(spec: str | None):
         return FaultPlan.from_spec(spec)
     except FaultSpecError as exc:
         raise UserError(f"--faults: {exc}") from None
-
-
-def _truth_writer(path: str | None, n_windows: int):
-    from probe_nav.simulator.launch import LaunchError, open_truth_writer
-
-    try:
-        return open_truth_writer(path, n_windows)
-    except LaunchError as exc:
-        raise UserError(str(exc)) from None
 
 
 def open_probe(protocol: str, url: str | None, scenario: str | None, seed: int = 0,
@@ -126,8 +128,31 @@ def start_server(protocol: str, scenario: str, link: str, seed: int, speed: floa
         raise UserError(str(exc)) from None
 
 
+def _check_output(path: str, option: str, force: bool) -> Path:
+    """A .csv/.jsonl output that is new (or may be replaced: --force); UserError otherwise."""
+    from probe_nav.files import check_new_output
+
+    out = Path(path)
+    if out.suffix.lower() not in (".csv", ".jsonl"):
+        raise UserError(f"{option} {out} must end in .csv or .jsonl")
+    try:
+        check_new_output(out, force)
+    except FileExistsError:
+        raise UserError(f"{option} {out} exists; add --force to replace it") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if not out.resolve().parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder does not exist")
+    return out
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; the URL is the first line of standard output."""
+    if args.truth:
+        from probe_nav.files import open_private
+
+        _check_output(args.truth, "--truth", args.force)
+        open_private(args.truth, "w").close()  # made 0600 here; the server writes into it
     server = start_server(args.protocol, args.scenario, args.link, args.seed, args.speed,
                           args.port, args.link_path, args.faults, args.truth)
     print(server.url, flush=True)
@@ -146,22 +171,41 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_run(args: argparse.Namespace) -> int:
     """Play the scenario for --duration seconds without a link and write every frame."""
+    from probe_nav.files import AnonymousFile, OutputExists
+    from probe_nav.io.frames_csv import END_COMPLETE, end_line
     from probe_nav.simulator.engine import Simulation
     from probe_nav.simulator.truth import TruthWriter
 
-    if not args.duration > 0:
-        raise UserError(f"--duration must be > 0, got {args.duration}")
+    if not 0 < args.duration <= MAX_RUN_S:
+        raise UserError(f"--duration must be > 0 and at most {MAX_RUN_S:g} s, "
+                        f"got {args.duration}")
     plan = _plan(args.faults)
     scenario = _load(args.scenario)
     sim = Simulation(scenario, args.seed)
     sim.faults = plan
-    writer = (_truth_writer(args.out, len(scenario.windows)) if args.out
-              else TruthWriter(sys.stdout, len(scenario.windows)))
+    out = _check_output(args.out, "--out", args.force) if args.out else None
+    temp = None if out is None else AnonymousFile(out.parent, out.name)  # named when complete
+    stream = sys.stdout if temp is None else os.fdopen(temp.fd, "w", encoding="utf-8",
+                                                       newline="", closefd=False)
+    jsonl = out is not None and out.suffix.lower() == ".jsonl"
+    writer = TruthWriter(stream, len(scenario.windows), jsonl=jsonl)
     try:
         seq = 0
         while sim.t_s + scenario.frame_period_s <= args.duration + 1e-9:
             writer(sim.step(), {"frame_seq": seq, "sent": True})
             seq += 1
+        writer.close()
+        if not jsonl:  # the CSV replays as frames: it ends like a complete recording
+            stream.write(end_line(END_COMPLETE, writer.lines))
+        stream.flush()
+        if temp is not None and out is not None:
+            os.fsync(temp.fd)
+            temp.link(out, overwrite=args.force)
+    except OutputExists:
+        raise UserError(f"--out {out} exists; add --force to replace it") from None
     finally:
         writer.close()
+        if temp is not None:
+            stream.close()
+            temp.discard()  # closes; removes nothing once linked
     return 0

@@ -3,6 +3,7 @@ spectrum, and who measured - from a recorded file (frame CSV or N42) or from an 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 
 from probe_nav.drivers.frames import CountFrame, DeviceInfo
 from probe_nav.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ def from_file(path: str) -> Measurement:
     try:
         if suffix == ".csv":
             table = read_frames_csv(file)
+            if table.notice:  # a recording cut short or interrupted: its frames still count
+                log.warning("%s", table.notice)
             if len(table) == 0:
                 raise UserError(f"{path}: no frames")
             real = table.real_s if table.real_s is not None else np.diff(
@@ -89,6 +94,9 @@ def from_file(path: str) -> Measurement:
                                start, str(file.resolve()))
         if suffix == ".n42":
             rec = read_n42(file)
+            for remark in rec.remarks:
+                if remark.startswith("end: interrupted"):
+                    log.warning("%s: recording %s", path, remark.removeprefix("end: "))
             if not rec.intervals:
                 raise UserError(f"{path}: no count series (GrossCounts) in the file")
             return Measurement(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from probe_nav.errors import UserError
+from probe_nav.files import open_private
 
 TESTS = ("background", "sensitivity_air", "sensitivity_water", "lateral", "angular",
          "shielding", "count_rate")
@@ -111,7 +112,7 @@ def read_series_file(path: str) -> NemaData:
 
 def write_series_file(path: str | Path, data: NemaData, notes: list[str] = ()) -> None:
     """Write the count series as a NEMA series CSV (the background as one row)."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with open_private(path, "x") as fh:  # a new file, mode 0600
         for note in notes:
             fh.write(f"# {note}\n")
         out = csv.writer(fh)

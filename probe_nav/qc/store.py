@@ -1,24 +1,45 @@
 """Calibration and QC records in SQLite: probes by model and serial, records with operator, time,
-source, raw-data reference and a SHA-256 checksum over every field.
+source, raw-data reference, each sealed (probe_nav.storage.chain) with an HMAC-SHA256 under the
+database's key (qc.sqlite.key, beside it) and chained per probe (the probe's own row is #0).
 
 Records are never updated, only added: a new calibration supersedes the old one. Every read checks
-the checksum; a record that fails it (changed outside probe-nav, or damaged) raises
-TamperedRecord and is never used - in particular the active calibration is not silently taken
-from an older record when the newest one is bad.
+the whole chain of the probe concerned: if any record fails its seal, or is missing, duplicated,
+out of order or moved from another probe, the probe's records are refused (TamperedRecord) and
+never used - in particular the active calibration is not silently taken from an older record
+when the newest one is bad. `verify()` checks the whole database and lists every problem.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from probe_nav.logs import REPORTED
 from probe_nav.storage import StoreError, open_database, record_checksum, user_data_dir
+from probe_nav.storage.chain import (
+    GENESIS,
+    StoredRecord,
+    TamperedRecord,
+    append,
+    chain_problems,
+    database_path,
+    head_valid,
+    install,
+    ledger_problems,
+    open_sealer,
+    read_head,
+    record_upgrade,
+    refusal,
+    reseal,
+    stored,
+    upgrade_note,
+)
 from probe_nav.storage.sqlite import transaction
 
 log = logging.getLogger(__name__)
@@ -26,10 +47,17 @@ DB_NAME = "qc.sqlite"
 CALIBRATION = "calibration"
 QC = "qc"
 KINDS = (CALIBRATION, QC)
+APPLICATION_ID = 0x504E5143  # 'PNQC': PRAGMA application_id of a QC database
+SCOPE = "probe"
+SEALED_TABLES = ("probes", "records")
+VERIFY_COMMAND = "probe-nav qc verify"
+CLOCK_SKEW = timedelta(minutes=5)
+# Calibration values that can be physical (anything else is refused before it is stored):
+MAX_CPS_PER_MBQ = 3e6  # every decay counted, ~3 photons per decay: no probe reaches it
+MAX_DEAD_TIME_S = 0.01  # GM tubes are ~100-300 us, scintillation/CdTe counters ~1-10 us
 
-
-class TamperedRecord(StoreError):
-    """A record whose checksum does not match its fields: refused, never used."""
+__all__ = ["CALIBRATION", "KINDS", "QC", "Probe", "QcStore", "Record", "TamperedRecord",
+           "default_db_path"]
 
 
 def default_db_path() -> Path:
@@ -51,7 +79,50 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX records_by_probe ON records (probe_id, kind, test, time_utc)")
 
 
-MIGRATIONS = (_create_tables,)
+def _legacy_problems(conn: sqlite3.Connection) -> list[str]:
+    """Records of a version-1 database failing their unkeyed SHA-256 checksum."""
+    problems = []
+    for row in conn.execute(_SELECT + " ORDER BY r.id").fetchall():
+        probe = Probe(row["probe_id"], row["p_model"], row["p_serial"], row["p_detector"])
+        fields = _fields(row["id"], probe, row["kind"], row["test"], row["time_utc"],
+                         row["operator"], row["source"], row["raw_data"], row["passed"],
+                         row["result_json"])
+        if record_checksum(fields) != row["checksum"]:
+            problems.append(f"record {row['id']} ({row['kind']} {row['test']} of "
+                            f"{probe.label}) fails its checksum")
+    return problems
+
+
+def _seal(conn: sqlite3.Connection) -> None:
+    """Version 2: keyed, chained seals. The unkeyed checksums are verified first (a database
+    that fails them is refused and left as it was), then blanked; each probe's chain is its own
+    row followed by its records in the order they were written (by id)."""
+    path = database_path(conn)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"probes", "records"} <= tables:
+        raise StoreError(f"{path}: not a probe-nav QC database")
+    problems = _legacy_problems(conn)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise StoreError(f"{path}: not upgraded to keyed checksums: {problems[0]}{more}; the "
+                         "file is unchanged (restore it from a backup)")
+    sealer = install(conn)
+    for table in SEALED_TABLES:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN seq INTEGER")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN prev_mac TEXT NOT NULL DEFAULT ''")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN mac TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE records SET checksum = ''")
+    for (probe_id,) in conn.execute("SELECT id FROM probes ORDER BY id").fetchall():
+        rows = [("probes", int(probe_id))] + [("records", int(r[0])) for r in conn.execute(
+            "SELECT id FROM records WHERE probe_id = ? ORDER BY id", (probe_id,))]
+        reseal(conn, sealer, SCOPE, str(probe_id), rows, str(path))
+    resealed = sum(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                   for t in SEALED_TABLES)
+    if resealed:  # an existing database, not a new one: say so, in it and in the log
+        record_upgrade(conn, resealed, "unkeyed SHA-256 (schema v1)")
+
+
+MIGRATIONS = (_create_tables, _seal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +142,7 @@ class Probe:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One calibration or QC result as stored (checksum verified when read)."""
+    """One calibration or QC result as stored (its probe's chain verified when read)."""
 
     id: int
     probe: Probe
@@ -83,12 +154,12 @@ class Record:
     raw_data: str
     passed: bool | None
     result: dict[str, Any] = field(default_factory=dict)
-    checksum: str = ""
+    checksum: str = ""  # the record's MAC
 
 
 def _fields(record_id: int, probe: Probe, kind: str, test: str, time_utc: str, operator: str,
             source: str, raw_data: str, passed: int | None, result_json: str) -> dict[str, Any]:
-    """What the checksum covers: every column, and the probe's identity (not just its row id)."""
+    """What the version-1 checksum covered: every column and the probe's model and serial."""
     return {"id": record_id, "model": probe.model, "serial": probe.serial, "kind": kind,
             "test": test, "time_utc": time_utc, "operator": operator, "source": source,
             "raw_data": raw_data, "passed": passed, "result_json": result_json}
@@ -100,12 +171,52 @@ def _time_text(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def check_calibration(test: str, result: dict[str, Any]) -> None:
+    """StoreError unless a calibration's values are physical: energy coefficients finite,
+    sensitivity 0 < cps/MBq <= MAX_CPS_PER_MBQ with a finite sd, dead time 0 to MAX_DEAD_TIME_S."""
+    def bad(what: str, value: object, allowed: str) -> StoreError:
+        return StoreError(f"{test} calibration: {what} {value!r} is outside the allowed range "
+                          f"{allowed}; not stored")
+
+    if test == "energy":
+        coefficients = result.get("coefficients")
+        if not (isinstance(coefficients, list | tuple) and len(coefficients) >= 2
+                and all(_finite(c) for c in coefficients)):
+            raise bad("coefficients", coefficients, "(two or more finite numbers)")
+    elif test == "sensitivity":
+        value = result.get("cps_per_mbq")
+        if not (_finite(value) and 0 < value <= MAX_CPS_PER_MBQ):  # type: ignore[operator]
+            raise bad("sensitivity", value, f"above 0 to {MAX_CPS_PER_MBQ:g} cps/MBq")
+        sd = result.get("sd", 0.0)
+        if not (_finite(sd) and sd >= 0):  # type: ignore[operator]
+            raise bad("sensitivity sd", sd, "0 or more cps/MBq (finite)")
+    elif test == "deadtime":
+        value = result.get("dead_time_s")
+        if not (_finite(value) and 0 <= value <= MAX_DEAD_TIME_S):  # type: ignore[operator]
+            raise bad("dead time", value, f"0 to {MAX_DEAD_TIME_S:g} s")
+
+
+_SELECT = ("SELECT r.*, p.model AS p_model, p.serial AS p_serial, p.detector AS p_detector "
+           "FROM records r JOIN probes p ON p.id = r.probe_id")
+
+
 class QcStore:
     """The records database; open with `QcStore(path)` or `QcStore.open_default()`."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._conn = open_database(self.path, MIGRATIONS)
+        self._conn = open_database(self.path, MIGRATIONS, application_id=APPLICATION_ID,
+                                   kind="QC")
+        try:
+            self._sealer = open_sealer(self._conn, self.path)
+        except BaseException:
+            self._conn.close()
+            raise
 
     @classmethod
     def open_default(cls) -> QcStore:
@@ -125,118 +236,205 @@ class QcStore:
     # ------------------------------------------------------------ probes
 
     def probe(self, model: str, serial: str, detector: str = "") -> Probe:
-        """The probe with this model and serial, registered on first use."""
+        """The probe with this model and serial, registered on first use (its row sealed as
+        record #0 of its chain)."""
         model, serial = model.strip(), serial.strip()
         if not model:
             raise StoreError("a probe needs a model name")
         with transaction(self._conn):
-            self._conn.execute(
-                "INSERT OR IGNORE INTO probes (model, serial, detector, created_utc) "
-                "VALUES (?, ?, ?, ?)", (model, serial, detector, _time_text(datetime.now(UTC))))
-            row = self._conn.execute("SELECT * FROM probes WHERE model = ? AND serial = ?",
-                                     (model, serial)).fetchone()
-        return Probe(row["id"], row["model"], row["serial"], row["detector"])
+            found = self.find_probe(model, serial)
+            if found is not None:
+                self._anchor(found.id)
+                return found
+            probe_id = int(self._conn.execute(
+                "SELECT COALESCE(MAX(id), 0) + 1 FROM probes").fetchone()[0])
+            if read_head(self._conn, SCOPE, str(probe_id)) is not None:
+                raise self._refuse(f"probe {probe_id}", [
+                    f"probe {probe_id} was deleted outside probe-nav (its chain head remains)"])
+            append(self._conn, self._sealer, SCOPE, str(probe_id), "probes",
+                   {"id": probe_id, "model": model, "serial": serial, "detector": detector,
+                    "created_utc": _time_text(datetime.now(UTC))}, str(self.path))
+        return Probe(probe_id, model, serial, detector)
 
     def find_probe(self, model: str, serial: str) -> Probe | None:
         """The probe if it is known, else None (nothing is registered)."""
         row = self._conn.execute("SELECT * FROM probes WHERE model = ? AND serial = ?",
                                  (model.strip(), serial.strip())).fetchone()
-        return None if row is None else Probe(row["id"], row["model"], row["serial"],
-                                              row["detector"])
+        return None if row is None else _probe(row)
 
     def probes(self) -> list[Probe]:
-        """Every known probe, by model and serial."""
+        """Every known probe, by model and serial (each probe's own row verified)."""
         rows = self._conn.execute("SELECT * FROM probes ORDER BY model, serial").fetchall()
-        return [Probe(r["id"], r["model"], r["serial"], r["detector"]) for r in rows]
+        for r in rows:
+            self._anchor(int(r["id"]))
+        return [_probe(r) for r in rows]
 
     # ------------------------------------------------------------ records
 
     def add(self, probe: Probe, kind: str, test: str, result: dict[str, Any], *,
             operator: str, source: str, raw_data: str, passed: bool | None,
             when: datetime | None = None) -> Record:
-        """Store a new record (with its checksum) and return it as read back."""
+        """Store a new record as the next of its probe's chain and return it as read back.
+        StoreError for a time in the future or a calibration value that cannot be physical."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not operator.strip():
             raise StoreError("a record needs an operator (--operator NAME)")
-        time_text = _time_text(when or datetime.now(UTC))
+        now = datetime.now(UTC)
+        when = when or now
+        if when.tzinfo is not None and when > now + CLOCK_SKEW:
+            raise StoreError(f"record time {_time_text(when)} is in the future (allowed: up to "
+                             f"{_time_text(now + CLOCK_SKEW)}); not stored")
+        if kind == CALIBRATION:
+            check_calibration(test, result)
+        time_text = _time_text(when)
         result_json = json.dumps(result, sort_keys=True, allow_nan=True)
         flag = None if passed is None else int(bool(passed))
         with transaction(self._conn):
-            cur = self._conn.execute(
-                "INSERT INTO records (probe_id, kind, test, time_utc, operator, source, raw_data,"
-                " passed, result_json, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
-                (probe.id, kind, test, time_text, operator, source, raw_data, flag, result_json))
-            record_id = int(cur.lastrowid)
-            checksum = record_checksum(_fields(record_id, probe, kind, test, time_text, operator,
-                                               source, raw_data, flag, result_json))
-            self._conn.execute("UPDATE records SET checksum = ? WHERE id = ?",
-                               (checksum, record_id))
+            self._anchor(probe.id)
+            self._check_tail(probe.id)
+            record_id, _ = append(
+                self._conn, self._sealer, SCOPE, str(probe.id), "records",
+                {"probe_id": probe.id, "kind": kind, "test": test, "time_utc": time_text,
+                 "operator": operator, "source": source, "raw_data": raw_data,
+                 "passed": flag, "result_json": result_json, "checksum": ""}, str(self.path))
         log.info("%s: record %d (%s %s of %s) written", self.path, record_id, kind, test,
                  probe.label)
         return self.get(record_id)
 
     def get(self, record_id: int) -> Record:
-        """One record by id, checksum verified (TamperedRecord if it fails)."""
-        row = self._conn.execute(self._SELECT + " WHERE r.id = ?", (record_id,)).fetchone()
+        """One record by id, its probe's whole chain verified (TamperedRecord if it fails)."""
+        row = self._conn.execute("SELECT probe_id FROM records WHERE id = ?",
+                                 (record_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no record {record_id}")
-        return self._verified(row)
-
-    _SELECT = ("SELECT r.*, p.model AS p_model, p.serial AS p_serial, p.detector AS p_detector "
-               "FROM records r JOIN probes p ON p.id = r.probe_id")
+        found = [r for r in self._verified_chain(row[0]) if r.id == record_id]
+        if not found:
+            raise StoreError(f"{self.path}: no record {record_id}")
+        return found[0]
 
     def records(self, probe: Probe | None = None, kind: str | None = None,
                 test: str | None = None) -> list[Record]:
-        """Records oldest first, optionally of one probe, kind and test; all verified."""
-        where, params = [], []
-        for column, value in (("r.probe_id", probe.id if probe else None), ("r.kind", kind),
-                              ("r.test", test)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = self._SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        rows = self._conn.execute(sql + " ORDER BY r.time_utc, r.id", params).fetchall()
-        return [self._verified(row) for row in rows]
+        """Records oldest first, optionally of one probe, kind and test; every probe concerned
+        verified whole (all of them, and the database's record count, without `probe`)."""
+        if probe is not None:
+            chains = [probe.id]
+        else:
+            problems = ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
+            if problems:
+                raise self._refuse("the records", problems)
+            chains = sorted({int(r[0]) for r in self._conn.execute(
+                "SELECT id FROM probes UNION SELECT probe_id FROM records")})
+        out = [r for c in chains for r in self._verified_chain(c)
+               if (kind is None or r.kind == kind) and (test is None or r.test == test)]
+        return sorted(out, key=lambda r: (r.time_utc, r.id))
 
     def latest(self, probe: Probe, kind: str, test: str) -> Record | None:
-        """The newest record of a kind and test for a probe (verified), or None."""
-        row = self._conn.execute(
-            self._SELECT + " WHERE r.probe_id = ? AND r.kind = ? AND r.test = ? "
-            "ORDER BY r.time_utc DESC, r.id DESC LIMIT 1", (probe.id, kind, test)).fetchone()
-        return None if row is None else self._verified(row)
+        """The newest record of a kind and test for a probe (its chain verified), or None."""
+        found = self.records(probe, kind, test)
+        return found[-1] if found else None
+
+    def verify(self) -> tuple[list[str], int, int]:
+        """(problems, probes, records) of the whole database: every probe's chain and the
+        database-wide record count; never raises for what it finds."""
+        chains = {int(r[0]) for r in self._conn.execute(
+            "SELECT id FROM probes UNION SELECT probe_id FROM records")}
+        chains |= {int(c) for (c,) in self._conn.execute(
+            "SELECT chain FROM seal_heads WHERE scope = ?", (SCOPE,)) if str(c).isdigit()}
+        problems: list[str] = []
+        count = 0
+        for probe_id in sorted(chains):
+            listed, what = self._chain_records(probe_id)
+            count += len(listed)
+            problems += chain_problems(self._sealer, SCOPE, str(probe_id), what, listed,
+                                       read_head(self._conn, SCOPE, str(probe_id)), "probes")
+        problems += ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
+        return problems, len(chains), count
+
+    def upgrade_note(self) -> str | None:
+        """When and how this database's records were re-sealed under its key, if it was made
+        before keyed seals (None for a database made with them)."""
+        return upgrade_note(self._conn)
 
     def verify_all(self) -> list[str]:
-        """One message per record that fails its checksum (empty when all are sound)."""
-        problems = []
-        for row in self._conn.execute(self._SELECT + " ORDER BY r.id"):
-            try:
-                self._verified(row)
-            except TamperedRecord as exc:
-                problems.append(str(exc))
-        return problems
+        """One message per problem in the database (empty when all is sound)."""
+        return self.verify()[0]
 
-    @staticmethod
-    def _refused(message: str) -> TamperedRecord:
-        """Log a refused record (the caller shows the raised error, so not on stderr again)."""
+    # ------------------------------------------------------------ verification
+
+    def _chain_records(self, probe_id: int) -> tuple[list[StoredRecord], str]:
+        """The sealed rows claiming to belong to the probe's chain, and the probe's name."""
+        probe_rows = [dict(r) for r in self._conn.execute("SELECT * FROM probes WHERE id = ?",
+                                                          (probe_id,))]
+        label = (_probe_label(probe_rows[0]) if probe_rows else f"probe {probe_id}")
+        listed = [stored("probes", f"probe {probe_id} ({label}) (its own row)", r)
+                  for r in probe_rows]
+        listed += [stored("records", f"record {r['id']} ({r['kind']} {r['test']} of {label})",
+                          dict(r))
+                   for r in self._conn.execute("SELECT * FROM records WHERE probe_id = ? "
+                                               "ORDER BY id", (probe_id,))]
+        return listed, f"probe {label}"
+
+    def _verified_chain(self, probe_id: int) -> list[Record]:
+        """Every record of the probe, after checking its whole chain (TamperedRecord if not)."""
+        listed, what = self._chain_records(probe_id)
+        problems = chain_problems(self._sealer, SCOPE, str(probe_id), what, listed,
+                                  read_head(self._conn, SCOPE, str(probe_id)), "probes")
+        if problems:
+            raise self._refuse(what, problems)
+        rows = self._conn.execute(_SELECT + " WHERE r.probe_id = ? ORDER BY r.id",
+                                  (probe_id,)).fetchall()
+        return [self._record(row, what) for row in rows]
+
+    def _anchor(self, probe_id: int) -> None:
+        """Refuse (TamperedRecord) a probe whose own row fails its seal."""
+        row = self._conn.execute("SELECT * FROM probes WHERE id = ?", (probe_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no probe {probe_id}")
+        r = dict(row)
+        record = stored("probes", f"probe {probe_id} ({_probe_label(r)}) (its own row)", r)
+        if not (self._sealer.valid(record, SCOPE, str(probe_id)) and record.seq == 0
+                and record.prev_mac == GENESIS):
+            raise self._refuse(f"probe {_probe_label(r)}", [
+                f"{record.label} fails its checksum (changed outside probe-nav)"])
+
+    def _check_tail(self, probe_id: int) -> None:
+        """Refuse to extend a chain whose head fails or names a record that is not there."""
+        head = read_head(self._conn, SCOPE, str(probe_id))
+        what = f"probe {probe_id}"
+        if head is None:
+            raise self._refuse(what, [f"{what}: its chain head is missing (deleted outside "
+                                      "probe-nav)"])
+        if not head_valid(self._sealer, SCOPE, str(probe_id), head):
+            raise self._refuse(what, [f"{what}: its chain head fails its checksum"])
+        if not any(self._conn.execute(f"SELECT 1 FROM {t} WHERE mac = ? AND seq = ?",
+                                      (head.last_mac, head.seq)).fetchone()
+                   for t in SEALED_TABLES):
+            raise self._refuse(what, [f"{what}: its last record #{head.seq} is missing "
+                                      "(deleted outside probe-nav)"])
+
+    def _refuse(self, what: str, problems: list[str]) -> TamperedRecord:
+        """Log a refused probe (the caller shows the raised error, so not on stderr again)."""
+        message = refusal(str(self.path), what, problems, VERIFY_COMMAND)
         log.warning("%s", message, extra=REPORTED)
         return TamperedRecord(message)
 
-    def _verified(self, row: sqlite3.Row) -> Record:
+    def _record(self, row: sqlite3.Row, what: str) -> Record:
         probe = Probe(row["probe_id"], row["p_model"], row["p_serial"], row["p_detector"])
-        fields = _fields(row["id"], probe, row["kind"], row["test"], row["time_utc"],
-                         row["operator"], row["source"], row["raw_data"], row["passed"],
-                         row["result_json"])
-        what = f"record {row['id']} ({row['kind']} {row['test']} of {probe.label})"
-        if record_checksum(fields) != row["checksum"]:
-            raise self._refused(f"{self.path}: {what} fails its checksum: it was changed "
-                                "outside probe-nav or is damaged; refusing to use it")
         try:
             result = json.loads(row["result_json"])
             when = datetime.fromisoformat(row["time_utc"])
         except ValueError:
-            raise self._refused(f"{self.path}: {what} is unreadable; refusing to use it") from None
+            raise self._refuse(what, [f"record {row['id']} is unreadable"]) from None
         return Record(row["id"], probe, row["kind"], row["test"], when, row["operator"],
                       row["source"], row["raw_data"],
                       None if row["passed"] is None else bool(row["passed"]), result,
-                      row["checksum"])
+                      row["mac"])
+
+
+def _probe(row: sqlite3.Row) -> Probe:
+    return Probe(row["id"], row["model"], row["serial"], row["detector"])
+
+
+def _probe_label(row: dict[str, Any]) -> str:
+    return Probe(int(row["id"]), str(row["model"]), str(row["serial"])).label

@@ -96,13 +96,27 @@ def _migrate(conn: sqlite3.Connection, path: Path, migrations: Sequence[Migratio
         log.info("%s: schema migrated from version %d to %d", path, target - 1, target)
 
 
+def _check_application(conn: sqlite3.Connection, path: Path, application_id: int,
+                       kind: str) -> None:
+    """Refuse a database of another kind (its PRAGMA application_id is another store's)."""
+    if not application_id:
+        return
+    found = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    if found not in (0, application_id):
+        raise StoreError(f"{path}: not a {kind or 'probe-nav'} database (it belongs to another "
+                         "probe-nav store or another program)")
+
+
 def open_database(
-    path: Path, migrations: Sequence[Migration], *, quick_check: bool = True
+    path: Path, migrations: Sequence[Migration], *, quick_check: bool = True,
+    application_id: int = 0, kind: str = "",
 ) -> sqlite3.Connection:
     """Open (or create) a private, WAL-journalled database and run its pending migrations.
 
     Raises StoreError with a one-line message for a damaged file, a file that is not a SQLite
-    database, or a schema newer than `migrations` knows. quick_check runs PRAGMA quick_check.
+    database, a database of another kind (application_id: the store's own PRAGMA
+    application_id, set when it is made; 0 = unchecked), or a schema newer than `migrations`
+    knows. quick_check runs PRAGMA quick_check.
     """
     path = Path(path)
     if path.exists():
@@ -119,7 +133,10 @@ def open_database(
             result = [row[0] for row in conn.execute("PRAGMA quick_check")]
             if result != ["ok"]:
                 raise StoreError(f"{path}: the database is damaged ({result[0]})")
+        _check_application(conn, path, application_id, kind)
         _migrate(conn, path, migrations)
+        if application_id and not conn.execute("PRAGMA application_id").fetchone()[0]:
+            conn.execute(f"PRAGMA application_id = {int(application_id)}")
         log.info("%s: database opened (schema version %d)", path, len(migrations))
     except sqlite3.DatabaseError as exc:
         if conn is not None:
@@ -146,8 +163,14 @@ def _canonical(value: object) -> object:
     return str(value)
 
 
-def record_checksum(fields: Mapping[str, object]) -> str:
-    """SHA-256 (hex) of the fields as canonical JSON (sorted keys, no spaces, floats by repr)."""
-    text = json.dumps(_canonical(fields), sort_keys=True, separators=(",", ":"),
+def canonical_json(fields: Mapping[str, object]) -> str:
+    """The fields as canonical JSON: sorted keys, no spaces, floats by repr, non-finite floats
+    and bytes as text. Equal values give equal text on every platform."""
+    return json.dumps(_canonical(fields), sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def record_checksum(fields: Mapping[str, object]) -> str:
+    """SHA-256 (hex) of the fields as canonical JSON: the unkeyed checksum of the records written
+    before keyed seals (probe_nav.storage.chain); kept to verify them once, when upgrading."""
+    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()

@@ -27,6 +27,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("db") / "cases.sqlite3"
     steps = [
         ("new", "C-7", "--procedure", "sln-breast", "--activity-mbq", "37",
+         "--opened-at", "2026-05-09T07:45Z",  # entered afterwards: judged against its opening
          "--injected-at", "2026-05-09T07:30Z", "--probe", "PL-1 serial 0042",
          "--calibration", "QC 2026-05-09 Co-57"),
         ("add-count", "C-7", "background", "--kind", "background", "--counts", "200",
@@ -47,9 +48,9 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def db(template_db: Path, tmp_path: Path) -> Path:
-    """A private copy of the template database (every CLI process has closed it)."""
+    """A private copy of the template database and its key (every CLI process has closed it)."""
     copy = tmp_path / "cases.sqlite3"
-    for suffix in ("", "-wal"):
+    for suffix in ("", "-wal", ".key"):
         source = Path(str(template_db) + suffix)
         if source.exists():
             shutil.copyfile(source, Path(str(copy) + suffix))
@@ -104,7 +105,7 @@ def test_add_count_from_a_frame_file(db: Path, tmp_path: Path) -> None:
     frames = tmp_path / "f.csv"
     write_frames_csv(frames, [CountFrame(i, 0.05 * (i + 1), 0.05, 0.05, (3,)) for i in range(400)])
     done = run_cli("case", "add-count", "C-7", "SLN 3", "--kind", "in_vivo", "--frames",
-                   str(frames), "--preset-s", "10", "--db", str(db))
+                   str(frames), "--preset-s", "10", "--at", "2026-05-09T11:00Z", "--db", str(db))
     assert done.returncode == 0, done.stderr
     assert "600 counts in 10.00 s = 60.00" in done.stdout
 

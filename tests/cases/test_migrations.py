@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
 
 from probe_nav.cases.schema import MIGRATIONS, SCHEMA_VERSION
 from probe_nav.cases.store import CaseStore
-from probe_nav.storage import StoreError, open_database
+from probe_nav.storage import StoreError, TamperedRecord, key_path, open_database
+from tests.in_process import run_main
 
 
 def _v1_database(path: Path) -> None:
@@ -29,7 +31,7 @@ def _v1_database(path: Path) -> None:
 
 
 def test_schema_versions_are_counted() -> None:
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 def test_v1_to_current_keeps_records_and_adds_checksums(tmp_path: Path) -> None:
@@ -74,3 +76,55 @@ def test_newer_database_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="newer"):
         CaseStore.open(path)
+
+
+def test_v2_database_gets_a_private_key_and_keyed_seals_with_a_record_of_it(
+        tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    _v1_database(path)
+    open_database(path, MIGRATIONS[:2]).close()  # as probe-nav with unkeyed checksums left it
+    assert not key_path(path).exists()
+    with CaseStore.open(path) as store:
+        assert [m.counts for m in store.measurements("OLD-1")] == [300, 120]
+        assert store.upgrade_note() is not None
+        assert store.upgrade_note().startswith(  # type: ignore[union-attr]
+            "3 record(s) verified under unkeyed SHA-256 (schema v2) checksums and re-sealed")
+        rows = store._conn.execute("SELECT checksum, mac FROM measurements").fetchall()
+        assert all(r[0] == "" and len(r[1]) == 64 for r in rows)  # the old checksums retired
+    assert stat.S_IMODE(key_path(path).stat().st_mode) == 0o600
+    assert key_path(path).parent == path.parent
+    done = run_main("case", "verify", "--db", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "re-sealed with keyed seals" in done.stdout.splitlines()[-1]
+    key = key_path(path).read_bytes()
+    CaseStore.open(path).close()  # a second opening neither re-keys nor re-seals
+    assert key_path(path).read_bytes() == key
+    # a re-sealed record changed afterwards is caught like any other
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE measurements SET counts = 3000 WHERE node = 'background'")
+    conn.close()
+    with CaseStore.open(path) as store, pytest.raises(TamperedRecord, match="fails its checksum"):
+        store.measurements("OLD-1")
+
+
+def test_v2_database_failing_its_old_checksums_is_not_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    _v1_database(path)
+    open_database(path, MIGRATIONS[:2]).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE measurements SET counts = 121 WHERE counts = 120")
+    conn.close()
+    with pytest.raises(StoreError, match=r"not upgraded to keyed checksums: measurement 2 of "
+                                         r"case 'OLD-1' fails its checksum; the file is unchanged"):
+        CaseStore.open(path)
+    done = run_main("case", "list", "--db", str(path))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+    with sqlite3.connect(path) as conn:  # every row as it was: nothing re-sealed
+        assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 2
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(measurements)")]
+        assert "mac" not in columns
+    assert not key_path(path).exists()  # no key made for a database left as it was
+    conn.close()

@@ -12,7 +12,7 @@ import pytest
 from probe_nav.cases.store import CaseStore
 from probe_nav.core.timed import TimedCount
 from probe_nav.errors import UserError
-from probe_nav.storage import StoreError
+from probe_nav.storage import StoreError, TamperedRecord
 from tests.cases.conftest import result
 
 HOUR_S = 3600.0
@@ -29,7 +29,7 @@ def test_case_file_is_private_and_wal(tmp_path: Path) -> None:
 
 
 def test_record_and_read_back_with_decay_correction(store: CaseStore) -> None:
-    store.create_case("C-1", "sln-breast", "tc-99m", injection_unix_s=0.0,
+    store.create_case("C-1", "sln-breast", "tc-99m", created_unix_s=0.0, injection_unix_s=0.0,
                       injected_activity_mbq=37.0, probe="PL-1 0042", calibration="QC 2026-05-09")
     m = store.record("C-1", "SLN 1", "in_vivo", result(1000), measured_unix_s=TC99M_HALF_LIFE_S)
     assert m.measurement_id == 1 and len(m.checksum) == 64
@@ -79,7 +79,7 @@ def test_node_table_applies_procedure_rules(store: CaseStore) -> None:
     assert table.rules == ("ten_percent", "ex_vivo_background", "bed_check")
 
 
-def test_tampered_record_is_skipped_and_counted(tmp_path: Path) -> None:
+def test_tampered_record_refuses_the_whole_case(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
     with CaseStore.open(path) as store:
         store.create_case("C-1", "sln-breast", "Tc-99m")
@@ -90,8 +90,9 @@ def test_tampered_record_is_skipped_and_counted(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with CaseStore.open(path) as store:
-        assert [m.node for m in store.measurements("C-1")] == ["SLN 2"]
-        assert store.skipped_records == 1
+        with pytest.raises(TamperedRecord, match=r"measurement 1 \(node 'SLN 1'\) fails"):
+            store.measurements("C-1")  # never the case without SLN 1
+        assert store.skipped_records == 0
 
 
 def _smash_pages(path: Path, pages: range, page_size: int = 4096) -> None:
@@ -104,6 +105,9 @@ def _smash_pages(path: Path, pages: range, page_size: int = 4096) -> None:
 def test_damaged_database_is_refused_then_salvaged(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
     with CaseStore.open(path) as store:
+        store.create_case("C-0", "roll", "Tc-99m", created_unix_s=-10.0)  # in the first pages
+        for i in range(3):
+            store.record("C-0", f"lesion {i}", "in_vivo", result(7 + i), measured_unix_s=-5.0)
         store.create_case("C-1", "sln-breast", "Tc-99m", created_unix_s=0.0)
         for i in range(600):
             store.record("C-1", f"node {i:03d} " + "x" * 40, "in_vivo", result(i + 1),
@@ -115,11 +119,14 @@ def test_damaged_database_is_refused_then_salvaged(tmp_path: Path) -> None:
         CaseStore.open(path)
     assert "\n" not in str(err.value)
     with CaseStore.salvage(path) as store:
-        kept = store.measurements("C-1")
-        assert store.case("C-1").procedure == "sln-breast"
-        assert 300 < len(kept) < 600  # most rows survive, the smashed pages' rows do not
-        for m in kept:  # what is returned is intact (checksums verified)
-            assert m.counts == int(m.measured_unix_s) + 1
+        # C-1 lost rows to the smashed pages: refused whole, never a node table without them
+        with pytest.raises(TamperedRecord, match=r"case 'C-1' refused: .*record #\d+ is missing"):
+            store.measurements("C-1")
+        with pytest.raises(TamperedRecord):
+            store.node_table("C-1")
         assert store.skipped_records > 0
+        # the intact case is still read in full
+        assert [m.counts for m in store.measurements("C-0")] == [7, 8, 9]
+        assert [c.case_id for c in store.cases()] == ["C-0"]
         with pytest.raises(StoreError, match="read only"):
-            store.add_note("C-1", "x")
+            store.add_note("C-0", "x")

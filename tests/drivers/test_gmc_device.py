@@ -46,10 +46,14 @@ def test_gmc320_identifies_then_streams_1s_frames() -> None:
 
 
 def test_gmc500_reads_4_byte_heartbeats_and_ascii_voltage() -> None:
-    script = [*handshake(GMC500P, b"\x00\x00\x00\x13\x00\x01\x00\x00"), (HB0, None)]
+    # 20000 needs more than RFC1201's 14 bits; 65536 (3 bytes) is more than the M4011 can count
+    # in a second (1/50 us, counters.py): the plausibility gate rejects it.
+    words = b"\x00\x00\x00\x13\x00\x01\x00\x00\x00\x00\x4e\x20"
+    script = [*handshake(GMC500P, words), (HB0, None)]
     with expected_protocol(Gmc500Device, script, **FAST) as (device, _port):
         events = collect(device, frames=2)
-    assert [f.counts for f in frames_of(events)] == [(19,), (65536,)]
+    assert [f.counts for f in frames_of(events)] == [(19,), (20000,)]
+    assert device.stats.extra["implausible"] == 1
     status = next(e.status for e in events if isinstance(e, StatusEvent))
     assert status.battery_v == pytest.approx(4.0)
 

@@ -78,7 +78,7 @@ def test_a_modified_record_is_refused(tmp_path: Path, sql: str) -> None:
     with sqlite3.connect(db) as raw:
         raw.execute(sql)
     with QcStore(db) as store:
-        with pytest.raises(TamperedRecord, match=r"record 1 .* fails its checksum"):
+        with pytest.raises(TamperedRecord, match=r"(record|probe) 1 .* fails its checksum"):
             store.get(1)
         with pytest.raises(TamperedRecord):
             store.records()
@@ -87,7 +87,7 @@ def test_a_modified_record_is_refused(tmp_path: Path, sql: str) -> None:
             with pytest.raises(TamperedRecord):  # never falls back to an older calibration
                 active_calibration(store, model, serial)
         problems = store.verify_all()
-        assert len(problems) >= 1 and "record 1" in problems[0]
+        assert any("record 1 " in p or "probe 1 " in p for p in problems), problems
 
 
 def test_sound_records_verify(tmp_path: Path) -> None:
@@ -97,3 +97,62 @@ def test_sound_records_verify(tmp_path: Path) -> None:
         assert store.verify_all() == []
         assert [p.label for p in store.probes()] == ["PN-1 #SN42", "PN-1 #SN43"]
         assert store.get(2).time_utc == T0 + timedelta(days=1)
+
+
+def _v1_qc_database(path: Path, *, tamper: bool = False) -> None:
+    """A records database exactly as version 1 (unkeyed SHA-256 checksums) wrote it."""
+    from probe_nav.qc.store import MIGRATIONS, Probe, _fields
+    from probe_nav.storage import open_database, record_checksum
+
+    conn = open_database(path, MIGRATIONS[:1])
+    conn.execute("INSERT INTO probes (id, model, serial, detector, created_utc) VALUES "
+                 "(1, 'PN-1', 'SN42', 'CdTe', '2025-04-30T08:00:00+00:00')")
+    probe = Probe(1, "PN-1", "SN42", "CdTe")
+    for i, (test, result) in enumerate((("daily", '{"rate_cps": 1000.0}'),
+                                        ("sensitivity", '{"cps_per_mbq": 20.0, "sd": 0.5}'))):
+        kind = "qc" if test == "daily" else "calibration"
+        when = (T0 + timedelta(days=i)).isoformat(timespec="microseconds")
+        checksum = record_checksum(_fields(i + 1, probe, kind, test, when, "ann", "sim", "-",
+                                           None, result))
+        conn.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                     (i + 1, 1, kind, test, when, "ann", "sim", "-", None,
+                      result.replace("1000.0", "9999.0") if tamper and i == 0 else result,
+                      checksum))
+    conn.close()
+
+
+def test_v1_database_is_keyed_and_resealed_on_first_open(tmp_path: Path) -> None:
+    import stat
+
+    from probe_nav.storage import key_path
+    from tests.in_process import run_main
+
+    db = tmp_path / "qc.sqlite"
+    _v1_qc_database(db)
+    with QcStore(db) as store:
+        assert [r.result for r in store.records()] == [{"rate_cps": 1000.0},
+                                                      {"cps_per_mbq": 20.0, "sd": 0.5}]
+        note = store.upgrade_note()
+        assert note is not None and note.startswith(
+            "3 record(s) verified under unkeyed SHA-256 (schema v1) checksums and re-sealed")
+        assert store.verify_all() == []
+    assert stat.S_IMODE(key_path(db).stat().st_mode) == 0o600
+    done = run_main("qc", "verify", "--db", str(db))
+    assert done.returncode == 0 and "re-sealed" in done.stdout, done.stderr
+    with sqlite3.connect(db) as raw:  # the re-sealed records are now keyed: a change is caught
+        raw.execute("UPDATE records SET operator = 'eve' WHERE id = 2")
+    with QcStore(db) as store, pytest.raises(TamperedRecord, match=r"record 2 .* fails"):
+        store.records()
+
+
+def test_v1_database_failing_its_checksums_is_left_unchanged(tmp_path: Path) -> None:
+    from probe_nav.storage import StoreError, key_path
+
+    db = tmp_path / "qc.sqlite"
+    _v1_qc_database(db, tamper=True)
+    with pytest.raises(StoreError, match=r"not upgraded to keyed checksums: record 1 \(qc daily "
+                                         r"of PN-1 #SN42\) fails its checksum"):
+        QcStore(db)
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert not key_path(db).exists()

@@ -12,7 +12,8 @@ import pytest
 
 from probe_nav.cases.schema import SCHEMA_VERSION
 from probe_nav.cases.store import CaseStore
-from probe_nav.qc.store import QcStore, TamperedRecord
+from probe_nav.qc.store import QcStore
+from probe_nav.storage import TamperedRecord
 from tests.cases.conftest import result
 
 SECRET = "Jane Doe, born 1961-02-03"  # what a note may hold: must never reach the log
@@ -31,7 +32,10 @@ def test_case_store_logs_opening_migrations_and_writes(tmp_path: Path, caplog) -
         store.add_note("C-1", SECRET)
     info = lines(caplog, logging.INFO)
     assert info == [
-        *(f"{path}: schema migrated from version {v} to {v + 1}" for v in range(SCHEMA_VERSION)),
+        *(f"{path}: schema migrated from version {v} to {v + 1}"
+          for v in range(SCHEMA_VERSION - 1)),
+        f"{path}.key: new database key made",
+        f"{path}: schema migrated from version {SCHEMA_VERSION - 1} to {SCHEMA_VERSION}",
         f"{path}: database opened (schema version {SCHEMA_VERSION})",
         f"{path}: case C-1 written",
         f"{path}: measurement {m.measurement_id} (node SLN 1, in_vivo) of case C-1 written",
@@ -53,11 +57,13 @@ def test_case_rows_failing_their_checksum_are_logged_as_refused(tmp_path: Path,
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE measurements SET counts = counts + 1")
     caplog.set_level(logging.INFO, logger="probe_nav")
-    with CaseStore.open(path) as store:
-        assert store.measurements("C-1") == [] and store.skipped_records == 1
+    with CaseStore.open(path) as store, pytest.raises(TamperedRecord) as error:
+        store.measurements("C-1")
     (refused,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert refused.getMessage() == str(error.value)
     assert refused.getMessage().startswith(
-        f"{path}: measurement {m.measurement_id} fails its checksum")
+        f"{path}: case 'C-1' refused: measurement {m.measurement_id} (node 'SLN 1') fails its "
+        "checksum")
     assert refused.reported  # the CLI reports the count itself: not twice on stderr
 
 
