@@ -4,10 +4,13 @@ ground truth beside the stream), a scenario played straight to a frames file, th
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
 from probe_nav.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -141,6 +144,9 @@ def run_serve(args: argparse.Namespace) -> int:
         if server.truth_writer is not None:
             server.truth_writer.close()
         sys.stdout.flush()
+        if server.dropped_bytes:  # the host lost data the device sent: say so, it explains gaps
+            log.warning("sim serve: %d bytes dropped because the host did not read them in time",
+                        server.dropped_bytes)
     return 0
 
 
