@@ -39,6 +39,7 @@ class DeviceServer:
         self._unplug: Fault | None = None
         self._stall: Fault | None = None
         self.garbage_bytes = 0
+        self.dropped_bytes = 0  # written while the host's buffer was full: lost, as on a UART
         self.flipped_bits = 0
 
     @property
@@ -103,7 +104,9 @@ class DeviceServer:
         fault = self.faults.active("bitflip", now)
         if fault is not None:
             data = self._flip_bits(data, float(fault.param or 0.0))
+        before = self.link.dropped_bytes
         self.link.write(data)
+        self.dropped_bytes += self.link.dropped_bytes - before
 
     def _flip_bits(self, data: bytes, ber: float) -> bytes:
         """Flip each bit with probability `ber` (positions drawn without bias)."""

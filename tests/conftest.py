@@ -113,16 +113,15 @@ class Served:
         if not self.url:
             raise RuntimeError(f"sim serve printed no URL: {self.proc.stderr.read()}")
 
+    stderr: str | None = None  # what the server said, once stopped
+
     def stop(self) -> int:
-        """SIGTERM the server; returns its exit status."""
+        """SIGTERM the server; returns its exit status (its standard error in `stderr`)."""
         if self.proc.poll() is None:
             self.proc.terminate()
-        try:
-            return self.proc.wait(10)
-        finally:
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream is not None:
-                    stream.close()
+        if self.stderr is None:
+            _, self.stderr = self.proc.communicate(timeout=10)
+        return self.proc.wait()
 
 
 @pytest.fixture

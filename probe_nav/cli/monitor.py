@@ -254,5 +254,5 @@ def _audio_fields(audio: _Audio) -> dict[str, Any]:
         "audio": audio.output.status_text,
         "alarm": audio.feedback.active_alarm,
         "tone_hz": None if tone is None else round(tone, 1),
-        "audio_underruns": audio.output.underruns,
+        "audio_underruns": audio.output.underruns,  # gaps the listener heard (docs/audio.md)
     }

@@ -4,6 +4,7 @@ ground truth beside the stream), a scenario played straight to a frames file, th
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from probe_nav.errors import UserError
 
+log = logging.getLogger(__name__)
 MAX_RUN_S = 1e6  # `sim run --duration`: 11.6 days of frames; beyond is a typing mistake
 MAX_SPEED = 1000.0  # `sim serve --speed`: 50 ms frames every 50 us of host time at most
 
@@ -166,6 +168,9 @@ def run_serve(args: argparse.Namespace) -> int:
         if server.truth_writer is not None:
             server.truth_writer.close()
         sys.stdout.flush()
+        if server.dropped_bytes:  # the host lost data the device sent: say so, it explains gaps
+            log.warning("sim serve: %d bytes dropped because the host did not read them in time",
+                        server.dropped_bytes)
     return 0
 
 

@@ -120,16 +120,19 @@ ATTEMPTS = 4
 
 def test_tone_rises_on_the_node_and_the_alarm_sounds_when_unplugged(serve, recorder, tmp_path):
     # The device's timeline runs from its own start; an interpreter start-up slowed by a loaded
-    # machine can join after the background phase. That says nothing about the sound, so such a
-    # run is played again on a fresh device (the sink recording restarts with it).
+    # machine can join after the background phase, and a starved process lets the sink run dry
+    # (an underrun: a gap that shifts everything after it, which the monitor counts and reports).
+    # Neither says anything about what the chain plays, so such a run is played again on a fresh
+    # device (the sink recording restarts with it).
     for attempt in range(ATTEMPTS):
         recorder.restart()
         snaps, joined_s = run_monitor(serve, tmp_path, attempt)
-        if joined_s <= LATEST_JOIN_S:
+        underruns = snaps[-1]["audio_underruns"]
+        if joined_s <= LATEST_JOIN_S and underruns == 0:
             break
     else:
-        pytest.fail(f"the monitor joined after {LATEST_JOIN_S:g} s of device time "
-                    f"{ATTEMPTS} times (last at {joined_s:g} s)")
+        pytest.fail(f"{ATTEMPTS} runs on a starved host: the last joined at {joined_s:g} s of "
+                    f"device time (latest usable {LATEST_JOIN_S:g} s), {underruns} underruns")
     x = recorder.stop()
     assert all(s["audio"] == SINK_DESCRIPTION for s in snaps)
     assert any(s["alarm"] == NO_SIGNAL and s["link"] == "disconnected" for s in snaps)
