@@ -120,20 +120,33 @@ ATTEMPTS = 4
 
 def test_tone_rises_on_the_node_and_the_alarm_sounds_when_unplugged(serve, recorder, tmp_path):
     # The device's timeline runs from its own start; an interpreter start-up slowed by a loaded
-    # machine can join after the background phase, and a starved process lets the sink run dry
-    # (an underrun: a gap that shifts everything after it, which the monitor counts and reports).
-    # Neither says anything about what the chain plays, so such a run is played again on a fresh
-    # device (the sink recording restarts with it).
+    # machine can join after the background phase: such a run says nothing about the sound and
+    # is played again on a fresh device (the sink recording restarts with it). A starved process
+    # can also let the sink run dry (an underrun: a gap that shifts every timing after it, which
+    # the monitor counts and reports): a run that fails its checks with underruns is played again
+    # too; one that fails without any is a failure of the sound itself.
+    late = starved = 0
     for attempt in range(ATTEMPTS):
         recorder.restart()
         snaps, joined_s = run_monitor(serve, tmp_path, attempt)
+        x = recorder.stop()
+        if joined_s > LATEST_JOIN_S:
+            late += 1
+            continue
         underruns = snaps[-1]["audio_underruns"]
-        if joined_s <= LATEST_JOIN_S and underruns == 0:
-            break
-    else:
-        pytest.fail(f"{ATTEMPTS} runs on a starved host: the last joined at {joined_s:g} s of "
-                    f"device time (latest usable {LATEST_JOIN_S:g} s), {underruns} underruns")
-    x = recorder.stop()
+        try:
+            check_heard(snaps, joined_s, x)
+            return
+        except AssertionError:
+            if underruns == 0 or attempt == ATTEMPTS - 1:
+                raise
+            starved += 1
+    pytest.fail(f"no usable run in {ATTEMPTS}: {late} joined after {LATEST_JOIN_S:g} s of device "
+                f"time, {starved} failed with audio underruns")
+
+
+def check_heard(snaps: list[dict], joined_s: float, x: np.ndarray) -> None:
+    """What was heard matches what the monitor showed, and the alarm sounds when unplugged."""
     assert all(s["audio"] == SINK_DESCRIPTION for s in snaps)
     assert any(s["alarm"] == NO_SIGNAL and s["link"] == "disconnected" for s in snaps)
 
