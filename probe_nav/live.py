@@ -278,6 +278,11 @@ class LiveSession:
         """The last `window_s` seconds of (t relative to the last frame, rate, sd); NaN = gap."""
         return self._trend.window(window_s, self._trend.last_t_s())
 
+    @property
+    def last_info(self) -> DeviceInfo | None:
+        """What the device last said it is (None until it has)."""
+        return self._info
+
     def close(self) -> None:
         """Close the device and finish the session recording."""
         self.device.close()

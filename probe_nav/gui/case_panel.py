@@ -150,6 +150,12 @@ class CasePanel(QWidget):
         if self._record(self.pending, name, self.kind):
             self.pending = None
 
+    def _device_max_rate_cps(self) -> float | None:
+        """The connected device's highest reportable rate: the store refuses counts above it."""
+        info = self.session.last_info if self.session is not None else None
+        counter = info.counter if info is not None else None
+        return counter.max_rate_cps if counter is not None else None
+
     def _record(self, result: TimedCountResult, node: str, kind: str,
                 use_as_background: bool = True) -> bool:
         from probe_nav.errors import UserError
@@ -158,7 +164,8 @@ class CasePanel(QWidget):
         try:
             if self.case_id is None:
                 self.new_case()
-            measurement = self._open_store().record(self.case_id, node, kind, result)
+            measurement = self._open_store().record(self.case_id, node, kind, result,
+                                                    max_rate_cps=self._device_max_rate_cps())
         except (UserError, StoreError) as exc:
             self.pending_label.setText(f"not recorded: {exc}")
             return False
