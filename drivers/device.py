@@ -6,11 +6,12 @@ Link state is judged on the host clock: port closed -> DISCONNECTED; port open b
 otherwise CONNECTED. A reading is only live while CONNECTED. The clock is the device's `clock`
 attribute (time.monotonic; a test may put a fake or simulated one there).
 
-A port silent for 3 frame periods is closed and reopened. After a reconnection nothing is shown
-until the device has proved it is the one seen before (link_identity.py): query protocols
-(`identifies_by_query`) by answering their identity query with the same model and serial, the
-others by a valid frame, before which their writes are held back. A different device is reported
-("a different device answers at ...") and the port closed; reconnection goes on for the original.
+A port silent for 3 frame periods is closed and reopened (link_state.py). After a reconnection
+nothing is shown until the device has proved it is the one seen before (link_identity.py,
+reconnect_identity.py): query protocols (`identifies_by_query`) by answering their identity query
+with the same model and serial, the others by a valid frame, before which their writes are held
+back. A different device is reported ("a different device answers at ...") and the port closed;
+reconnection goes on for the original.
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import ClassVar
 
+from probe_nav.drivers.device_events import (
+    DeviceEvent,
+    FrameEvent,
+    InfoEvent,
+    LinkEvent,
+    StatusEvent,
+)
 from probe_nav.drivers.frames import (
     CounterSpec,
     CountFrame,
@@ -32,11 +40,12 @@ from probe_nav.drivers.frames import (
     LinkStats,
 )
 from probe_nav.drivers.link_identity import IdentityGate, Verdict, who
-from probe_nav.drivers.link_timing import ArrivalJitter, silent_reopen_s
-from probe_nav.drivers.link_timing import stale_after_s as jittered_stale_after_s
+from probe_nav.drivers.link_state import QUERY_HANDSHAKE_S
+from probe_nav.drivers.link_timing import ArrivalJitter
 from probe_nav.drivers.plausibility import INT64_MAX, FrameBounds, PlausibilityGate, frame_bounds
 from probe_nav.drivers.probing import Identification, read_for
 from probe_nav.drivers.ratelimit import RateLimitedLog
+from probe_nav.drivers.reconnect_identity import ReconnectIdentity
 from probe_nav.drivers.transport import (
     SerialPort,
     SerialSettings,
@@ -45,54 +54,17 @@ from probe_nav.drivers.transport import (
     open_port,
 )
 
+__all__ = ["QUERY_HANDSHAKE_S", "ROUTINE_COUNTERS", "Device", "DeviceEvent", "FrameEvent",
+           "InfoEvent", "LinkEvent", "StatusEvent"]
+
 log = logging.getLogger(__name__)
 # Counters of things that happen in normal operation (a fragment on connecting, a query flushing
 # the stream...): logged at DEBUG. Every other count_bad counter is a rejected frame or a fault.
 ROUTINE_COUNTERS = frozenset({"partial_first_line", "baseline_spectra", "flushed_bytes",
                               "reference_lines", "unanswered_queries"})
-# A query protocol's handshake before its first frame (its identity asked and answered, a lost
-# request retried after 1 s) may take this long on top of the start-up periods: a silent-port
-# reopen must not cut it short on a loaded host.
-QUERY_HANDSHAKE_S = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class FrameEvent:
-    """A new CountFrame, with the host clock at its arrival."""
-
-    frame: CountFrame
-    host_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class StatusEvent:
-    """A new DeviceStatus."""
-
-    status: DeviceStatus
-    host_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class InfoEvent:
-    """The device told us who it is."""
-
-    info: DeviceInfo
-    host_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class LinkEvent:
-    """The link state changed; `reason` says why in words."""
-
-    state: LinkState
-    reason: str
-    host_s: float
-
-
-DeviceEvent = FrameEvent | StatusEvent | InfoEvent | LinkEvent
-
-
-class Device(ABC):
+class Device(ReconnectIdentity, ABC):
     """A counting device on a serial link. Subclasses implement the protocol hooks only."""
 
     protocol: ClassVar[str] = ""
@@ -217,44 +189,11 @@ class Device(ABC):
         return out
 
     @property
-    def link_state(self) -> LinkState:
-        """The link state now, re-evaluated on the host clock."""
-        self._update_state(self.clock())
-        return self._state
-
-    @property
     def stats(self) -> LinkStats:
         """Frame accounting so far."""
         with self._lock:
             return replace(self._stats, extra=dict(self._stats.extra),
                            driver_errors=self._transport.driver_errors)
-
-    @property
-    def expected_period_s(self) -> float:
-        """Seconds between frames: the device's own word, else the driver's default."""
-        return (self.info.frame_period_s if self.info else None) or self.default_frame_period_s
-
-    @property
-    def stale_after_s(self) -> float:
-        """No frame for this long on an open port means STALE: 1.5 frame periods plus the
-        jitter measured on the link (at most 2.0 s at 1 s frames, 0.29 s at 50 ms; link_timing.py),
-        or the `stale_after_s` the device was made with."""
-        if self._fixed_stale_s is not None:
-            return self._fixed_stale_s
-        return jittered_stale_after_s(self.expected_period_s, self._jitter)
-
-    @property
-    def startup_s(self) -> float:
-        """Time allowed for the first frame after the port opens before the link is STALE
-        (and, 0.25 s later, silent): a query protocol also gets QUERY_HANDSHAKE_S."""
-        handshake_s = QUERY_HANDSHAKE_S if self.identifies_by_query else 0.0
-        return self.stale_after_s + self.startup_periods * self.expected_period_s + handshake_s
-
-    @property
-    def identity_confirmed(self) -> bool:
-        """True when what this connection says may be shown: the first connection, or a
-        reconnection whose device has proved it is the one seen before."""
-        return self._identity.proved
 
     # ------------------------------------------------------------ for subclasses
 
@@ -417,102 +356,3 @@ class Device(ABC):
             self._watch_silence(now)
         self._update_state(now)
         self.log_limiter.flush()
-
-    # ------------------------------------------------------------ identity and silence
-
-    def _frame_arrived(self, now: float, dropped_before: int = 0) -> bool:
-        """A valid frame came: False if it must be withheld (this connection's device has not
-        proved who it is); else it proves a listen-only device and feeds the jitter estimate."""
-        if not self._identity.proved and (self.identifies_by_query or self._identity.rejected):
-            self.count_bad(unverified_frames=1, details={
-                "unverified_frames": "withheld until the device has said who it is"})
-            lost = 1 + max(0, dropped_before)  # it, and the gap before it, never shown
-            with self._lock:  # lost to the reading like dropped frames
-                self._stats = replace(self._stats,
-                                      dropped_frames=self._stats.dropped_frames + lost)
-            return False
-        self._prove_identity()
-        last = self._last_frame_host_s
-        if last is not None:
-            self._jitter.add(now - last, self.expected_period_s)
-        self._silent_reopens = 0
-        return True
-
-    def _prove_identity(self) -> None:
-        held = self._identity.prove()
-        if held is None:
-            return
-        log.info("%s: the same device is back%s", self.describe(),
-                 f"; sending the {len(held)} write(s) held for it" if held else "")
-        for data in held:
-            self._transport.write(data)
-        self.on_identity_confirmed()
-
-    def _different_device(self, info: DeviceInfo) -> None:
-        expected = self._identity.reference
-        reason = (f"a different device answers at {self.url}: {who(info)}"
-                  f"{f' (expected {who(expected)})' if expected else ''}; not used, "
-                  "waiting for the original device")
-        delay_s = self._next_reopen_s()
-        with self._lock:
-            self._stats = replace(self._stats, identity_rejects=self._stats.identity_rejects + 1)
-        self.log_limiter.log(logging.WARNING, f"{self.url}: different device", "%s: %s",
-                             self.describe(), reason)
-        self.problem = reason
-        self._transport.request_reopen(reason, delay_s)
-
-    def _next_reopen_s(self) -> float:
-        stale_s = self.stale_after_s
-        wait_s = silent_reopen_s(self.expected_period_s, stale_s, self._silent_reopens)
-        self._silent_reopens += 1
-        return wait_s
-
-    def _watch_silence(self, now: float) -> None:
-        """Close and reopen a port silent for 3 frame periods (later: longer), or one whose URL
-        now names another file (a link re-pointed by a device that came back)."""
-        last = self._last_frame_host_s
-        since = last if last is not None else self._connected_host_s
-        bound_s = self.stale_after_s if last is not None else self.startup_s
-        limit_s = silent_reopen_s(self.expected_period_s, bound_s, self._silent_reopens)
-        silent_s = now - since
-        reason = ""
-        if silent_s > limit_s:
-            why = f" ({self.problem})" if self.problem else ""
-            reason = f"no frame for {silent_s:.1f} s{why}: closing and reopening the port"
-            self._silent_reopens += 1
-        elif silent_s > bound_s and (moved := self._transport.url_moved()):
-            reason = f"{self.url} now points at {moved}: reopening the port"
-        if reason:
-            with self._lock:
-                self._stats = replace(self._stats, silent_reopens=self._stats.silent_reopens + 1)
-            self.log_limiter.log(logging.WARNING, f"{self.url}: silent", "%s: %s",
-                                 self.describe(), reason)
-            self._transport.request_reopen(reason)
-
-    # ------------------------------------------------------------ state machine
-
-    def _update_state(self, now: float) -> None:
-        if not self._transport.is_open:
-            if self._state is not LinkState.CONNECTING:
-                self._set_state(LinkState.DISCONNECTED, self._lost_reason, now)
-            return
-        last = self._last_frame_host_s
-        reference = last if last is not None else self._connected_host_s
-        bound_s = self.stale_after_s if last is not None else self.startup_s
-        if now - reference > bound_s:
-            why = f": {self.problem}" if self.problem else ""
-            self._set_state(LinkState.STALE, f"no frame for {now - reference:.1f} s{why}", now)
-        elif last is not None:
-            self._set_state(LinkState.CONNECTED, "frames arriving", now)
-
-    def _set_state(self, state: LinkState, reason: str, now: float) -> None:
-        with self._lock:
-            if state is self._state and not (
-                    state is LinkState.DISCONNECTED and reason != self._state_reason):
-                return  # (a new reason for being disconnected is news: told, not logged twice)
-            before, self._state, self._state_reason = self._state, state, reason
-        # STALE is this class's own finding; a lost port is logged (with its error) by the transport
-        level = logging.WARNING if state is LinkState.STALE else logging.INFO
-        self.log_limiter.log(level, f"{self.url}: link {state.name}", "%s: link %s -> %s: %s",
-                             self.describe(), before.name, state.name, reason, burst=10)
-        self._events.put(LinkEvent(state, reason, now))

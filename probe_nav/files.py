@@ -10,6 +10,8 @@ is made here, so one place decides its mode and how it appears under its name:
   fails if the name exists, or, only when asked to overwrite, by rename - and fsyncs the folder,
   so a crash leaves either no file or the whole file, and an earlier file stays intact until the
   new one is complete;
+* `atomic_write_with` does the same for a writer that takes a path (the PDF reports): it writes
+  the anonymous file through its /proc/self/fd path (else its hidden temporary name);
 * `check_new_output` refuses an existing output unless overwriting was asked for;
 * `free_bytes` is the free-space probe the recorders check against their margins.
 
@@ -127,6 +129,12 @@ class AnonymousFile:
             self.fd = private_fd(self.temp_path, append=False)
 
     @property
+    def writer_path(self) -> Path:
+        """A path another writer may open to write the file (truncating it, never replacing it
+        by a rename): /proc/self/fd/N of the anonymous file, else its temporary name."""
+        return self.temp_path if self.temp_path is not None else Path(f"/proc/self/fd/{self.fd}")
+
+    @property
     def named(self) -> bool:
         """Whether the file has a (temporary) name yet."""
         return self.temp_path is not None
@@ -229,3 +237,25 @@ def atomic_write(path: str | Path, data: bytes, *, overwrite: bool = False) -> P
 def atomic_write_text(path: str | Path, text: str, *, overwrite: bool = False) -> Path:
     """`atomic_write` of UTF-8 text."""
     return atomic_write(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def atomic_write_with(path: str | Path, write: Callable[[Path], object], *,
+                      overwrite: bool = False) -> Path:
+    """`atomic_write` of the file that `write(temp)` writes at the path `temp` it is given (it
+    opens, truncates and writes it; it must not replace it by a rename): the whole file or
+    nothing under `path`, mode 0600, an existing file replaced only with `overwrite` (else
+    OutputExists, before `write` runs). A process killed at any moment leaves under `path` the
+    earlier file (or none) or the whole new one, and beside it at worst a hidden
+    ".[NAME.]RANDOM.tmp" (only while the name is given, or throughout where O_TMPFILE is
+    unsupported: `AnonymousFile`)."""
+    path = check_new_output(path, overwrite)
+    temp = AnonymousFile(path.parent, path.name)
+    try:
+        write(temp.writer_path)
+        os.fsync(temp.fd)
+        temp.link(path, overwrite)
+    except BaseException:
+        temp.discard()
+        raise
+    temp.close()
+    return path

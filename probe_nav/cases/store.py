@@ -19,11 +19,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
+from probe_nav.cases.chain_reader import VERIFY_COMMAND as VERIFY_COMMAND
+from probe_nav.cases.chain_reader import ChainReader, VerifyReport
 from probe_nav.cases.model import (
     Case,
     Measurement,
@@ -33,6 +32,13 @@ from probe_nav.cases.model import (
     new_case,
     with_id,
 )
+from probe_nav.cases.rows import (
+    CaseNote,
+    SessionRef,
+    case_from_row,
+    measurement_from_row,
+    row_label,
+)
 from probe_nav.cases.rules import NodeTable, RulesConfig, node_table
 from probe_nav.cases.schema import (
     CASE_COLUMNS,
@@ -40,40 +46,27 @@ from probe_nav.cases.schema import (
     MIGRATIONS,
     SCOPE,
     SEALED_TABLES,
-    case_checksum,
-    legacy_note_checksum,
-    measurement_checksum,
 )
 from probe_nav.core.timed import TimedCountResult
 from probe_nav.errors import UserError
-from probe_nav.logs import REPORTED
 from probe_nav.storage import StoreError, open_database, user_data_dir
 from probe_nav.storage.chain import (
     GENESIS,
-    Head,
     Sealer,
-    StoredRecord,
     TamperedRecord,
     append,
-    chain_names,
-    chain_problems,
     head_valid,
     ledger_problems,
     open_sealer,
     read_head,
-    refusal,
     stored,
     upgrade_note,
 )
 from probe_nav.storage.sqlite import transaction
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 DEFAULT_FILE_NAME = "cases.sqlite3"
 APPLICATION_ID = 0x504E4341  # 'PNCA': PRAGMA application_id of a case database
-VERIFY_COMMAND = "probe-nav case verify"
-_TABLE_LABEL = {"cases": "case", "measurements": "measurement", "case_notes": "note",
-                "sessions": "session"}
 
 
 def default_case_db() -> Path:
@@ -81,53 +74,7 @@ def default_case_db() -> Path:
     return user_data_dir() / DEFAULT_FILE_NAME
 
 
-@dataclass(frozen=True, slots=True)
-class CaseNote:
-    """A decision or remark written into the case at a time."""
-
-    case_id: str
-    t_unix_s: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRef:
-    """A recorded session (frame file + events) belonging to a case."""
-
-    case_id: str | None
-    started_unix_s: float
-    directory: str
-
-
-@dataclass
-class _CaseRecords:
-    """The rows of one case's chain, as read (not yet verified)."""
-
-    rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
-
-    def records(self) -> list[StoredRecord]:
-        return [stored(t, _label(t, r), r) for t, rs in self.rows.items() for r in rs]
-
-
-def _label(table: str, row: dict[str, object]) -> str:
-    """How a row is named in messages: "measurement 7 (node 'SLN 2')", "case 'C-1'"."""
-    if table == "cases":
-        return f"case {row.get('case_id')!r} (its own row)"
-    if table == "measurements":
-        return f"measurement {row.get('id')} (node {row.get('node')!r})"
-    return f"{_TABLE_LABEL.get(table, table)} {row.get('id')}"
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """What `verify` found: problems (one line each) and what was checked."""
-
-    problems: list[str]
-    chains: int
-    records: int
-
-
-class CaseStore:
+class CaseStore(ChainReader):
     """The case database. Use CaseStore.open(path) (or as a context manager)."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False,
@@ -284,93 +231,7 @@ class CaseStore:
                                                  "directory": str(directory)})
         log.info("%s: session %s linked to case %s", self.path, directory, case_id)
 
-    # ---- reading ------------------------------------------------------------------------
-    def _rows(self, table: str) -> Iterator[dict[str, object]]:
-        """Every readable row of a table in rowid order; unreadable stretches are skipped."""
-        last = 0
-        gap = 0
-        while True:
-            try:
-                cur = self._conn.execute(
-                    f"SELECT rowid AS _rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid",
-                    (last + gap,))
-                for row in cur:
-                    last, gap = int(row["_rowid"]), 0
-                    yield dict(row)
-                return
-            except sqlite3.DatabaseError as exc:
-                if not self.read_only:
-                    raise StoreError(f"{self.path}: cannot read table {table}: {exc}") from None
-                self.skipped_records += 1 if gap == 0 else 0
-                if gap == 0:
-                    log.warning("%s: unreadable rows in table %s after row %d skipped (%s)",
-                                self.path, table, last, exc, extra=REPORTED)
-                gap = 1 if gap == 0 else gap * 2  # probe past the damaged stretch
-                if gap > 1 << 40:
-                    return
-
-    def _read_chain(self, case_id: str | None) -> _CaseRecords:
-        """Every row that claims to belong to the case (or, for None, to no case)."""
-        found = _CaseRecords()
-        for table in SEALED_TABLES:
-            if table == "cases" and case_id is None:
-                continue
-            if self.read_only:
-                rows = [r for r in self._rows(table) if r.get("case_id") == case_id]
-            else:
-                rows = [dict(r) for r in self._conn.execute(
-                    f"SELECT * FROM {table} WHERE case_id IS ? ORDER BY rowid", (case_id,))]
-            found.rows[table] = rows
-        return found
-
-    def _verified(self, case_id: str | None) -> _CaseRecords:
-        """The case's rows after checking its whole chain; TamperedRecord if anything fails.
-        Salvage (read only) too: a case that lost a row to the damage is refused whole (and
-        counted in skipped_records), never shown without it; intact cases stay readable."""
-        found = self._read_chain(case_id)
-        chain = case_id or ""
-        what = f"case {chain!r}" if case_id is not None else "sessions without a case"
-        if self._sealer is None:  # a salvaged database from before keyed seals
-            return self._legacy_verified(found)
-        anchor = "cases" if case_id is not None else None
-        problems = chain_problems(self._sealer, SCOPE, chain, what, found.records(),
-                                  self._salvage_head(chain), anchor)
-        if not problems:
-            return found
-        if self.read_only:
-            self.skipped_records += len(problems)
-        raise self._refuse(what, problems)
-
-    def _salvage_head(self, chain: str) -> Head | None:
-        """The chain's head, or (salvage) None where it cannot be read (a damaged file)."""
-        try:
-            return read_head(self._conn, SCOPE, chain)
-        except sqlite3.DatabaseError as exc:
-            if not self.read_only:
-                raise StoreError(f"{self.path}: cannot read the chain heads: {exc}") from None
-            return None
-
-    def _legacy_verified(self, found: _CaseRecords) -> _CaseRecords:
-        """Salvage of a pre-v3 database: its unkeyed checksums are all there is to check."""
-        checks = {"cases": case_checksum, "measurements": measurement_checksum,
-                  "case_notes": legacy_note_checksum}
-        for table, rows in found.rows.items():
-            check = checks.get(table)
-            kept = [r for r in rows if check is None or check(r) == r.get("checksum")]
-            for r in rows:
-                if r not in kept:
-                    self.skipped_records += 1
-                    log.warning("%s: %s fails its checksum; skipped", self.path,
-                                _label(table, r), extra=REPORTED)
-            found.rows[table] = kept
-        return found
-
-    def _refuse(self, what: str, problems: list[str]) -> TamperedRecord:
-        """Log a refused case (the caller shows the raised error, so not on stderr again)."""
-        message = refusal(str(self.path), what, problems, VERIFY_COMMAND)
-        log.warning("%s", message, extra=REPORTED)
-        return TamperedRecord(message)
-
+    # ---- reading (each case's chain is read and verified by ChainReader) ----------------
     def _anchor(self, case_id: str) -> Case:
         """The case's own row, its seal verified (for writing); UserError if there is none."""
         case_id = check_case_id(case_id)
@@ -383,13 +244,13 @@ class CaseStore:
         if row is None:
             raise UserError(f"no case {case_id!r} in {self.path} (see `probe-nav case list`)")
         r = dict(row)
-        record = stored("cases", _label("cases", r), r)
+        record = stored("cases", row_label("cases", r), r)
         assert self._sealer is not None
         if not (self._sealer.valid(record, SCOPE, case_id) and record.seq == 0
                 and record.prev_mac == GENESIS):
             raise self._refuse(f"case {case_id!r}", [
                 f"{record.label} fails its checksum (changed outside probe-nav)"])
-        return _case(r)
+        return case_from_row(r)
 
     def _find_case(self, case_id: str) -> Case | None:
         case_id = check_case_id(case_id)
@@ -398,7 +259,7 @@ class CaseStore:
                 and read_head(self._conn, SCOPE, case_id) is None:
             return None
         rows = self._verified(case_id).rows.get("cases", [])
-        return _case(rows[0]) if rows else None
+        return case_from_row(rows[0]) if rows else None
 
     def case(self, case_id: str) -> Case:
         """The case with this identifier (its whole chain verified); UserError if there is
@@ -421,20 +282,11 @@ class CaseStore:
                  if c is not None]
         return sorted(found, key=lambda c: (c.created_unix_s, c.case_id))
 
-    def _salvaged(self, read: Callable[..., _T], *args: object) -> _T | None:
-        """read(*args); in salvage (read only), None for a case refused because the damage
-        took some of its rows (already counted and logged), so the intact ones are listed."""
-        try:
-            return read(*args)
-        except TamperedRecord:
-            if not self.read_only:
-                raise
-            return None
-
     def measurements(self, case_id: str) -> list[Measurement]:
         """The case's measurements in the order they were taken (its whole chain verified)."""
         case_id = check_case_id(case_id)
-        out = [_measurement(r) for r in self._verified(case_id).rows.get("measurements", [])]
+        rows = self._verified(case_id).rows.get("measurements", [])
+        out = [measurement_from_row(r) for r in rows]
         return sorted(out, key=lambda m: (m.measured_unix_s, m.measurement_id or 0))
 
     def measurement_ids(self) -> set[int]:
@@ -475,30 +327,6 @@ class CaseStore:
                                       str(r["directory"])))
         return sorted(out, key=lambda s: s.started_unix_s)
 
-    def verify(self) -> VerifyReport:
-        """Check every record of the database: every case's chain, the sessions without a case
-        and the database-wide record count. Never raises for what it finds."""
-        if self._sealer is None:
-            raise StoreError(f"{self.path}: written by an older probe-nav and damaged: its "
-                             "records cannot be verified with keyed seals")
-        ids: set[str] = set(chain_names(self._conn, SCOPE)) if not self.read_only else set()
-        for table in SEALED_TABLES:
-            ids.update("" if r.get("case_id") is None else str(r["case_id"])
-                       for r in self._rows(table))
-        problems: list[str] = []
-        records = 0
-        for chain in sorted(ids):
-            case_id = chain or None
-            what = f"case {chain!r}" if case_id is not None else "sessions without a case"
-            found = self._read_chain(case_id)
-            listed = found.records()
-            records += len(listed)
-            head = self._salvage_head(chain)
-            problems += chain_problems(self._sealer, SCOPE, chain, what, listed, head,
-                                       "cases" if case_id is not None else None)
-        problems += ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
-        return VerifyReport(problems, len(ids), records)
-
     def upgrade_note(self) -> str | None:
         """When and how this database's records were re-sealed under its key, if it was made
         before keyed seals (None for a database made with them)."""
@@ -510,17 +338,6 @@ class CaseStore:
             return [r[0] for r in self._conn.execute("PRAGMA integrity_check")] == ["ok"]
         except sqlite3.DatabaseError:
             return False
-
-
-def _case(row: dict[str, object]) -> Case:
-    return Case(**{k: row[k] for k in CASE_COLUMNS})  # type: ignore[arg-type]
-
-
-def _measurement(row: dict[str, object]) -> Measurement:
-    values = {c: row[c] for c in MEASUREMENT_COLUMNS}
-    values["significant"], values["complete"] = bool(row["significant"]), bool(row["complete"])
-    return Measurement(**values, measurement_id=int(row["id"]),  # type: ignore[arg-type]
-                       checksum=str(row.get("mac") or row.get("checksum") or ""))
 
 
 __all__ = ["CaseNote", "CaseStore", "SessionRef", "VerifyReport", "check_kind",

@@ -332,7 +332,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     """Write the PDF report."""
     from probe_nav.cases.report import write_case_report
-    from probe_nav.cli.qc import write_private_file
+    from probe_nav.cli.private_file import write_private_file
 
     with _open(args, write=False) as store:
         case = store.case(args.case_id)

@@ -1,6 +1,6 @@
 """`probe-nav qc daily|chi-square|history|verify`: quality control on a device, the simulator or a
 recorded file, kept as sealed records (keyed, chained per probe; docs/qc.md). Helpers here are
-shared with `calibrate`."""
+shared with `calibrate`. History and verify are in cli/qc_records.py, NEMA in cli/qc_nema.py."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ import argparse
 import getpass
 import json
 import math
-import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
+from probe_nav.cli.private_file import write_private_file
+from probe_nav.cli.qc_records import (
+    check_report,
+    register_records,
+    run_history,
+    run_verify,
+    write_pdf_report,
+)
 from probe_nav.errors import UserError
+
+__all__ = ["MAX_COUNT", "add_measurement_arguments", "add_store_arguments", "analysis",
+           "check_report", "keep", "measure", "open_store", "operator", "parse_counts",
+           "plausible", "probe_identity", "register", "run_chi_square", "run_daily",
+           "run_history", "run_verify", "source_text", "write_pdf_report", "write_private_file"]
 
 
 def add_measurement_arguments(p: argparse.ArgumentParser, duration_s: float,
@@ -223,19 +233,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     chi.add_argument("--p-high", type=float, default=0.90, help="upper probability (0.90)")
     chi.set_defaults(func=run_chi_square)
 
-    hist = qc_sub.add_parser("history", help="list the records; --report writes a PDF")
-    add_store_arguments(hist)
-    hist.add_argument("--probe", metavar="MODEL[:SERIAL]", help="only this probe")
-    hist.add_argument("--test", help="only this test (daily, chi-square, energy, ...)")
-    hist.add_argument("--report", metavar="FILE.pdf", help="write a PDF report")
-    hist.add_argument("--force", action="store_true", help="replace --report if it exists")
-    hist.add_argument("--json", action="store_true", help="one JSON object per record")
-    hist.set_defaults(func=run_history)
-
-    ver = qc_sub.add_parser("verify", help="check every record of the database: report every "
-                            "problem (exit 2), or one line if all is sound")
-    add_store_arguments(ver)
-    ver.set_defaults(func=run_verify)
+    register_records(qc_sub)  # history, verify
 
     from probe_nav.cli.qc_nema import register as register_nema
 
@@ -329,109 +327,3 @@ def run_daily(args: argparse.Namespace) -> int:
     if base is not None:
         outcome.result["baseline_record"] = base.id
     return keep(args, outcome, m, "qc")
-
-
-def check_report(path: str | None, force: bool) -> None:
-    """UserError unless --report names a PDF that is new (or may be replaced: --force)."""
-    from probe_nav.files import check_new_output
-
-    if path is None:
-        return
-    if Path(path).suffix.lower() != ".pdf":
-        raise UserError(f"--report {path}: the report is a PDF; name it FILE.pdf")
-    try:
-        check_new_output(path, force)
-    except FileExistsError:
-        raise UserError(f"--report {path} exists; add --force to replace it") from None
-    except OSError as exc:
-        raise UserError(f"--report {path}: {exc.strerror or exc}") from None
-
-
-def write_private_file(path: str | Path, write: Callable[[Path], object], force: bool,
-                       option: str = "--out") -> Path:
-    """Have `write(temp)` write a whole file under a private (0600) temporary name beside
-    `path`, then publish it as `path` atomically (probe_nav.files.publish): never a partial
-    file under the name, never a file readable by others, an existing one replaced only with
-    --force. UserError (one line) if it exists or cannot be written. For writers (the PDF
-    reports) that take a path rather than writing through probe_nav.files themselves."""
-    import contextlib
-    import os
-    import secrets
-
-    from probe_nav.files import OutputExists, check_new_output, open_private, publish
-
-    try:
-        target = check_new_output(path, force)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        open_private(temp, "x").close()  # the writer truncates it: the mode stays 0600
-        try:
-            write(temp)
-            publish(temp, target, overwrite=force)
-        finally:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-    except OutputExists:
-        raise UserError(f"{option} {path} exists; add --force to replace it") from None
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return target
-
-
-def write_pdf_report(path: str, records, db_path, force: bool) -> Path:
-    """The QC report PDF; UserError if it cannot be written (or appeared meanwhile)."""
-    from probe_nav.qc.report import write_report
-
-    return write_private_file(path, lambda temp: write_report(temp, records, db_path), force,
-                              "--report")
-
-
-def run_history(args: argparse.Namespace) -> int:
-    """Print the verified records (oldest first); a tampered record stops with exit 2."""
-    check_report(args.report, args.force)
-    with open_store(args) as store:
-        probe = None
-        if args.probe:
-            model, _, serial = args.probe.partition(":")
-            probe = store.find_probe(model, serial)
-            if probe is None:
-                raise UserError(f"no records of probe {args.probe!r} in {store.path}")
-        records = store.records(probe, None, args.test)
-        path = store.path
-    for r in records:
-        if args.json:
-            print(json.dumps({"id": r.id, "probe": r.probe.label, "kind": r.kind,
-                              "test": r.test, "time_utc": r.time_utc.isoformat(),
-                              "operator": r.operator, "source": r.source,
-                              "raw_data": r.raw_data, "pass": r.passed, "result": r.result}))
-        else:
-            verdict = "-" if r.passed is None else ("pass" if r.passed else "FAIL")
-            print(f"{r.id:>5}  {r.time_utc:%Y-%m-%d %H:%M}  {r.probe.label:<24} "
-                  f"{r.kind:<11} {r.test:<11} {verdict:<4}  {r.operator}")
-    if not records and not args.json:
-        print(f"no records in {path}", file=sys.stderr)
-    if args.report is not None:
-        out = write_pdf_report(args.report, records, path, args.force)
-        print(f"report written to {out} ({len(records)} records, "
-              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", file=sys.stderr)
-    return 0
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    """Check the whole records database: every problem on standard output, exit 2 if any."""
-    from probe_nav.qc.store import default_db_path
-
-    path = Path(args.db) if args.db else default_db_path()
-    if not path.exists():
-        raise UserError(f"{path}: no QC database")
-    with open_store(args) as store:
-        problems, probes, records = store.verify()
-        note = store.upgrade_note()
-    for problem in problems:
-        print(problem)
-    if problems:
-        raise UserError(f"{path}: {len(problems)} problem(s) found in {probes} probe(s), "
-                        f"{records} record(s); the probes concerned are refused")
-    print(f"{path}: {probes} probe(s), {records} record(s): every record verified")
-    if note:
-        print(f"{path}: {note}")
-    return 0

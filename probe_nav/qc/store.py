@@ -15,28 +15,26 @@ import json
 import logging
 import math
 import sqlite3
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from probe_nav.logs import REPORTED
-from probe_nav.storage import StoreError, open_database, record_checksum, user_data_dir
+from probe_nav.qc.records import Probe, Record, probe_from_row, probe_label
+from probe_nav.qc.schema import MIGRATIONS, SCOPE, SEALED_TABLES, SELECT_RECORDS
+from probe_nav.qc.schema import legacy_fields as _fields  # noqa: F401 (tests make v1 databases)
+from probe_nav.storage import StoreError, open_database, user_data_dir
 from probe_nav.storage.chain import (
     GENESIS,
     StoredRecord,
     TamperedRecord,
     append,
     chain_problems,
-    database_path,
     head_valid,
-    install,
     ledger_problems,
     open_sealer,
     read_head,
-    record_upgrade,
     refusal,
-    reseal,
     stored,
     upgrade_note,
 )
@@ -48,8 +46,6 @@ CALIBRATION = "calibration"
 QC = "qc"
 KINDS = (CALIBRATION, QC)
 APPLICATION_ID = 0x504E5143  # 'PNQC': PRAGMA application_id of a QC database
-SCOPE = "probe"
-SEALED_TABLES = ("probes", "records")
 VERIFY_COMMAND = "probe-nav qc verify"
 CLOCK_SKEW = timedelta(minutes=5)
 # Calibration values that can be physical (anything else is refused before it is stored):
@@ -63,106 +59,6 @@ __all__ = ["CALIBRATION", "KINDS", "QC", "Probe", "QcStore", "Record", "Tampered
 def default_db_path() -> Path:
     """The QC database in the user's data directory (PROBE_NAV_DATA_DIR overrides)."""
     return user_data_dir() / DB_NAME
-
-
-def _create_tables(conn: sqlite3.Connection) -> None:
-    conn.execute("""CREATE TABLE probes (
-        id INTEGER PRIMARY KEY, model TEXT NOT NULL, serial TEXT NOT NULL,
-        detector TEXT NOT NULL DEFAULT '', created_utc TEXT NOT NULL,
-        UNIQUE (model, serial))""")
-    conn.execute("""CREATE TABLE records (
-        id INTEGER PRIMARY KEY, probe_id INTEGER NOT NULL REFERENCES probes(id),
-        kind TEXT NOT NULL CHECK (kind IN ('calibration', 'qc')), test TEXT NOT NULL,
-        time_utc TEXT NOT NULL, operator TEXT NOT NULL, source TEXT NOT NULL,
-        raw_data TEXT NOT NULL, passed INTEGER, result_json TEXT NOT NULL,
-        checksum TEXT NOT NULL)""")
-    conn.execute("CREATE INDEX records_by_probe ON records (probe_id, kind, test, time_utc)")
-
-
-def _legacy_problems(conn: sqlite3.Connection) -> list[str]:
-    """Records of a version-1 database failing their unkeyed SHA-256 checksum."""
-    problems = []
-    for row in conn.execute(_SELECT + " ORDER BY r.id").fetchall():
-        probe = Probe(row["probe_id"], row["p_model"], row["p_serial"], row["p_detector"])
-        fields = _fields(row["id"], probe, row["kind"], row["test"], row["time_utc"],
-                         row["operator"], row["source"], row["raw_data"], row["passed"],
-                         row["result_json"])
-        if record_checksum(fields) != row["checksum"]:
-            problems.append(f"record {row['id']} ({row['kind']} {row['test']} of "
-                            f"{probe.label}) fails its checksum")
-    return problems
-
-
-def _seal(conn: sqlite3.Connection) -> None:
-    """Version 2: keyed, chained seals. The unkeyed checksums are verified first (a database
-    that fails them is refused and left as it was), then blanked; each probe's chain is its own
-    row followed by its records in the order they were written (by id)."""
-    path = database_path(conn)
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not {"probes", "records"} <= tables:
-        raise StoreError(f"{path}: not a probe-nav QC database")
-    problems = _legacy_problems(conn)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise StoreError(f"{path}: not upgraded to keyed checksums: {problems[0]}{more}; the "
-                         "file is unchanged (restore it from a backup)")
-    sealer = install(conn)
-    for table in SEALED_TABLES:
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN seq INTEGER")
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN prev_mac TEXT NOT NULL DEFAULT ''")
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN mac TEXT NOT NULL DEFAULT ''")
-    conn.execute("UPDATE records SET checksum = ''")
-    for (probe_id,) in conn.execute("SELECT id FROM probes ORDER BY id").fetchall():
-        rows = [("probes", int(probe_id))] + [("records", int(r[0])) for r in conn.execute(
-            "SELECT id FROM records WHERE probe_id = ? ORDER BY id", (probe_id,))]
-        reseal(conn, sealer, SCOPE, str(probe_id), rows, str(path))
-    resealed = sum(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-                   for t in SEALED_TABLES)
-    if resealed:  # an existing database, not a new one: say so, in it and in the log
-        record_upgrade(conn, resealed, "unkeyed SHA-256 (schema v1)")
-
-
-MIGRATIONS = (_create_tables, _seal)
-
-
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """A probe known to the store."""
-
-    id: int
-    model: str
-    serial: str
-    detector: str = ""
-
-    @property
-    def label(self) -> str:
-        """'model #serial' for messages and reports."""
-        return f"{self.model} #{self.serial}" if self.serial else self.model
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One calibration or QC result as stored (its probe's chain verified when read)."""
-
-    id: int
-    probe: Probe
-    kind: str
-    test: str
-    time_utc: datetime
-    operator: str
-    source: str
-    raw_data: str
-    passed: bool | None
-    result: dict[str, Any] = field(default_factory=dict)
-    checksum: str = ""  # the record's MAC
-
-
-def _fields(record_id: int, probe: Probe, kind: str, test: str, time_utc: str, operator: str,
-            source: str, raw_data: str, passed: int | None, result_json: str) -> dict[str, Any]:
-    """What the version-1 checksum covered: every column and the probe's model and serial."""
-    return {"id": record_id, "model": probe.model, "serial": probe.serial, "kind": kind,
-            "test": test, "time_utc": time_utc, "operator": operator, "source": source,
-            "raw_data": raw_data, "passed": passed, "result_json": result_json}
 
 
 def _time_text(when: datetime) -> str:
@@ -199,10 +95,6 @@ def check_calibration(test: str, result: dict[str, Any]) -> None:
         value = result.get("dead_time_s")
         if not (_finite(value) and 0 <= value <= MAX_DEAD_TIME_S):  # type: ignore[operator]
             raise bad("dead time", value, f"0 to {MAX_DEAD_TIME_S:g} s")
-
-
-_SELECT = ("SELECT r.*, p.model AS p_model, p.serial AS p_serial, p.detector AS p_detector "
-           "FROM records r JOIN probes p ON p.id = r.probe_id")
 
 
 class QcStore:
@@ -260,14 +152,14 @@ class QcStore:
         """The probe if it is known, else None (nothing is registered)."""
         row = self._conn.execute("SELECT * FROM probes WHERE model = ? AND serial = ?",
                                  (model.strip(), serial.strip())).fetchone()
-        return None if row is None else _probe(row)
+        return None if row is None else probe_from_row(row)
 
     def probes(self) -> list[Probe]:
         """Every known probe, by model and serial (each probe's own row verified)."""
         rows = self._conn.execute("SELECT * FROM probes ORDER BY model, serial").fetchall()
         for r in rows:
             self._anchor(int(r["id"]))
-        return [_probe(r) for r in rows]
+        return [probe_from_row(r) for r in rows]
 
     # ------------------------------------------------------------ records
 
@@ -366,7 +258,7 @@ class QcStore:
         """The sealed rows claiming to belong to the probe's chain, and the probe's name."""
         probe_rows = [dict(r) for r in self._conn.execute("SELECT * FROM probes WHERE id = ?",
                                                           (probe_id,))]
-        label = (_probe_label(probe_rows[0]) if probe_rows else f"probe {probe_id}")
+        label = (probe_label(probe_rows[0]) if probe_rows else f"probe {probe_id}")
         listed = [stored("probes", f"probe {probe_id} ({label}) (its own row)", r)
                   for r in probe_rows]
         listed += [stored("records", f"record {r['id']} ({r['kind']} {r['test']} of {label})",
@@ -382,7 +274,7 @@ class QcStore:
                                   read_head(self._conn, SCOPE, str(probe_id)), "probes")
         if problems:
             raise self._refuse(what, problems)
-        rows = self._conn.execute(_SELECT + " WHERE r.probe_id = ? ORDER BY r.id",
+        rows = self._conn.execute(SELECT_RECORDS + " WHERE r.probe_id = ? ORDER BY r.id",
                                   (probe_id,)).fetchall()
         return [self._record(row, what) for row in rows]
 
@@ -392,10 +284,10 @@ class QcStore:
         if row is None:
             raise StoreError(f"{self.path}: no probe {probe_id}")
         r = dict(row)
-        record = stored("probes", f"probe {probe_id} ({_probe_label(r)}) (its own row)", r)
+        record = stored("probes", f"probe {probe_id} ({probe_label(r)}) (its own row)", r)
         if not (self._sealer.valid(record, SCOPE, str(probe_id)) and record.seq == 0
                 and record.prev_mac == GENESIS):
-            raise self._refuse(f"probe {_probe_label(r)}", [
+            raise self._refuse(f"probe {probe_label(r)}", [
                 f"{record.label} fails its checksum (changed outside probe-nav)"])
 
     def _check_tail(self, probe_id: int) -> None:
@@ -431,10 +323,3 @@ class QcStore:
                       None if row["passed"] is None else bool(row["passed"]), result,
                       row["mac"])
 
-
-def _probe(row: sqlite3.Row) -> Probe:
-    return Probe(row["id"], row["model"], row["serial"], row["detector"])
-
-
-def _probe_label(row: dict[str, Any]) -> str:
-    return Probe(int(row["id"]), str(row["model"]), str(row["serial"])).label

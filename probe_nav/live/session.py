@@ -1,12 +1,6 @@
-"""A live session, free of Qt: device events -> Processor -> what a display and audio need.
-
-The console (or any other front end) calls `poll()` often (e.g. from a 30 Hz timer); each call
-drains the device's event queue, runs every frame through the processing core, feeds a running
-timed count or background measurement, and returns a `LiveSnapshot`. A reading is only ever
-returned while the link is CONNECTED: after any gap the estimator restarts (a known background is
-kept) and a timed count or background measurement in progress is abandoned, so nothing from
-before a gap is passed off as live.
-"""
+"""The live session itself: one device, one Processor, the link and its gaps, the recording, the
+device's counter and commands; snapshots, the trend buffer and the timed counts are in the modules
+beside it (the package docstring tells the whole story)."""
 
 from __future__ import annotations
 
@@ -14,7 +8,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +16,7 @@ import numpy as np
 from probe_nav.core.background import Background
 from probe_nav.core.pipeline import PipelineConfig, Processor, Reading
 from probe_nav.core.rate import make_meter
-from probe_nav.core.timed import TimedCount, TimedCountResult
+from probe_nav.core.timed import TimedCountResult
 from probe_nav.drivers.device import Device, FrameEvent, InfoEvent, LinkEvent, StatusEvent
 from probe_nav.drivers.frames import (
     CounterModel,
@@ -32,51 +26,16 @@ from probe_nav.drivers.frames import (
     DeviceStatus,
     FaultFlag,
     LinkState,
-    LinkStats,
 )
 from probe_nav.drivers.ratelimit import RateLimitedLog
+from probe_nav.live.measurements import Measurements
+from probe_nav.live.snapshot import LOW_BATTERY_PCT, LiveSnapshot
+from probe_nav.live.trend import TREND_CAPACITY, Trend
 
 if TYPE_CHECKING:
     from probe_nav.cases.session import SessionRecorder
 
-log = logging.getLogger(__name__)
-LOW_BATTERY_PCT = 10
-TREND_CAPACITY = 8192  # frames kept for the trend plot (82 s at 100 frames/s)
-CLOCK_JUMP_S = 30.0  # a device clock that jumps more than this (or back) restarts the trend
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSnapshot:
-    """The state of a session after one poll (rates in cps)."""
-
-    link: LinkState
-    link_reason: str
-    reading: Reading | None  # None unless the link is CONNECTED and a frame came since
-    last_frame: CountFrame | None
-    last_frame_host_s: float | None  # host clock at the arrival of last_frame
-    info: DeviceInfo | None
-    status: DeviceStatus | None
-    stats: LinkStats
-    battery_pct: int | None
-    battery_low: bool
-    faults: FaultFlag  # device flags of the last frame and status
-    over_range: bool
-    background: Background | None  # the background in use (None while it is first measured)
-    background_progress: float | None  # fraction of a background measurement running, else None
-    timed: TimedCountResult | None  # the timed count running or just finished
-    timed_preset_s: float | None
-    timed_progress: float | None  # 0..1 while running, None when no timed count runs
-    new_timed: TimedCountResult | None  # a timed count that completed in this very poll
-    new_background: Background | None  # a background measurement that completed in this poll
-    new_background_count: TimedCountResult | None  # the same measurement as a timed count
-    spectrum: tuple[int, ...] | None  # the last spectrum received
-    frames: tuple[tuple[Reading, CountFrame], ...] = ()  # what this poll processed, in order
-    notice: str = ""  # the latest message for the user (abandoned count, command refused...)
-
-    @property
-    def live(self) -> bool:
-        """True when `reading` may be shown as a live number."""
-        return self.link is LinkState.CONNECTED and self.reading is not None
+log = logging.getLogger("probe_nav.live")  # the package's name, as before the split
 
 
 def _stated(counter: CounterSpec, device: CounterSpec | None) -> CounterSpec:
@@ -87,49 +46,6 @@ def _stated(counter: CounterSpec, device: CounterSpec | None) -> CounterSpec:
     return replace(counter, live_time_measured=device.live_time_measured
                    if counter.live_time_measured is None else counter.live_time_measured,
                    max_change_per_s=counter.max_change_per_s or device.max_change_per_s)
-
-
-@dataclass
-class _Trend:
-    """A ring buffer of (device t_s, rate, sd) per frame; NaN rows mark gaps."""
-
-    capacity: int = TREND_CAPACITY
-    t_s: np.ndarray = field(init=False)
-    rate_cps: np.ndarray = field(init=False)
-    sd_cps: np.ndarray = field(init=False)
-    n: int = 0
-    head: int = 0
-
-    def __post_init__(self) -> None:
-        self.t_s = np.full(self.capacity, np.nan)
-        self.rate_cps = np.full(self.capacity, np.nan)
-        self.sd_cps = np.full(self.capacity, np.nan)
-
-    def clear(self) -> None:
-        self.__post_init__()
-        self.n = self.head = 0
-
-    def add(self, t_s: float, rate_cps: float, sd_cps: float) -> None:
-        i = self.head
-        self.t_s[i], self.rate_cps[i], self.sd_cps[i] = t_s, rate_cps, sd_cps
-        self.head = (i + 1) % self.capacity
-        self.n = min(self.n + 1, self.capacity)
-
-    def last_t_s(self) -> float | None:
-        if self.n == 0:
-            return None
-        return float(self.t_s[(self.head - 1) % self.capacity])
-
-    def window(self, window_s: float, now_t_s: float | None) -> tuple[np.ndarray, ...]:
-        """Rows within `window_s` before `now_t_s`, oldest first; t relative to now (<= 0)."""
-        order = (np.arange(self.n) + self.head - self.n) % self.capacity
-        t = self.t_s[order]
-        if now_t_s is None or self.n == 0:
-            empty = np.empty(0)
-            return empty, empty, empty
-        keep = ~(t < now_t_s - window_s)  # NaN gap markers are kept
-        idx = order[keep]
-        return self.t_s[idx] - now_t_s, self.rate_cps[idx], self.sd_cps[idx]
 
 
 class LiveSession:
@@ -160,11 +76,9 @@ class LiveSession:
         self._info: DeviceInfo | None = None
         self._status: DeviceStatus | None = None
         self._gap = False
-        self._timed: TimedCount | None = None
-        self._timed_last: TimedCountResult | None = None
-        self._bg_measure: TimedCount | None = None
+        self._measurements = Measurements(self._record)
         self._spectrum: tuple[int, ...] | None = None
-        self._trend = _Trend(trend_capacity)
+        self._trend = Trend(trend_capacity)
         self._notice = ""
         self._notices: queue.Queue[str] = queue.Queue()
         self._link_log = RateLimitedLog(log, burst=10)  # a flapping link must not flood the log
@@ -209,27 +123,19 @@ class LiveSession:
 
     def start_background(self, duration_s: float = 10.0) -> None:
         """Measure the background for `duration_s` of live time, from the next frame."""
-        log.info("background measurement of %g s live started", duration_s)
-        self._bg_measure = TimedCount(duration_s, "live")
+        self._measurements.start_background(duration_s)
 
     def cancel_background(self) -> None:
         """Abandon a background measurement in progress."""
-        if self._bg_measure is not None:
-            log.info("background measurement cancelled")
-        self._bg_measure = None
+        self._measurements.cancel_background()
 
     def start_timed_count(self, preset_s: float = 10.0) -> None:
         """Count for `preset_s` of live time from the next frame, against the current background."""
-        self._timed = TimedCount(preset_s, "live", self.background or Background.given(0.0))
-        self._timed_last = None
-        log.info("timed count of %g s live started (background %.4g cps)", preset_s,
-                 self._timed.background.rate_cps)
+        self._measurements.start_timed_count(preset_s, self.background or Background.given(0.0))
 
     def cancel_timed_count(self) -> None:
         """Abandon a timed count in progress."""
-        if self._timed is not None and not self._timed.complete:
-            log.info("timed count cancelled")
-        self._timed = None
+        self._measurements.cancel_timed_count()
 
     def send_command(self, what: str, job: Callable[[], str]) -> None:
         """Run a device request on a short-lived thread (requests block for up to ~1 s);
@@ -350,14 +256,7 @@ class LiveSession:
     def _start_gap(self) -> None:
         self._gap = True
         self._reading = None
-        if self._timed is not None and not self._timed.complete:
-            self._notice = "timed count abandoned: the link was lost"
-            log.info(self._notice)
-            self._timed = None
-        if self._bg_measure is not None:
-            self._notice = "background measurement abandoned: the link was lost"
-            log.info(self._notice)
-            self._bg_measure = None
+        self._notice = self._measurements.abandon() or self._notice
 
     def _restart_processor(self) -> None:
         background = self.background
@@ -394,9 +293,7 @@ class LiveSession:
         if self._gap:
             self._gap = False
             self._restart_processor()
-            last = self._trend.last_t_s()
-            if last is not None:
-                self._trend.add(last, np.nan, np.nan)
+            self._trend.mark_gap()
         self._link = LinkState.CONNECTED
         try:
             reading = self._processor.push(frame)
@@ -416,35 +313,15 @@ class LiveSession:
         self._last_frame, self._last_frame_host_s = frame, event.host_s
         if frame.spectrum is not None:
             self._spectrum = frame.spectrum
-        last_t = self._trend.last_t_s()
-        if last_t is not None and not (0.0 <= frame.t_s - last_t <= CLOCK_JUMP_S):
-            self._trend.clear()
-        self._trend.add(frame.t_s, reading.rate_cps, reading.rate_sd_cps)
+        self._trend.add_frame(frame.t_s, reading.rate_cps, reading.rate_sd_cps)
         processed.append((reading, frame))
         return self._feed_measurements(frame)
 
     def _feed_measurements(self, frame: CountFrame) -> tuple:
-        new_timed = new_background = None
-        counts, live = frame.total_window0, frame.live_s
-        if self._timed is not None and not self._timed.complete:
-            self._timed.add(counts, live, frame.real_s, frame.t_s)
-            if self._timed.complete:
-                new_timed = self._timed_last = self._timed.result
-                log.info("timed count done: %d counts in %.3f s live, net %.4g +- %.2g cps%s",
-                         new_timed.counts, new_timed.live_s, new_timed.net_cps,
-                         new_timed.net_sd_cps, " (significant)" if new_timed.significant else "")
-                self._record("timed_count", t_s=frame.t_s, counts=new_timed.counts,
-                             live_s=new_timed.live_s, rate_cps=new_timed.rate_cps,
-                             net_cps=new_timed.net_cps)
-        if self._bg_measure is not None:
-            self._bg_measure.add(counts, live, frame.real_s, frame.t_s)
-            if self._bg_measure.complete:
-                new_background = self._bg_measure.result
-                self._record("background_taken", t_s=frame.t_s, counts=new_background.counts,
-                             live_s=new_background.live_s, rate_cps=new_background.rate_cps)
-                self._bg_measure = None
-                self.set_background(Background.measured(new_background.counts,
-                                                        new_background.live_s))
+        new_timed, new_background = self._measurements.feed(frame)
+        if new_background is not None:
+            self.set_background(Background.measured(new_background.counts,
+                                                    new_background.live_s))
         return new_timed, new_background
 
     def _snapshot(self, processed: tuple, new_timed: TimedCountResult | None,
@@ -462,20 +339,17 @@ class LiveSession:
         reading = self._reading if live else None
         over = bool(reading is not None and reading.over_range) or bool(
             live and frame is not None and frame.flags & FaultFlag.OVER_RANGE)
-        timed = self._timed
-        running = timed is not None and not timed.complete
-        measuring = self._bg_measure
+        measurements = self._measurements
         return LiveSnapshot(
             link=self._link, link_reason=self._link_reason, reading=reading,
             last_frame=frame, last_frame_host_s=self._last_frame_host_s, info=self._info,
             status=status, stats=self.device.stats, battery_pct=battery,
             battery_low=battery_low, faults=faults, over_range=over,
             background=self.background,
-            background_progress=None if measuring is None
-            else min(1.0, measuring.live_s / measuring.preset_s),
-            timed=timed.result if running else self._timed_last,
-            timed_preset_s=timed.preset_s if timed is not None else None,
-            timed_progress=min(1.0, timed.live_s / timed.preset_s) if running else None,
+            background_progress=measurements.background_progress,
+            timed=measurements.timed_result,
+            timed_preset_s=measurements.timed_preset_s,
+            timed_progress=measurements.timed_progress,
             new_timed=new_timed,
             new_background=None if new_background is None else Background.measured(
                 new_background.counts, new_background.live_s),

@@ -1,0 +1,28 @@
+"""`write_private_file`: probe_nav.files.atomic_write_with for the command line (its errors as one
+UserError line), shared by `qc` and `case` for their PDF reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from probe_nav.errors import UserError
+
+
+def write_private_file(path: str | Path, write: Callable[[Path], object], force: bool,
+                       option: str = "--out") -> Path:
+    """Have `write(temp)` write a whole file at a private (0600) temporary path (an anonymous
+    file where the kernel allows, else a hidden name beside `path`), then publish it as `path`
+    atomically (probe_nav.files.atomic_write_with): never a partial file under the name, never
+    a file readable by others, at worst a hidden ".[NAME.]RANDOM.tmp" left by a crash, an
+    existing one replaced only with --force. UserError (one line) if it exists or cannot be
+    written. For writers (the PDF reports) that take a path rather than writing through
+    probe_nav.files themselves."""
+    from probe_nav.files import OutputExists, atomic_write_with
+
+    try:
+        return atomic_write_with(path, write, overwrite=force)
+    except OutputExists:
+        raise UserError(f"{option} {path} exists; add --force to replace it") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
