@@ -31,6 +31,11 @@ ramp of issue 14's acceptance, i.e. 2 v / r with v = 0.25 m/s at r = 20 mm from 
    HIDDEN_RATIO (0.5) of it. A rise on the rising branch within a frame keeps the ratio >= 0.7
    (half a frame near 0, half at n tau = 1: 0.72), so it does not trigger.
 
+8. stopped counting (paralysable, live time not measured): counts far below the floor, a tenth
+   of the least rate the counter has shown over 5 s (probe_nav.core.counting_floor): a step past
+   the peak too fast for rules 5-6 leaves the counter reading almost nothing, below any
+   background it has been in; a working counter does not.
+
 Once triggered the flag is LATCHED until the counter has demonstrably recovered: HOLD_S (3 s) of
 consecutive frames with no flag, a rate well below the ceiling (z < RELEASE_FRACTION = 0.5, or
 m tau < 0.5 non-paralysable) and live time back to normal (>= NORMAL_LIVE_FRACTION = 0.5 of real
@@ -52,6 +57,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from probe_nav.calibration.deadtime import DeadTimeModel
+from probe_nav.core.counting_floor import CountingFloor
 from probe_nav.core.history import CumulativeHistory
 from probe_nav.core.rate import as_frames
 from probe_nav.drivers.frames import CounterModel, CounterSpec, FaultFlag
@@ -109,11 +115,13 @@ class OverRangeDetector:
         self.max_change_per_s = float(max_change_per_s)
         self.hold_s = float(hold_s)
         self._hist = CumulativeHistory(capacity=256)
+        self._floor = CountingFloor()
         self.reset()
 
     def reset(self) -> None:
         """Forget the past (also clears a latched over-range)."""
         self._hist.reset()
+        self._floor = CountingFloor()
         self._prev: tuple[int, float] | None = None  # counts and real_s of the last frame
         self.live_time_seen = False  # a frame had live_s < real_s
         self.clear()
@@ -128,6 +136,7 @@ class OverRangeDetector:
         estimate after a gap must not forget that the counter may be paralysed)."""
         self.latched, self._recovered_s = other.latched, 0.0
         self.live_time_seen = self.live_time_seen or other.live_time_seen
+        self._floor.carry_from(other._floor)
 
     @property
     def live_time_measured(self) -> bool:
@@ -176,6 +185,7 @@ class OverRangeDetector:
             c.size, self.live_time_declared)
         recovered = ~flagged & (live_fraction >= NORMAL_LIVE_FRACTION)
         model = self.dead_time
+        floor_counts = None
         if model is not None:
             m = self.observed_cps(c, r)
             if model.kind == "nonparalysable":
@@ -184,11 +194,12 @@ class OverRangeDetector:
                 recovered &= load < RELEASE_FRACTION
             else:
                 trigger |= self._paralysable_triggers(c, r, m, safe_r, measured)
+                floor_counts = np.where(measured, -1, c)  # rule 8 where live time is unmeasured
                 trigger |= measured & self._hidden_paralysis(c, v, live_fraction)
                 recovered &= (m / model.max_observed_cps < RELEASE_FRACTION) & measured
         self._prev = (int(c[-1]), float(r[-1]))
         self.live_time_seen = bool(seen[-1])
-        return self._latch(trigger, recovered, r)
+        return self._latch(trigger, recovered, r, floor_counts)
 
     def _paralysable_triggers(self, c: np.ndarray, r: np.ndarray, m_window: np.ndarray,
                               safe_r: np.ndarray, measured: np.ndarray) -> np.ndarray:
@@ -220,13 +231,18 @@ class OverRangeDetector:
         load_counts = (c + HIDDEN_SIGMAS * np.sqrt(c + 1.0)) * tau / safe_v
         return ok & (load_live >= HIDDEN_MIN_LOAD) & (load_counts < HIDDEN_RATIO * load_live)
 
-    def _latch(self, trigger: np.ndarray, recovered: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Latched state per frame: set by a trigger, released after hold_s of recovery."""
+    def _latch(self, trigger: np.ndarray, recovered: np.ndarray, r: np.ndarray,
+               floor_counts: np.ndarray | None = None) -> np.ndarray:
+        """Latched state per frame: set by a trigger (or rule 8, judged here because a latched
+        reading may not lower the floor), released after hold_s of recovery."""
         out = np.empty(trigger.size, dtype=bool)
         latched, run = self.latched, self._recovered_s
         hold = self.hold_s
+        floor = [-1] * trigger.size if floor_counts is None else floor_counts.tolist()
         for i, (t, ok, real) in enumerate(zip(trigger.tolist(), recovered.tolist(), r.tolist(),
                                               strict=True)):
+            if floor[i] >= 0 and real > 0.0:
+                t = self._floor.step(floor[i], real, trusted=not (latched or t)) or t
             if t:
                 latched, run = True, 0.0
             elif latched:

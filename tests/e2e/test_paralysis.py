@@ -173,7 +173,7 @@ LEAD_S = 3.0  # device seconds of frames before the ramp
 HOLD_S = 12.0  # ... and after it
 
 
-def play_paralysis(protocol: str, plan: RampPlan, seed: int = 4):
+def play_paralysis(protocol: str, plan: RampPlan, seed: int = 4, lead_s: float = LEAD_S):
     """Serve psma-node (its counter paralysable, dead time as the rig says) with `plan` through
     `protocol`'s emulator on a pty, and read it with a LiveSession from LEAD_S before the ramp
     to HOLD_S after it. Returns the emulator and the (reading, frame, monitor update) of every
@@ -201,7 +201,7 @@ def play_paralysis(protocol: str, plan: RampPlan, seed: int = 4):
             for reading, frame in snap.frames:
                 shown.append((reading, frame, update))
             if shown and plan.t0_s == math.inf:
-                plan.t0_s = server.played_t_s + LEAD_S
+                plan.t0_s = server.played_t_s + lead_s
             time.sleep(0.01)
         stats = device.stats
     finally:
@@ -235,7 +235,8 @@ def truth_of(emulator: Emulator, counts: list[int]) -> list[int]:
 @pytest.mark.parametrize("ramp_s", [0.0, 2.0, 20.0])
 def test_each_emulator_driven_past_the_peak_shows_no_number(protocol: str, ramp_s: float) -> None:
     if ramp_s == 0.0 and protocol != "probelink":
-        pytest.skip("a step past the peak is seen by live time or a flag: only ProbeLink has them")
+        pytest.skip("a step past the peak is seen at once only by live time or a flag (ProbeLink);"
+                    " GM counters: test_a_gm_counter_stepped_past_its_peak_stops_within_2_frames")
     rig = RIGS[protocol]
     emulator, shown = play_paralysis(protocol, RampPlan(ramp_s, rig.low_cps, rig.top_cps))
     counts = [frame.total_window0 for _, frame, _ in shown]
@@ -257,6 +258,30 @@ def test_each_emulator_driven_past_the_peak_shows_no_number(protocol: str, ramp_
             assert update["over_range"] and "OVER RANGE" in format_line(update), update
     # before the ramp the number was shown
     assert any(update["rate_cps"] is not None for update in updates[:first])
+
+
+# Rule 8 (core/counting_floor.py) needs a floor: FLOOR_WINDOW_S + CONFIRM_S = 6 s of frames.
+GM_LEAD_S = 8.0
+GM_STEP_FRAMES = 2  # frames past the peak that may still show a number: P(0 in 2 s) at the
+# floor (a tenth of ~48 cps, psma-node over its node: 4.8 cps) is 7e-5 <= ALPHA = 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", ["gmc-320", "mightyohm"])
+def test_a_gm_counter_stepped_past_its_peak_stops_within_2_frames(protocol: str) -> None:
+    # A step past the peak (saturate@ plays one) leaves a GM tube reading ~0: from counts alone
+    # that is a low reading until it falls below any background the counter has been in.
+    rig = RIGS[protocol]
+    emulator, shown = play_paralysis(protocol, RampPlan(0.0, rig.low_cps, rig.top_cps),
+                                     lead_s=GM_LEAD_S)
+    counts = [frame.total_window0 for _, frame, _ in shown]
+    past = [emulator.truth[j].truth.total_rate_cps * rig.tau_s > 1.0
+            for j in truth_of(emulator, counts)]
+    assert sum(past) >= 10, "the counter was not held past its peak"
+    first_past = past.index(True)
+    assert not any(reading.over_range for reading, _, _ in shown[:first_past])
+    for reading, frame, _ in shown[first_past + GM_STEP_FRAMES:]:
+        assert reading.over_range, (frame, reading)
 
 
 @pytest.mark.slow
