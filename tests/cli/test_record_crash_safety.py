@@ -167,6 +167,10 @@ def drive(zygote: Zygote, run: Run) -> tuple[int, str]:
             where = run.stop if point == "stop" else f"{point} {k}"
             break
     status = zygote.reap(pid)
+    if where != "finished" and status == 0 and point != "stop":
+        # Trace lines are read as they come; a run whose last ones were read late had already
+        # finished when the kill was sent (a stop point holds the run until killed: never).
+        where = "finished"
     if where != "finished":
         assert status == -signal.SIGKILL, (where, status)
     return status, where
