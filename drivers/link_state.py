@@ -95,10 +95,14 @@ class LinkStateMachine:
         limit_s = silent_reopen_s(self.expected_period_s, bound_s, self._silent_reopens)
         silent_s = now - since
         reason = ""
+        unless_bytes = False
+        if silent_s > limit_s and self._transport.bytes_waiting():
+            return  # bytes are waiting: the host, not the device, was late (not silent)
         if silent_s > limit_s:
             why = f" ({self.problem})" if self.problem else ""
             reason = f"no frame for {silent_s:.1f} s{why}: closing and reopening the port"
             self._silent_reopens += 1
+            unless_bytes = True  # the reader may just not have been scheduled: not silent
         elif silent_s > bound_s and (moved := self._transport.url_moved()):
             reason = f"{self.url} now points at {moved}: reopening the port"
         if reason:
@@ -106,7 +110,7 @@ class LinkStateMachine:
                 self._stats = replace(self._stats, silent_reopens=self._stats.silent_reopens + 1)
             self.log_limiter.log(logging.WARNING, f"{self.url}: silent", "%s: %s",
                                  self.describe(), reason)
-            self._transport.request_reopen(reason)
+            self._transport.request_reopen(reason, unless_bytes=unless_bytes)
 
     # ------------------------------------------------------------ state machine
 

@@ -163,7 +163,8 @@ class SerialTransport:
         self._error_log = RateLimitedLog(log, burst=3, interval_s=DRIVER_ERROR_LOG_INTERVAL_S,
                                          clock=lambda: monotonic_s())
         self._reopen_lock = threading.Lock()
-        self._reopen: tuple[str, float] | None = None  # (reason, seconds to wait) when asked
+        # (reason, seconds to wait, void if bytes are waiting) when asked
+        self._reopen: tuple[str, float, bool] | None = None
         self.opened_path = ""  # what the URL named when the port was opened (symlinks followed)
         self.driver_errors = 0  # exceptions caught from the listener (protocol code)
         self._error_streak = 0  # connections in a row ended by a driver error
@@ -173,12 +174,19 @@ class SerialTransport:
         """True while the port is open."""
         return self._port is not None
 
-    def request_reopen(self, reason: str, delay_s: float = 0.0) -> None:
+    def request_reopen(self, reason: str, delay_s: float = 0.0, *,
+                       unless_bytes: bool = False) -> None:
         """Close the port, report `reason` as the loss, wait `delay_s` and reopen (any thread;
-        takes effect at the reader's next turn)."""
+        takes effect at the reader's next turn). `unless_bytes`: the request is void if bytes
+        came in that turn or are waiting (a port judged silent by a host that was itself not
+        scheduled is not silent; closing it would throw away what the device sent)."""
         with self._reopen_lock:
             if self._reopen is None:
-                self._reopen = (reason, max(0.0, delay_s))
+                self._reopen = (reason, max(0.0, delay_s), unless_bytes)
+
+    def bytes_waiting(self) -> int:
+        """Bytes the device sent that the reader has not taken yet (any thread; 0 if unknown)."""
+        return _waiting(self._port)
 
     def url_moved(self) -> str:
         """Where the URL points now if that is no longer the file that was opened, else ""."""
@@ -258,10 +266,17 @@ class SerialTransport:
         doublings = min(self._error_streak - 1, 16)
         return min(DRIVER_ERROR_MAX_PAUSE_S, self.settings.reconnect_interval_s * 2.0 ** doublings)
 
-    def _take_reopen(self) -> tuple[str, float] | None:
+    def _take_reopen(self, port: SerialPort | None = None, got_bytes: bool = False
+                     ) -> tuple[str, float] | None:
         with self._reopen_lock:
             asked, self._reopen = self._reopen, None
-        return asked
+        if asked is None:
+            return None
+        reason, delay_s, unless_bytes = asked
+        if unless_bytes and (got_bytes or _waiting(port)):
+            log.debug("%s: not reopening (%s): bytes are arriving", self.url, reason)
+            return None
+        return reason, delay_s
 
     def _serve_connection(self) -> None:
         port = self._port
@@ -298,7 +313,7 @@ class SerialTransport:
                 if not reason and streak:
                     self._error_streak = 0  # the driver copes with this connection
             reason = reason or self._call("idle")
-            asked = self._take_reopen()
+            asked = self._take_reopen(port, bool(data))
             if asked is not None:
                 reason, delay_s = asked
                 pause_s = max(pause_s, delay_s)
@@ -311,6 +326,16 @@ class SerialTransport:
         self._call("connection_lost", reason or "closed")
         if not self._stop.is_set():
             self._stop.wait(pause_s)
+
+
+def _waiting(port: SerialPort | None) -> int:
+    """Bytes waiting in the port's input buffer (0 if it cannot tell)."""
+    if port is None:
+        return 0
+    try:
+        return int(port.in_waiting)
+    except (serial.SerialException, OSError, TypeError, AttributeError, ValueError):
+        return 0
 
 
 def monotonic_s() -> float:

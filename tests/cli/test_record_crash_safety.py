@@ -207,9 +207,13 @@ def check_new(run: Run, reference: dict[int, tuple[int, float]], tally: Tally) -
         if table.end is None:
             assert "incomplete: recording interrupted after" in table.notice
             tally.outcomes["partial, incomplete"] += 1
-        else:
-            assert table.end == "complete"  # killed between its end line and its rename
+        elif table.end == "complete":  # killed between its end line and its rename
             tally.outcomes["partial, complete end line"] += 1
+        else:
+            # the recorder lost the device (a starved host can miss frames long enough for the
+            # link to be judged gone), said so in its end line, and was killed before its rename
+            assert table.end.startswith("interrupted (device lost"), table.end
+            tally.outcomes["partial, ended by a lost device"] += 1
         left.append(partial)
     if run.out.exists() and run.out.suffix == ".n42":
         recording = read_n42(run.out)
