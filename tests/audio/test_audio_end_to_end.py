@@ -183,9 +183,14 @@ def check_heard(snaps: list[dict], joined_s: float, x: np.ndarray) -> None:
     env = np.sqrt(np.convolve(fundamental**2, np.ones(n) / n, "same"))
     loud = np.concatenate([[False], env > 0.5 * env.max()])
     starts = np.flatnonzero(np.diff(loud.astype(int)) == 1) / FS
-    # onsets closer than 0.15 s are one pulse (the pattern's are >= 0.25 s apart): a dip of the
-    # envelope inside a pulse (a scheduling hiccup too short to count as an underrun) is no onset
-    starts = starts[np.concatenate([[True], np.diff(starts) > 0.15])]
+    # an onset within 0.15 s of the last pulse's is the same pulse (the pattern's are >= 0.25 s
+    # apart): a dip of the envelope inside a pulse (a hiccup too short to count as an underrun)
+    # is no new pulse
+    pulses: list[float] = []
+    for t in starts:
+        if not pulses or t - pulses[-1] > 0.15:
+            pulses.append(float(t))
+    starts = np.array(pulses)
     np.testing.assert_allclose(np.diff(starts[:5]), [0.25, 0.25, 0.5, 0.25], atol=0.015)
     onset = seg_start + int(starts[0] * FS)
     before = x[onset - int(0.12 * FS): onset - int(0.03 * FS)]

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from probe_nav.gui.settings import GuiSettings
+from tests.served import WRITE_WAIT_S, served_clock
 
 # qtbot.waitUntil time-outs: a bound on a hang, not a speed requirement (the simulated probe runs
-# in real time through a real pty, and a loaded machine may be slow to schedule any of it).
+# through a real pty; its link state is judged on the device's own time, so a loaded machine
+# that schedules the simulator late makes it slow, never stale).
 WAIT_MS = 30_000
 
 
@@ -30,6 +32,8 @@ def make_sim():
 
     def make(scenario: str = "sln-static", seed: int = 1, speed: float = 1.0) -> TrainingSim:
         sim = TrainingSim(scenario, seed=seed, speed=speed)
+        # a host the loaded machine schedules late gets its bytes late, not never (tests/served.py)
+        sim.server.link.write_wait_s = WRITE_WAIT_S
         started.append(sim)
         return sim
 
@@ -51,6 +55,8 @@ def make_console(qtbot, tmp_path):
                                persist=False, audio=AudioBridge(enabled=False),
                                case_store_path=str(tmp_path / "cases.sqlite3"))
         qtbot.addWidget(window)
+        if window.session is not None:  # link state on the device's time (tests/served.py)
+            window.session.device.clock = served_clock(sim.server)
         window.resize(1600, 1000)
         window.show()
         windows.append(window)
