@@ -76,6 +76,7 @@ class LiveSession:
         self._info: DeviceInfo | None = None
         self._status: DeviceStatus | None = None
         self._gap = False
+        self._stale_dropped: int | None = None  # dropped frames when a STALE pause began
         self._measurements = Measurements(self._record)
         self._spectrum: tuple[int, ...] | None = None
         self._trend = Trend(trend_capacity)
@@ -247,14 +248,19 @@ class LiveSession:
             last = self._last_frame
             self._record("link", t_s=None if last is None else last.t_s, state=state.value,
                          reason=self._link_reason)
-        if state is not LinkState.CONNECTED and not self._gap and (
-            self._link is LinkState.CONNECTED or self._reading is not None
-        ):
+        if state is LinkState.STALE and not self._gap and self._stale_dropped is None:
+            # A pause: nothing is shown while it lasts, but if frames resume with none lost the
+            # stream is whole (a late host, a slow link) and what was being counted goes on.
+            self._stale_dropped = self.device.stats.dropped_frames
+        elif state is not LinkState.CONNECTED and state is not LinkState.STALE and not self._gap \
+                and (self._link in (LinkState.CONNECTED, LinkState.STALE)
+                     or self._reading is not None):
             self._start_gap()
         self._link = state
 
     def _start_gap(self) -> None:
         self._gap = True
+        self._stale_dropped = None
         self._reading = None
         self._notice = self._measurements.abandon() or self._notice
 
@@ -290,6 +296,10 @@ class LiveSession:
     def _on_frame(self, event: FrameEvent,
                   processed: list[tuple[Reading, CountFrame]]) -> tuple:
         frame = event.frame
+        if self._stale_dropped is not None:  # frames again after a pause: were any lost?
+            if self.device.stats.dropped_frames > self._stale_dropped:
+                self._start_gap()
+            self._stale_dropped = None
         if self._gap:
             self._gap = False
             self._restart_processor()
