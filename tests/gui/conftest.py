@@ -67,6 +67,27 @@ def make_console(qtbot, tmp_path):
         window.shutdown()
 
 
+def timed_count(window, qtbot, start, done, attempts: int = 3) -> None:
+    """Start a timed count (`start()`) and wait until `done()`. A count that a lost link ended
+    (frames lost or a reconnection since it started: the console abandons it, as it must) is
+    started again, as the user would: what these tests check is the controls, not the link."""
+    for _ in range(attempts):
+        before = window.session.device.stats
+        start()
+
+        def lost(before=before) -> bool:
+            now = window.session.device.stats
+            snap = window.last_snapshot
+            return ((now.reconnects, now.dropped_frames)
+                    != (before.reconnects, before.dropped_frames)
+                    and snap is not None and snap.timed_progress is None)
+
+        qtbot.waitUntil(lambda: done() or lost(), timeout=WAIT_MS)
+        if done():
+            return
+    pytest.fail(f"the link was lost during {attempts} timed counts in a row")
+
+
 def shown_rate(window) -> float | None:
     """The number on the big readout, None when it shows no number."""
     text = window.readout.rate_label.text().replace(" ", "")

@@ -8,7 +8,7 @@ from pathlib import Path
 from probe_nav.cases import CaseStore
 from probe_nav.gui.settings import GuiSettings
 from probe_nav.simulator.scenario import builtin_dir
-from tests.gui.conftest import WAIT_MS
+from tests.gui.conftest import WAIT_MS, timed_count
 
 
 def hot_node_scenario(tmp_path: Path) -> str:
@@ -44,9 +44,9 @@ def count_and_record(window, qtbot, node: str, kind: str, preset_s: float = 1.0)
     window.cases.select_kind(kind)
     pending_before = window.cases.pending
     window.controls.preset_buttons[preset_s].click()
-    window.controls.timed_button.click()
-    qtbot.waitUntil(lambda: window.cases.pending is not None
-                    and window.cases.pending is not pending_before, timeout=WAIT_MS)
+    timed_count(window, qtbot, window.controls.timed_button.click,
+                lambda: window.cases.pending is not None
+                and window.cases.pending is not pending_before)
     window.shortcuts["N"].activated.emit()
     assert window.cases.pending is None, window.cases.pending_label.text()
 

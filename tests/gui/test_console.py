@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from probe_nav.gui.display_state import Banner
-from tests.gui.conftest import WAIT_MS, shown_rate, shown_sd
+from tests.gui.conftest import WAIT_MS, shown_rate, shown_sd, timed_count
 
 
 def expected_rate(sim) -> float:
@@ -112,8 +112,8 @@ def test_keyboard_shortcuts_drive_the_controls(console_sim, qtbot):
     assert window.session.meter == "0.5" and window.controls.meter_buttons["0.5"].isChecked()
     window.shortcuts["2"].activated.emit()
     assert window.controls.preset_s == 2.0
-    window.shortcuts["Space"].activated.emit()
-    qtbot.waitUntil(lambda: window.controls.timed_progress.value() > 0, timeout=WAIT_MS)
+    timed_count(window, qtbot, window.shortcuts["Space"].activated.emit,
+                lambda: window.controls.timed_progress.value() > 0)
     window.shortcuts["Esc"].activated.emit()  # cancels the count
     window.tick()
     assert window.last_snapshot.timed_progress is None
