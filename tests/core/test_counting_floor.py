@@ -46,11 +46,15 @@ def test_the_stop_does_not_lower_the_floor_it_is_judged_against():
     run(floor, [0] * 10, trusted=False)  # latched: nothing it counts is evidence
     run(floor, [3] * 2)  # back, but the windows still hold the stop
     assert floor.floor_cps == 4.8
+    run(floor, [48] * 10)  # only windows wholly after the stop count: [0, 0, 48] would be 1.6
+    assert floor.floor_cps == 4.8
 
 
 def test_a_quieter_room_lowers_the_floor_and_is_not_a_stop():
     floor = CountingFloor()
     assert not any(run(floor, [48] * 10 + [5] * 20))  # 48 -> 5 cps: a tenth of 48 is 4.8
+    assert floor.floor_cps == 0.5
+    run(floor, [48] * 10)  # the floor is the least rate seen: a louder place does not raise it
     assert floor.floor_cps == 0.5
 
 
