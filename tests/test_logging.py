@@ -69,8 +69,11 @@ def test_default_run_keeps_info_off_stderr_and_writes_the_file(tmp_path: Path,
     done = run_cli("record", "--sim", "sln-static", "--speed", "20", "--duration", "2",
                    "--out", str(tmp_path / "x.csv"))
     assert done.returncode == 0, done.stderr
-    # only the command's own summary line: no log record reaches stderr at the default level
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("recorded "), done.stderr
+    # the command's own summary line and no INFO record: at the default level only warnings
+    # reach stderr (a loaded machine may cause one, e.g. a moment of STALE while connecting)
+    lines_out = done.stderr.splitlines()
+    assert [line for line in lines_out if line.startswith("recorded ")] == lines_out[-1:]
+    assert all(" WARNING " in line for line in lines_out[:-1]), done.stderr
     path = data / logs.LOG_FILE_NAME
     assert stat.S_IMODE(os.stat(path).st_mode) == logs.LOG_FILE_MODE
     lines = log_lines(data)
