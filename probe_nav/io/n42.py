@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from probe_nav.files import atomic_write
+from probe_nav.io.frames_csv import spectrum_cell
 from probe_nav.io.n42_model import (
     _DETECTOR_KIND,
     _Q,
@@ -103,20 +104,9 @@ def to_element(recording: N42Recording) -> ET.Element:
 
 
 def counted_zeroes(values: np.ndarray) -> str:
-    """Channel data in N42's CountedZeroes compression: each run of zeros as `0 <run length>`."""
-    out: list[str] = []
-    zeros = 0
-    for value in values.tolist():
-        if value == 0:
-            zeros += 1
-            continue
-        if zeros:
-            out += ["0", str(zeros)]
-            zeros = 0
-        out.append(str(int(value)))
-    if zeros:
-        out += ["0", str(zeros)]
-    return " ".join(out)
+    """Channel data in N42's CountedZeroes compression: each run of zeros as `0 <run length>`
+    (the frame CSV's spectrum cell uses the same encoding)."""
+    return spectrum_cell(values.tolist())
 
 
 def _measurement(root: ET.Element, mid: str, start: datetime, real_s: float, live_s: float,
