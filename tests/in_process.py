@@ -22,10 +22,11 @@ def run_main(*args: str) -> subprocess.CompletedProcess[str]:
     argparse ends through `parser.exit` (SystemExit(2); --version: SystemExit(0)): caught and
     turned into the status. Warnings raised meanwhile are printed into stderr as the interpreter
     would (always, not once per place), so "one line on stderr" still fails on a stray warning.
-    Logging, the SIGTERM handler and the root logger's level that main() sets are put back.
+    Logging, the SIGTERM and SIGINT handlers and the root logger's level that main() sets are put
+    back.
     """
     out, err = io.StringIO(), io.StringIO()
-    sigterm = signal.getsignal(signal.SIGTERM)
+    sigterm, sigint = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     level = logging.getLogger().level
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
@@ -39,6 +40,7 @@ def run_main(*args: str) -> subprocess.CompletedProcess[str]:
                 err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
     finally:
         signal.signal(signal.SIGTERM, sigterm)
+        signal.signal(signal.SIGINT, sigint)
         reset_logging()
         logging.getLogger().setLevel(level)
     return subprocess.CompletedProcess(["probe-nav", *args], status, out.getvalue(),

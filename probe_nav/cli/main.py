@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM ends a run as cleanly as Ctrl-C does."""
+    """SIGTERM (and SIGINT) end a run as cleanly as Ctrl-C does."""
     raise KeyboardInterrupt
 
 
@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("probe-nav %s: %s", __version__, args.command)
     log.debug("log file: %s", log_file)
     signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C is how every command is stopped (a recording kept, exit 130): honoured even when the
+    # process was started with SIGINT ignored (a background job of a script inherits that)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
