@@ -221,17 +221,7 @@ def publish(source: str | Path, target: str | Path, overwrite: bool = False,
 def atomic_write(path: str | Path, data: bytes, *, overwrite: bool = False) -> Path:
     """Write `data` as the file `path` (mode 0600): all of it or nothing, even after a crash, and
     an existing file is replaced only with `overwrite` (else OutputExists, before any writing)."""
-    path = check_new_output(path, overwrite)
-    temp = AnonymousFile(path.parent, path.name)
-    try:
-        write_all(temp.fd, data)
-        os.fsync(temp.fd)
-        temp.link(path, overwrite)
-    except BaseException:
-        temp.discard()
-        raise
-    temp.close()
-    return path
+    return _publish(path, lambda temp: write_all(temp.fd, data), overwrite)
 
 
 def atomic_write_text(path: str | Path, text: str, *, overwrite: bool = False) -> Path:
@@ -248,10 +238,16 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], object], *,
     earlier file (or none) or the whole new one, and beside it at worst a hidden
     ".[NAME.]RANDOM.tmp" (only while the name is given, or throughout where O_TMPFILE is
     unsupported: `AnonymousFile`)."""
+    return _publish(path, lambda temp: write(temp.writer_path), overwrite)
+
+
+def _publish(path: str | Path, fill: Callable[[AnonymousFile], object],
+             overwrite: bool) -> Path:
+    """Check the name, fill an anonymous file, fsync it and give it the name (see above)."""
     path = check_new_output(path, overwrite)
     temp = AnonymousFile(path.parent, path.name)
     try:
-        write(temp.writer_path)
+        fill(temp)
         os.fsync(temp.fd)
         temp.link(path, overwrite)
     except BaseException:
