@@ -1,4 +1,5 @@
-"""Shared report output: PDF documents with text, tables and plots (Qt's PDF writer)."""
+"""Shared report output: PDF documents with a running header, page numbers, tables that never
+truncate and charts (Qt's text layout onto QPdfWriter); numbers and units in one style."""
 
 from probe_nav.report.pdf import PdfReport
 

@@ -88,15 +88,17 @@ def test_export_json_and_csv(db: Path, tmp_path: Path) -> None:
     assert doc["notes"][0]["text"] == "SLN 2 left in situ"
 
 
-def test_report_pdf_has_table_rules_probe_and_plot(db: Path, tmp_path: Path) -> None:
+def test_report_pdf_has_table_rules_probe_and_node_chart(db: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "c7.pdf"
     done = run_cli("case", "report", "C-7", "--out", str(pdf), "--db", str(db))
     assert done.returncode == 0, done.stderr
     text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(str(pdf)).pages)
     for expected in ("Case C-7", "PL-1 serial 0042", "QC 2026-05-09 Co-57", "SLN 1", "axilla",
-                     "10 % rule", "hottest node: remove", "Trend of counts",
-                     "decay-corrected rate (cps)", "SLN 2 left in situ"):
+                     "10 % rule", "hottest node: remove", "decay-corrected rate (cps)",
+                     "Decay-corrected gross rate of each node", "SLN 2 left in situ",
+                     "page 1 of"):
         assert expected in text, expected
+    assert "Trend" not in text  # nodes are categories: a bar chart, no line joining them
 
 
 def test_add_count_from_a_frame_file(db: Path, tmp_path: Path) -> None:
