@@ -18,11 +18,18 @@ Simulated Poisson frame streams at 20 frames/s, fixed seeds. For backgrounds 5/2
   false-cue interval is printed and whose reference is the optimal CUSUM at that interval;
 * chatter (extra onsets inside a steady 10-20 s hot spot, per spot), mean time back to "not hot"
   after leaving the spot (spots where the detector was hot at the exit), detected fraction;
+* the release trade-off: worst mean time back to "not hot" against worst chatter over the
+  information-starved cells, for caps on the cold decision's (Wald) mean delay
+  (`cold_delay_cap_s`) and three hot-rate estimates for the cold test (before issue 15, the
+  default, and the true rate for comparison). Same spots and seeds as the chatter table, so rows
+  differ only by the release; chatter over 500 spots has a standard error of about
+  sqrt(chatter / 500) (Poisson count), the mean back time about 1.5 s / sqrt(n back).
 * throughput of HotDetector.process on 2,000,000 background frames.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from dataclasses import dataclass
@@ -32,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probe_nav.core.detect import HotDetector
+from probe_nav.core.detect import COLD_DELAY_CAP_S, RATIOS, HotDetector
 from tools.detect_calibrate import (
     exp_mle_mean,
     first_passage,
@@ -230,10 +237,40 @@ def efficiency_cell(
     }
 
 
-def chatter_cell(b: float, c: float, seed: int) -> dict[str, float]:
+class TrueHotRateDetector(HotDetector):
+    """HotDetector whose cold test is told the true hot rate instead of estimating it (for the
+    trade-off table: the fewest false "cold" a given cap allows, at a slower return)."""
+
+    def __init__(self, b: float, true_hot_cps: float, **kwargs: float) -> None:
+        super().__init__(b, **kwargs)
+        self.true_hot_cps = true_hot_cps
+
+    def _hot_rate_cps(self, hot_counts: np.ndarray, hot_live_s: np.ndarray) -> np.ndarray:
+        return np.full(hot_counts.shape, self.true_hot_cps)
+
+
+class RawHotRateDetector(HotDetector):
+    """HotDetector with the release's estimate before issue 15: the raw running rate since the
+    change point (no prior), 4 b before any live time, floored at 1.2 b."""
+
+    def _hot_rate_cps(self, hot_counts: np.ndarray, hot_live_s: np.ndarray) -> np.ndarray:
+        b = self.reference_cps
+        live = np.where(hot_live_s > 0, hot_live_s, 1.0)
+        s = np.where(hot_live_s > 0, hot_counts / live, RATIOS[-1] * b)
+        return np.maximum(s, RATIOS[0] * b)
+
+
+def chatter_cell(
+    b: float, c: float, seed: int, cold_delay_cap_s: float = COLD_DELAY_CAP_S,
+    hot_rate: str = "estimated",
+) -> dict[str, float]:
     """Steady spots of 10-20 s after 30 s of background, then 20 s of background."""
     rng = np.random.default_rng(seed)
-    det = HotDetector(b, INTERVAL_S, frame_period_s=DT)
+    kwargs = {"false_alarm_interval_s": INTERVAL_S, "frame_period_s": DT,
+              "cold_delay_cap_s": cold_delay_cap_s}
+    det = {"true": lambda: TrueHotRateDetector(b, c * b, **kwargs),
+           "raw": lambda: RawHotRateDetector(b, **kwargs),
+           "estimated": lambda: HotDetector(b, **kwargs)}[hot_rate]()
     pre, after = 600, 400
     extra, detected, back, not_back, hold = 0, 0, [], 0, []
     for _ in range(SPOTS):
@@ -264,6 +301,37 @@ def chatter_cell(b: float, c: float, seed: int) -> dict[str, float]:
         "not_back": not_back,
         "hold": float(np.mean(hold)) if hold else float("nan"),
     }
+
+
+# (hot-rate estimate, cap on the cold decision's mean delay in s); the first row is the release
+# before issue 15 (raw running rate, 4 s cap), the second the default
+TRADEOFF_ROWS = (("raw", 4.0), ("estimated", COLD_DELAY_CAP_S), ("estimated", 3.0),
+                 ("estimated", 2.5), ("true", COLD_DELAY_CAP_S), ("true", 3.0), ("true", 2.5))
+# the cells where the release is information-starved; elsewhere (3-4x, or 200 cps) every row
+# returns within 2 s with chatter < 0.05 (chatter table above)
+TRADEOFF_CELLS = tuple(itertools.product((5.0, 20.0), (1.2, 1.5, 2.0)))
+
+
+def tradeoff_table() -> None:
+    """Worst return time and worst chatter over the starved cells, per estimate and cap."""
+    print("release trade-off, worst over b = 5, 20 cps x s/b = 1.2, 1.5, 2 (same spots as above);\n"
+          "hot rate: 'raw' running rate since the change point (before issue 15), 'estimated'\n"
+          "(shrunk by the prior of HOT_PRIOR_COUNTS counts at b: the default), 'true' (the cold\n"
+          "test told the true hot rate: fewest false colds at a given cap, but no quicker return)")
+    print(f"{'hot rate':>9} {'cap s':>6} {'worst back s':>12} {'(cell)':>9} {'worst chatter':>13} "
+          f"{'(cell)':>9}")
+    for kind, cap in TRADEOFF_ROWS:
+        back, chat = (0.0, ""), (0.0, "")
+        for b, c in TRADEOFF_CELLS:
+            seed = 3000 + 10 * BACKGROUNDS.index(b) + CONTRASTS.index(c)
+            r = chatter_cell(b, c, seed, cold_delay_cap_s=cap, hot_rate=kind)
+            cell = f"{b:g}/{c:g}x"
+            if r["back_s"] > back[0]:
+                back = (r["back_s"], cell)
+            if r["chatter"] > chat[0]:
+                chat = (r["chatter"], cell)
+        print(f"{kind:>9} {cap:6.2f} {back[0]:12.2f} {back[1]:>9} {chat[0]:13.3f} {chat[1]:>9}")
+    print("goals: back < 3 s and chatter < 0.1 in every cell")
 
 
 def throughput() -> tuple[float, float]:
@@ -346,6 +414,8 @@ def main() -> int:
                 f"{b:6.0f} {c:4.1f} {r['detected']:9.3f} {r['chatter']:8.3f} {r['hold']:12.3f} "
                 f"{r['back_s']:7.2f} {r['back_n']:7d} {r['not_back']:16d}"
             )
+    print()
+    tradeoff_table()
     print(f"\ntotal {time.time() - t_start:.0f} s")
     return 0
 

@@ -8,7 +8,8 @@ configured one, the price of the bank (higher thresholds) being shared so that t
 efficiency is the same at every ratio of the grid.
 
 Hot -> cold: once hot, the hot rate ``s`` is estimated from the counts since the winning chart's
-change point (the running estimate excludes the current frame), and a downward CUSUM
+change point (the running estimate excludes the current frame; shrunk towards b by a prior of
+HOT_PRIOR_COUNTS counts at b, see `HotDetector._hot_rate_cps`), and a downward CUSUM
 ``V = max(0, V + x ln(b/s) + (s - b) live)`` says "cold" at ``V >= h_c(s/b)``; the onset bank then
 restarts at 0. ``h_c`` trades a quick return against false "cold" inside a hot spot (which turn
 into chatter when the onset bank finds the spot again) - see `cold_threshold` and docs/detection.md.
@@ -30,7 +31,8 @@ LOG_RATIOS = np.log(RATIOS)
 BACKGROUND_FLOOR_CPS = 0.01  # background clamp: ln(s/b) needs b > 0 (1 count per 100 s)
 SD_INFLATION = 1.0  # a measured background b +- sd is used as b + SD_INFLATION * sd
 COLD_FALSE_S = 600.0  # cold decision: false "cold" inside a hot spot about this rarely ...
-COLD_DELAY_CAP_S = 4.0  # ... unless its (Wald) mean delay would exceed this
+COLD_DELAY_CAP_S = 3.3  # ... unless its (Wald) mean delay would exceed this
+HOT_PRIOR_COUNTS = 15.0  # the cold test's hot-rate estimate carries this many counts at b
 BLOCK = 65_536  # running sums are re-based every BLOCK frames (global frame count)
 FIRST_WINDOW = 256  # frames computed at once right after a hot <-> cold transition
 
@@ -64,14 +66,18 @@ def bank_thresholds(background_cps: float, frame_period_s: float, interval_s: fl
     return h + extra
 
 
-def cold_threshold(ratio: np.ndarray, background_cps: float) -> np.ndarray:
+def cold_threshold(
+    ratio: np.ndarray, background_cps: float, delay_cap_s: float = COLD_DELAY_CAP_S
+) -> np.ndarray:
     """Threshold of the downward CUSUM for an estimated hot/background ratio (vectorised).
 
     With I0 = b (r - 1 - ln r) (information per s once back at b) and I1 = b (r ln r - r + 1)
     (per s while still at the hot rate s = r b), Wald's approximations give the mean cold delay
     (h + e^-h - 1)/I0 and the mean interval between false "cold" inside the hot spot
     (e^h - h - 1)/I1. h_c is the h whose false-cold interval is COLD_FALSE_S, unless that makes
-    the delay longer than COLD_DELAY_CAP_S (then the h with that delay).
+    the delay longer than delay_cap_s (then the h with that delay). A lower cap returns sooner
+    and says "cold" inside a hot spot more often (chatter): benchmarks/bench_detection.py prints
+    the trade-off.
     """
     r = np.maximum(ratio, RATIOS[0])
     lr = np.log(r)
@@ -81,8 +87,11 @@ def cold_threshold(ratio: np.ndarray, background_cps: float) -> np.ndarray:
     h_rel = np.log1p(q)  # fixed point of e^h = 1 + h + q, monotone from below
     for _ in range(8):
         h_rel = np.log1p(q + h_rel)
-    y = COLD_DELAY_CAP_S * i0
-    h_cap = y + 1.0  # Newton on h + e^-h - 1 = y from the right (convex: monotone convergence)
+    y = delay_cap_s * i0
+    # Newton on h + e^-h - 1 = y from the right (convex: monotone convergence). The root lies
+    # below y + 1 and, for small y (short caps, low rates), below sqrt(2 y) + y (since
+    # h + e^-h - 1 >= h^2/2 - h^3/6); starting there takes 8 steps to ~1e-9 for y >= 1e-6.
+    h_cap = np.minimum(y + 1.0, np.sqrt(2.0 * y) + y)
     for _ in range(8):
         e = np.exp(-h_cap)
         h_cap = h_cap - (h_cap + e - 1.0 - y) / np.maximum(1.0 - e, 1e-12)
@@ -98,6 +107,7 @@ class HotDetector:
         false_alarm_interval_s: float = 600.0,
         background_sd_cps: float = 0.0,
         frame_period_s: float | None = None,
+        cold_delay_cap_s: float = COLD_DELAY_CAP_S,
     ) -> None:
         if not np.isfinite(background_cps) or background_cps < 0:
             raise ValueError(f"background_cps must be finite and >= 0, got {background_cps}")
@@ -107,6 +117,9 @@ class HotDetector:
             raise ValueError(f"background_sd_cps must be finite and >= 0, got {background_sd_cps}")
         if frame_period_s is not None and not (np.isfinite(frame_period_s) and frame_period_s > 0):
             raise ValueError(f"frame_period_s must be > 0 or None, got {frame_period_s}")
+        if not (np.isfinite(cold_delay_cap_s) and cold_delay_cap_s > 0):
+            raise ValueError(f"cold_delay_cap_s must be > 0, got {cold_delay_cap_s}")
+        self.cold_delay_cap_s = float(cold_delay_cap_s)
         self.background_cps = float(background_cps)
         self.false_alarm_interval_s = float(false_alarm_interval_s)
         self.background_sd_cps = float(background_sd_cps)
@@ -249,6 +262,21 @@ class HotDetector:
         self._rebase_if_due()
         return pos + stop + 1
 
+    def _hot_rate_cps(self, hot_counts: np.ndarray, hot_live_s: np.ndarray) -> np.ndarray:
+        """Hot-rate estimate the cold test uses, from the n counts in live time t since the change
+        point (before each frame): s = (n s_hat + n0 b) / (n + n0) with s_hat = n / t and
+        n0 = HOT_PRIOR_COUNTS, i.e. s_hat with its excess over b shrunk by n / (n + n0); floored
+        at the bank's smallest ratio. Right after the onset s_hat is few counts and biased high
+        (the onset is declared on a high fluctuation), and an s above the true hot rate makes the
+        downward CUSUM drift up inside the spot (false "cold", then chatter); the shrinkage
+        fades as counts accrue. (A benchmark overrides this with the true rate.)"""
+        b = self.reference_cps
+        n = np.maximum(hot_counts, 0.0)
+        live = np.where(hot_live_s > 0, hot_live_s, 1.0)
+        s_hat = np.where(hot_live_s > 0, n / live, RATIOS[-1] * b)
+        s = b + (s_hat - b) * n / (n + HOT_PRIOR_COUNTS)
+        return np.maximum(s, RATIOS[0] * b)
+
     def _run_hot(self, x: np.ndarray, lv: np.ndarray, pos: int, end: int, out: np.ndarray) -> int:
         xs, ls = x[pos:end], lv[pos:end]
         cum_c, cum_l = self._cums(xs, ls)
@@ -258,15 +286,12 @@ class HotDetector:
         prev_l = np.empty(xs.size)
         prev_c[0], prev_l[0] = self._cum_counts, self._cum_live
         prev_c[1:], prev_l[1:] = cum_c[:-1], cum_l[:-1]
-        hot_c = prev_c - self._hot_counts0
-        hot_l = prev_l - self._hot_live0
-        s = np.where(hot_l > 0, hot_c / np.where(hot_l > 0, hot_l, 1.0), RATIOS[-1] * b)
-        s = np.maximum(s, RATIOS[0] * b)
+        s = self._hot_rate_cps(prev_c - self._hot_counts0, prev_l - self._hot_live0)
         z = xs * np.log(b / s) + (s - b) * ls
         z[0] += self._cs
         cs = np.cumsum(z)
         cm = np.minimum(np.minimum.accumulate(cs), self._cm)
-        hit = np.flatnonzero(cs - cm >= cold_threshold(s / b, b))
+        hit = np.flatnonzero(cs - cm >= cold_threshold(s / b, b, self.cold_delay_cap_s))
         n = xs.size
         stop = int(hit[0]) if hit.size else n - 1
         out[pos : pos + stop] = True

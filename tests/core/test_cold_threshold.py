@@ -46,9 +46,11 @@ def test_cold_threshold_known_regimes() -> None:
     # b = 1000 cps, r = 2: I1 = 1000 (2 ln 2 - 1) = 386.3 /s, so e^h - h - 1 = 600 x 386.3 gives
     # h = 12.3536 (false-cold interval binding; the delay is then 12.35/I0 = 0.04 s, far below 4 s).
     # b = 0.1 cps, r = 2: I0 = 0.1 (1 - ln 2) = 0.0307 /s, h + e^-h - 1 = 4 x 0.0307 gives
-    # h = 0.5400 (delay binding).
-    np.testing.assert_allclose(cold_threshold(np.array([2.0]), 1000.0), [12.353587], rtol=1e-6)
-    np.testing.assert_allclose(cold_threshold(np.array([2.0]), 0.1), [0.539983], rtol=1e-5)
+    # h = 0.5400 (delay binding). The delay cap is given explicitly (4 s), so that the worked
+    # figures do not depend on the default COLD_DELAY_CAP_S.
+    np.testing.assert_allclose(cold_threshold(np.array([2.0]), 1000.0, 4.0), [12.353587],
+                               rtol=1e-6)
+    np.testing.assert_allclose(cold_threshold(np.array([2.0]), 0.1, 4.0), [0.539983], rtol=1e-5)
     # below the grid's smallest ratio the ratio is taken as 1.2
     np.testing.assert_array_equal(cold_threshold(np.array([1.0, 1.2]), 5.0)[0],
                                   cold_threshold(np.array([1.2]), 5.0)[0])
