@@ -237,6 +237,10 @@ class AudioFeedback:
 
 
 def _significant(reading: Reading, squelch_z: float) -> bool:
+    """Opens the squelch. With no background set there is nothing to squelch against: the sound
+    follows the gross rate (open), never silently off."""
+    if not reading.background_set:
+        return True
     z = reading.z
     return bool(reading.hot) or (isinstance(z, int | float) and math.isfinite(z) and z >= squelch_z)
 

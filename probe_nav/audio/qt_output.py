@@ -5,17 +5,25 @@ readData renders the next samples from AudioFeedback, so the sound is made when 
 Without an audio device, without QtMultimedia's libraries (it links libpulse.so.0), or when the sink
 fails, `available` is False, `status_text` says so, `reason` says why, and one line is logged;
 the caller keeps working without sound.
+
+`start_audio` is the one start-up of the console (gui/audio_bridge.py) and `monitor --audio`:
+synthesiser, Qt application and output, with every way of failing reduced to one reason line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QIODevice, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QIODevice, QObject, QTimer, qInstallMessageHandler
 
 from probe_nav.audio.feedback import AudioFeedback
+from probe_nav.audio.nosound import log_no_sound
+from probe_nav.audio.settings import AudioSettings
 from probe_nav.audio.underrun import UnderrunMeter
 from probe_nav.drivers.ratelimit import RateLimitedLog
 from probe_nav.qt_app import ensure_qt_app
@@ -40,13 +48,30 @@ NO_DEVICE = "NO AUDIO DEVICE"
 WATCH_MS = 200  # how often the sink's state is checked for errors
 
 
+@contextlib.contextmanager
+def qt_messages_logged() -> Iterator[None]:
+    """While Qt's sound back-end starts, its own messages (e.g. "PulseAudioService:
+    pa_context_connect() failed" without a sound server) go to the debug log, not to stderr:
+    the reason for no sound is said once, by log_no_sound. The previous handler is restored."""
+
+    def to_log(mode: object, context: object, message: str) -> None:
+        log.debug("Qt (%s): %s", getattr(context, "category", "?"), message)
+
+    previous = qInstallMessageHandler(to_log)
+    try:
+        yield
+    finally:
+        qInstallMessageHandler(previous)
+
+
 def list_output_devices() -> list[str]:
     """Descriptions of the audio outputs Qt sees (the default first); none without
     QtMultimedia."""
     if MULTIMEDIA_ERROR is not None:
         return []
     ensure_qt_app(headless=True)
-    devices = QMediaDevices.audioOutputs()
+    with qt_messages_logged():
+        devices = QMediaDevices.audioOutputs()
     devices = sorted(devices, key=lambda d: not d.isDefault())
     return [d.description() for d in devices]
 
@@ -88,6 +113,20 @@ class FeedbackStream(QIODevice):
         self._underrun_log = RateLimitedLog(log)
 
     def readData(self, maxlen: int) -> bytes:
+        """Qt pulls the next samples. Never raises: an exception cannot cross back into Qt (it is
+        printed as a traceback and lost), so a failure is logged and plays silence, and a Ctrl-C
+        that lands here (a handler raising KeyboardInterrupt) ends the event loop instead."""
+        try:
+            return self._render(maxlen)
+        except KeyboardInterrupt:
+            log.info("interrupted during the audio callback: ending the event loop")
+            QCoreApplication.quit()
+        except Exception as exc:
+            self._underrun_log.log(logging.ERROR, "render", "audio callback failed (%s: %s); "
+                                   "playing silence", type(exc).__name__, exc)
+        return bytes(max(0, int(maxlen)) // (2 * self.channels) * 2 * self.channels)
+
+    def _render(self, maxlen: int) -> bytes:
         frame_bytes = 2 * self.channels
         n = int(maxlen) // frame_bytes
         if n <= 0:
@@ -253,6 +292,75 @@ class QtAudioOutput:
         self._reason = reason
         self._available = False
         if not self._logged:
-            log.warning("no audio output available: %s; running without sound", reason)
+            log_no_sound(reason)
             self._logged = True
         return False
+
+
+@dataclass
+class AudioStart:
+    """What the audio start-up gives: the synthesiser (always: it also drives the monitor's tone
+    figures), the output while it plays (None when there is none), why not, and whether a Qt
+    application runs (without one there is no event loop to pull sound)."""
+
+    feedback: AudioFeedback
+    output: QtAudioOutput | None
+    failed_reason: str = ""  # why the start-up gave no output ("" when it did)
+    failed_status: str = NO_DEVICE  # the status line when it gave no output
+    qt_running: bool = True
+
+    @property
+    def available(self) -> bool:
+        """True while sound plays (False if the output failed after starting)."""
+        return self.output is not None and self.output.available
+
+    @property
+    def reason(self) -> str:
+        """Why there is no sound, as one line without the state's name ("" while it plays)."""
+        if self.output is not None:
+            return self.output.reason
+        return self.failed_reason
+
+    @property
+    def status_text(self) -> str:
+        """The device's description while playing, else the state (NO AUDIO DEVICE ...)."""
+        return self.output.status_text if self.output is not None else self.failed_status
+
+    @property
+    def underruns(self) -> int:
+        """Gaps the listener heard (0 without an output)."""
+        return self.output.underruns if self.output is not None else 0
+
+    def stop(self) -> None:
+        """Stop the sound and release the device (nothing to do without an output)."""
+        if self.output is not None:
+            self.output.stop()
+
+
+def start_audio(settings: AudioSettings | None = None, *, device: str | None = None,
+                seed: int = 0, buffer_ms: float = 40.0) -> AudioStart:
+    """Start the sound: a Qt application (headless if there is no display), then the output on
+    `device` (None: the default). Never raises for a missing library, Qt platform or device:
+    that is one logged line and an AudioStart without output, and the caller runs on."""
+    feedback = AudioFeedback(settings, seed=seed)
+    try:
+        ensure_qt_app(headless=True)
+    except (ImportError, RuntimeError) as exc:  # e.g. libGL or libEGL missing: no Qt at all
+        return _silent(feedback, f"Qt cannot start ({exc})", qt_running=False)
+    output = QtAudioOutput(feedback, device=device, buffer_ms=buffer_ms)
+    try:
+        with qt_messages_logged():
+            started = output.start()  # logs its own one line when it fails
+    except Exception as exc:  # a broken sound stack must not stop the program
+        output.stop()
+        return _silent(feedback, f"the sound output failed ({exc})")
+    if started:
+        return AudioStart(feedback, output)
+    status, reason = output.status_text, output.reason
+    output.stop()
+    return AudioStart(feedback, None, reason, status)
+
+
+def _silent(feedback: AudioFeedback, reason: str, *, qt_running: bool = True) -> AudioStart:
+    log_no_sound(reason)
+    return AudioStart(feedback, None, reason, NO_DEVICE, qt_running)

@@ -3,16 +3,23 @@
 The directory is probe_nav.storage.paths.user_config_dir() (`PROBE_NAV_CONFIG_DIR` overrides it,
 for tests and portable installs). A settings file that cannot be read, or a value of the wrong
 type, falls back to the default for that value: the console always starts.
+
+Mute is deliberately not remembered: every launch starts with the sound on, so the sound is never
+off without anyone having pressed M in this session (an old file's "muted" is read and ignored).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 CONFIG_ENV = "PROBE_NAV_CONFIG_DIR"
 SETTINGS_FILE = "gui.json"
+NOT_PERSISTED = ("muted",)  # older versions wrote these; read without error and ignored
+
+log = logging.getLogger(__name__)
 
 
 def config_dir() -> Path:
@@ -31,8 +38,7 @@ class GuiSettings:
     timed_preset_s: float = 10.0
     background_s: float = 10.0
     audio_mode: str = "pitch"  # 'pitch' | 'clicks' | 'squelch'
-    volume: float = 0.7  # 0..1
-    muted: bool = False
+    volume: float = 0.7  # 0..1 (mute is not a setting: each launch starts unmuted)
     procedure: str = "sln-breast"  # probe_nav.cases.PROCEDURES: the rules the case panel applies
     scenario: str = "sln-scan"
     show_map: bool = True
@@ -62,6 +68,10 @@ def load_settings(path: Path | None = None) -> tuple[GuiSettings, list[str]]:
         return GuiSettings(), [f"{path}: unreadable, defaults used ({exc})"]
     if not isinstance(raw, dict):
         return GuiSettings(), [f"{path}: not a JSON object, defaults used"]
+    for name in NOT_PERSISTED:
+        if name in raw:
+            log.info("%s: %s=%r ignored: the console always starts with the sound on",
+                     path, name, raw[name])
     defaults = GuiSettings()
     values: dict[str, object] = {}
     for f in fields(GuiSettings):

@@ -172,3 +172,23 @@ def test_mute_does_not_silence_alarms() -> None:
     fb.update(None, DISCONNECTED)
     x = fb.render(FS // 5)
     assert np.abs(x).max() > 0.1  # alarm_min_volume
+
+
+@pytest.mark.parametrize("alarm", [NO_SIGNAL, OVER_RANGE, LOW_BATTERY])
+def test_muted_every_alarm_still_sounds_and_the_count_tone_does_not(alarm: str) -> None:
+    """Mute (and volume 0) silence the count feedback only: each alarm is heard at
+    alarm_min_volume, on its own fundamental."""
+    fb = AudioFeedback(AudioSettings(muted=True, volume=0.0))
+    fb.update(reading(300.0), CONNECTED, counts=15, live_s=0.05)
+    assert np.abs(fb.render(FS // 5)).max() == 0.0  # muted: the count tone is silent
+    if alarm == NO_SIGNAL:
+        fb.update(None, DISCONNECTED)
+    else:
+        fb.update(reading(1e6, over_range=alarm == OVER_RANGE), CONNECTED, counts=15,
+                  live_s=0.05, battery_low=alarm == LOW_BATTERY)
+    x = fb.render(int(PATTERNS[alarm].pulse_s * FS))  # the first pulse of the burst
+    assert fb.alarm_sounding == alarm
+    # the pulse peaks at ALARM_LEVEL 0.5 x alarm_min_volume 0.5 x the waveform's peak (> 0.5)
+    assert np.abs(x).max() > 0.1
+    assert band_energy(x, 0.9 * PATTERNS[alarm].fundamental_hz,
+                       1.1 * PATTERNS[alarm].fundamental_hz) > 0.2 * band_energy(x, 20, 20000)

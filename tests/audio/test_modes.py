@@ -36,6 +36,20 @@ def test_squelch_is_silent_below_significance_then_sounds_the_pitch() -> None:
     assert fb2.tone_target_hz is not None
 
 
+def test_squelch_stays_open_while_no_background_is_set() -> None:
+    """No background, no significance to squelch on: the sound follows the gross rate (a closed
+    squelch would be sound silently off)."""
+    from probe_nav.core.pipeline import Reading
+
+    nan = float("nan")
+    fb = AudioFeedback(AudioSettings(mode="squelch", squelch_z=3.0))
+    fb.update(Reading(0.0, 12.0, 1.0, nan, nan, nan, nan, nan, False, False), CONNECTED,
+              counts=1, live_s=0.05)
+    fb.render(FRAME)
+    x = np.concatenate([fb.render(FRAME) for _ in range(4)])
+    assert abs(dominant_hz(x) / rate_to_pitch_hz(12.0) - 1) < 0.01
+
+
 def test_squelch_closes_after_its_hold_time() -> None:
     fb = AudioFeedback(AudioSettings(mode="squelch"))
     fb.update(reading(40.0, z=5.0), CONNECTED)
