@@ -1,8 +1,11 @@
 """`probe-nav demo`: the surgeon's console in training mode on the built-in simulator.
 
-Without a display it says so in one line and runs the terminal monitor instead (also with
-`--terminal`); `--screenshot FILE.png` renders the console offscreen after `--after` simulated
-seconds and exits (docs/gui.md).
+Without a display (or when Qt cannot open one) it says why in one line and runs the terminal
+monitor instead (also with `--terminal`); `--console` insists on the console (also on a platform
+that shows no window, e.g. QT_QPA_PLATFORM=offscreen; exit 2 where Qt cannot start);
+`--screenshot FILE.png` renders the console offscreen after `--after` simulated seconds and exits
+(docs/gui.md). Ctrl-C / SIGTERM close the console (exit 130 / 143) with its session recording
+finished.
 """
 
 from __future__ import annotations
@@ -23,13 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"scenario to play (default: the last one chosen, else {DEFAULT_SCENARIO})")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--terminal", action="store_true", help="the terminal monitor, not the GUI")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--terminal", action="store_true", help="the terminal monitor, not the GUI")
+    where.add_argument("--console", action="store_true",
+                       help="the console even on a platform that shows no window (e.g. "
+                       "QT_QPA_PLATFORM=offscreen), never the terminal monitor")
     p.add_argument("--screenshot", metavar="FILE.png",
                    help="render the console offscreen to FILE.png and exit")
     p.add_argument("--after", type=float, default=20.0, metavar="S",
                    help="simulated seconds of scanning before the screenshot (default 20)")
     p.add_argument("--view", choices=VIEWS, default="training",
-                   help="screenshot of the training view (default) or the main view only")
+                   help="the training view (default) or the main view only (the console and "
+                   "--screenshot)")
     p.add_argument("--speed", type=float, default=4.0, metavar="X",
                    help="simulated seconds per second while waiting for a screenshot")
     p.set_defaults(func=run)
@@ -46,7 +54,7 @@ def _check_scenario(name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """GUI, screenshot or terminal monitor."""
-    from probe_nav.qt_app import display_available
+    from probe_nav.qt_app import display_problem
 
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")
@@ -56,15 +64,25 @@ def run(args: argparse.Namespace) -> int:
         return _screenshot(args)
     if args.terminal:
         return _terminal(args)
-    if not display_available():
-        print("probe-nav demo: no display available (neither DISPLAY nor WAYLAND_DISPLAY is set), "
-              "so the console cannot open; running the terminal monitor instead "
-              "(--terminal selects it directly, --screenshot FILE.png renders the console "
-              "offscreen)", file=sys.stderr, flush=True)
-        return _terminal(args)
-    from probe_nav.gui.app import run_training
+    from probe_nav.gui.stops import StopSignals
 
-    return run_training(args.scenario, args.seed, args.duration)
+    stops = StopSignals().install()  # before Qt is imported (gui/stops.py says why)
+    try:
+        problem = display_problem(headless_ok=args.console)  # before Qt can abort the process
+        if problem is None:
+            from probe_nav.gui.app import run_training
+
+            return run_training(args.scenario, args.seed, args.duration, args.view, stops)
+    finally:
+        stops.restore()
+    if stops.exit_status is not None:  # stopped while the display was being checked
+        return stops.exit_status
+    if args.console:
+        raise UserError(f"the console cannot open: {problem}")
+    print(f"probe-nav demo: no display available ({problem}), so the console cannot open; "
+          "running the terminal monitor instead (--terminal selects it directly, "
+          "--screenshot FILE.png renders the console offscreen)", file=sys.stderr, flush=True)
+    return _terminal(args)
 
 
 def _screenshot(args: argparse.Namespace) -> int:

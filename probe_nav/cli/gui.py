@@ -1,6 +1,9 @@
 """`probe-nav gui --device URL [--protocol P]`: the surgeon's console on a real probe.
 
-Without a display it says so in one line and runs the terminal monitor on the same device.
+Without a display (or when Qt cannot open one) it says why in one line and runs the terminal
+monitor on the same device; `--console` insists on the console (also on a platform that shows
+no window, e.g. QT_QPA_PLATFORM=offscreen; exit 2 where Qt cannot start).
+Ctrl-C / SIGTERM close the console (exit 130 / 143) with its session recording finished.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", default="probelink",
                    help="device protocol (default probelink; 'auto' asks the device)")
     p.add_argument("--duration", type=float, metavar="S", help="close after S seconds")
+    p.add_argument("--console", action="store_true",
+                   help="the console even on a platform that shows no window (e.g. "
+                   "QT_QPA_PLATFORM=offscreen), never the terminal monitor")
     p.set_defaults(func=run)
 
 
@@ -26,24 +32,34 @@ def run(args: argparse.Namespace) -> int:
     """Open the device and show the console until the window closes."""
     from probe_nav.drivers.errors import DriverError
     from probe_nav.drivers.registry import open_device
-    from probe_nav.qt_app import display_available
+    from probe_nav.qt_app import display_problem
 
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")
-    if not display_available():
-        print("probe-nav gui: no display available (neither DISPLAY nor WAYLAND_DISPLAY is set); "
-              "running the terminal monitor on the device instead", file=sys.stderr, flush=True)
-        from probe_nav.cli.main import build_parser
+    from probe_nav.gui.stops import StopSignals
 
-        argv = ["monitor", "--device", args.device, "--protocol", args.protocol]
-        if args.duration is not None:
-            argv += ["--duration", str(args.duration)]
-        monitor_args = build_parser().parse_args(argv)
-        return monitor_args.func(monitor_args)
+    stops = StopSignals().install()  # before Qt is imported (gui/stops.py says why)
     try:
-        open_device(args.device, args.protocol)  # unknown protocol -> one line, exit 2
-        from probe_nav.gui.app import run_device
+        problem = display_problem(headless_ok=args.console)  # before Qt can abort the process
+        if problem is None:
+            open_device(args.device, args.protocol)  # unknown protocol -> one line, exit 2
+            from probe_nav.gui.app import run_device
 
-        return run_device(args.device, args.protocol, args.duration)
+            return run_device(args.device, args.protocol, args.duration, stops)
     except DriverError as exc:
         raise UserError(str(exc)) from None
+    finally:
+        stops.restore()
+    if stops.exit_status is not None:  # stopped while the display was being checked
+        return stops.exit_status
+    if args.console:
+        raise UserError(f"the console cannot open: {problem}")
+    print(f"probe-nav gui: no display available ({problem}); running the terminal monitor on "
+          "the device instead", file=sys.stderr, flush=True)
+    from probe_nav.cli.main import build_parser
+
+    argv = ["monitor", "--device", args.device, "--protocol", args.protocol]
+    if args.duration is not None:
+        argv += ["--duration", str(args.duration)]
+    monitor_args = build_parser().parse_args(argv)
+    return monitor_args.func(monitor_args)

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (and SIGINT) end a run as cleanly as Ctrl-C does."""
+    """SIGTERM (and SIGINT) end a run as cleanly as Ctrl-C does. (The console replaces this with
+    handlers that raise nothing, before Qt is imported: probe_nav/gui/stops.py.)"""
     raise KeyboardInterrupt
 
 
