@@ -148,6 +148,12 @@ class ControlPanel(QWidget):
         grid.addLayout(row, 1, 0, 1, 3)
         layout.addWidget(box)
         layout.addStretch(1)
+        self._layout = layout
+
+    def set_compact(self, compact: bool) -> None:
+        """Tighter spacing on small screens (the style sheet sets the button heights)."""
+        self._layout.setSpacing(4 if compact else 8)
+        self.volume.setMinimumHeight(36 if compact else 48)
 
     # ------------------------------------------------------------ state from the window
 

@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -23,6 +24,20 @@ from probe_nav.gui import style
 from probe_nav.gui.training_sim import MapBounds, TrainingSim
 
 HEIGHT_RANGE_MM = (-30.0, 100.0)  # negative: pressed into a wound cavity
+ROOMY_MAP_PX, COMPACT_MAP_PX = 320, 200  # the map's smallest side at the two densities
+
+
+def _overlap(a: QRectF, b: QRectF) -> float:
+    """Area two rectangles share."""
+    shared = a.intersected(b)
+    return max(0.0, shared.width()) * max(0.0, shared.height())
+
+
+def _clamped(box: QRectF, area: QRectF) -> QRectF:
+    """The box moved (not resized) to lie inside the area as far as it can."""
+    x = min(max(box.left(), area.left()), area.right() - box.width())
+    y = min(max(box.top(), area.top()), area.bottom() - box.height())
+    return QRectF(max(x, area.left()), max(y, area.top()), box.width(), box.height())
 
 
 class TopView(QWidget):
@@ -33,7 +48,7 @@ class TopView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(360, 360)
+        self.setMinimumSize(ROOMY_MAP_PX, ROOMY_MAP_PX)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.bounds = MapBounds(-100, 100, -100, 100)
         self.sources: list[tuple[str, tuple[float, float, float], float]] = []
@@ -42,6 +57,10 @@ class TopView(QWidget):
         self.show_map = True
         self.height_mm = 0.0
         self.setMouseTracking(False)
+        self._marks_key: object = None
+        self._marks: list[tuple[QPointF, float, QRectF, str, QColor]] = []
+        self._source_pen = QPen(QColor(style.HOT), 1)
+        self._text_colour = QColor(style.TEXT)
 
     # ------------------------------------------------------------ mm <-> pixels
 
@@ -107,16 +126,74 @@ class TopView(QWidget):
         self._paint_probe(painter)
         painter.end()
 
-    def _paint_sources(self, painter: QPainter) -> None:
+    def _source_marks(self) -> list[tuple[QPointF, float, QRectF, str, QColor]]:
+        """(centre, radius, label box, label, fill) of every source; label boxes are placed
+        so that no two overlap and none covers a source or leaves the map (first free spot of
+        right, left, above, below, the diagonals, then further above or below, each also slid
+        into the map; greedy, largest source first; when no spot is free, the least covered)."""
+        key = (self.width(), self.height(), self.bounds, tuple(self.sources),
+               self.font().toString())
+        if key == self._marks_key:
+            return self._marks
+        metrics = self.fontMetrics()
+        area = self._area()
+        bounds = QRectF(self.rect())
+        marks = []
         for name, (x, y, z), activity_mbq in self.sources:
             radius = 4.0 + 4.0 * max(0.0, math.log10(max(activity_mbq, 1e-6) * 1e3 + 1.0))
             shade = max(60, 255 - int(2.5 * abs(z)))  # deeper = darker
-            painter.setPen(QPen(QColor(style.HOT), 1))
-            painter.setBrush(QColor(shade, int(shade * 0.43), 0, 200))
-            centre = self.to_px(x, y)
+            text = f"{name} ({abs(z):.0f} mm)"
+            marks.append((self.to_px(x, y), radius, text, QColor(shade, int(shade * 0.43), 0, 200),
+                          activity_mbq))
+        taken = [QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r) for c, r, *_ in marks]
+        placed: dict[int, QRectF] = {}
+        for i in sorted(range(len(marks)), key=lambda i: -marks[i][4]):
+            centre, radius, text, _, _ = marks[i]
+            w, h = metrics.horizontalAdvance(text) + 4, metrics.height()
+            gap = radius + 3
+            spots = [(gap, -h / 2), (-gap - w, -h / 2), (-w / 2, -gap - h), (-w / 2, gap),
+                     (gap, -gap - h), (-gap - w, -gap - h), (gap, gap), (-gap - w, gap)]
+            for step in (1, 2, 3):  # then further up or down, in line with the source
+                spots += [(-w / 2, -gap - (step + 1) * h), (-w / 2, gap + step * h),
+                          (0, -gap - (step + 1) * h), (-w, gap + step * h)]
+            boxes = [QRectF(centre.x() + dx, centre.y() + dy, w, h) for dx, dy in spots]
+            boxes += [_clamped(box, area) for box in boxes]  # the same, slid into the map
+            best, best_cost = None, math.inf
+            for box in boxes:
+                # covering another label or a source is worse than leaving the map a little
+                cost = 10 * sum(_overlap(box, other) for other in (*taken, *placed.values())
+                                if other is not taken[i])
+                cost += w * h - _overlap(box, area)
+                cost += 100 * (w * h - _overlap(box, bounds))  # cut off by the widget's edge
+                if cost < best_cost:
+                    best, best_cost = box, cost
+                if cost == 0:
+                    break
+            placed[i] = best if best is not None else QRectF()
+        self._marks = [(c, r, placed[i], text, fill)
+                       for i, (c, r, text, fill, _) in enumerate(marks)]
+        self._marks_key = key
+        return self._marks
+
+    def label_rects(self) -> list[QRectF]:
+        """Where the source labels go (tests: they never overlap)."""
+        return [box for _, _, box, _, _ in self._source_marks()]
+
+    def _paint_sources(self, painter: QPainter) -> None:
+        marks = self._source_marks()
+        painter.setPen(self._source_pen)
+        for centre, radius, _, _, fill in marks:
+            painter.setBrush(fill)
             painter.drawEllipse(centre, radius, radius)
-            painter.setPen(QColor(style.TEXT))
-            painter.drawText(centre + QPointF(radius + 3, 4), f"{name} ({abs(z):.0f} mm)")
+        painter.setPen(self._text_colour)
+        for _, _, box, text, _ in marks:
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                             text)
+
+    def set_compact(self, compact: bool) -> None:
+        """A smaller minimum map on small screens."""
+        side = COMPACT_MAP_PX if compact else ROOMY_MAP_PX
+        self.setMinimumSize(side, side)
 
     def _paint_probe(self, painter: QPainter) -> None:
         x, y, _ = self.probe_mm
@@ -146,6 +223,9 @@ class TrainingPanel(QWidget):
         self.view = TopView(self)
         self.scenario = QComboBox(self)
         self.scenario.addItems(scenarios)
+        self.scenario.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.scenario.setMinimumContentsLength(12)
         self.scenario.currentTextChanged.connect(self.scenario_chosen.emit)
         self.map_button = QPushButton("Hide map (H)", self)
         self.map_button.setCheckable(True)
@@ -157,14 +237,18 @@ class TrainingPanel(QWidget):
         self.azimuth = QSlider(Qt.Orientation.Horizontal, self)
         self.azimuth.setRange(0, 359)
         self.pose_label = QLabel("", self)
-        self.pose_label.setStyleSheet("font-size: 12pt; color: #9fb3c8;")
+        self.pose_label.setStyleSheet(f"font-size: 11pt; color: {style.MUTED_TEXT};")
+        self.pose_label.setWordWrap(True)
+        self.pose_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for w in (self.map_button, self.scan_button, self.tilt, self.azimuth):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         grid = QGridLayout()
         grid.addWidget(QLabel("Scenario", self), 0, 0)
         grid.addWidget(self.scenario, 0, 1, 1, 2)
-        grid.addWidget(self.map_button, 1, 1)
-        grid.addWidget(self.scan_button, 1, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.map_button)
+        buttons.addWidget(self.scan_button)
+        grid.addLayout(buttons, 1, 0, 1, 3)
         grid.addWidget(QLabel("Tilt", self), 2, 0)
         grid.addWidget(self.tilt, 2, 1, 1, 2)
         grid.addWidget(QLabel("Towards", self), 3, 0)
@@ -179,6 +263,10 @@ class TrainingPanel(QWidget):
         self.view.height_changed.connect(lambda _h: self._hold_at(*self.view.probe_mm[:2]))
         self.tilt.valueChanged.connect(lambda _v: self._hold_here())
         self.azimuth.valueChanged.connect(lambda _v: self._hold_here())
+
+    def set_compact(self, compact: bool) -> None:
+        """Smaller map minimum on small screens."""
+        self.view.set_compact(compact)
 
     def attach(self, sim: TrainingSim) -> None:
         """Show and drive this simulation."""

@@ -120,7 +120,7 @@ def test_keyboard_shortcuts_drive_the_controls(console_sim, qtbot):
     window.shortcuts["H"].activated.emit()
     assert not window.training.view.show_map
     window.shortcuts["M"].activated.emit()
-    assert window.settings.muted and window.controls.mute_button.isChecked()
+    assert window.muted and window.controls.mute_button.isChecked()
     cleared = []
     window.session.clear_over_range = lambda: cleared.append(True)  # the latch's own tests: core
     window.shortcuts["O"].activated.emit()

@@ -67,7 +67,10 @@ def test_repainting_the_console_does_not_drop_references_to_none(make_sim, make_
     """The console's own paint path (pyqtgraph trend, gauge, readout) on the live simulator.
 
     One grab paints every widget once, hundreds of QPainter calls; 40 grabs are well over
-    CALLS calls, so the same CALLS / 100 bound applies."""
+    CALLS calls, so the defect would lose well over CALLS references. Here the bound is
+    CALLS / 10: the live simulator's reader thread keeps creating and freeing frames and events
+    (each holding references to None) while the grabs run, which moved the count by up to ~60
+    on a loaded machine; a factor of 10 still separates that from the defect."""
     window = make_console(make_sim())
     qtbot.waitUntil(lambda: shown_rate(window) is not None, timeout=10_000)
     for _ in range(5):
@@ -76,4 +79,4 @@ def test_repainting_the_console_does_not_drop_references_to_none(make_sim, make_
     for _ in range(40):
         window.grab()
     after = none_refs()
-    assert before - after < CALLS / 100, f"{before - after} references to None lost in 40 repaints"
+    assert before - after < CALLS / 10, f"{before - after} references to None lost in 40 repaints"
