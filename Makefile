@@ -18,7 +18,7 @@ ifeq (test-repeat,$(firstword $(MAKECMDGOALS)))
   $(eval $(word 2,$(MAKECMDGOALS)):;@:)
 endif
 
-.PHONY: demo test test-repeat lint typecheck bench screenshots mutate upgrade system-deps clean \
+.PHONY: demo test test-repeat lint typecheck bench screenshots soak mutate upgrade system-deps clean \
         venv venv-test
 
 $(VENV)/.stamp-run: pyproject.toml $(CONSTRAINTS)
@@ -70,6 +70,13 @@ typecheck: venv-test
 bench: venv-test
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+## soak: the virtual operation (tests/e2e/test_virtual_operation.py) on Xvfb with sound, then
+## the console kept scanning and painting for SOAK_S seconds (default 600); RSS must stay flat
+SOAK_S ?= 600
+soak: venv-test system-deps
+	PROBE_NAV_SOAK_S=$(SOAK_S) $(PY) -m pytest -p no:cacheprovider --timeout 0 \
+	    -q tests/e2e/test_virtual_operation.py
+
 ## mutate: mutation testing of probe_nav/core (not part of `make test`); prints the kill rate
 mutate: venv-test
 	$(PY) tools/mutate.py
@@ -90,10 +97,18 @@ upgrade:
 	rm -rf .venv-upgrade
 	@echo "make upgrade: constraints.txt refreshed; the suite passed on it (.venv follows it next run)"
 
-## screenshots: the console's main and training views for the docs (rendered offscreen)
+## screenshots: the console's main and training views for the docs (rendered offscreen), and the
+## training view on 1366x768, 1600x900 and 1920x1080 screens and on 1600x900 at 150 % scaling
+SHOT = $(PY) -c 'import sys; from probe_nav.gui.app import render_screenshot as r; \
+	w, h = map(int, sys.argv[3].split("x")); \
+	r(sys.argv[1], sys.argv[2], 20.0, view="training", size=(w, h), scale=float(sys.argv[4]))'
 screenshots: venv
 	$(PY) -m probe_nav demo --screenshot docs/screenshots/training.png --after 20 --view training
 	$(PY) -m probe_nav demo --screenshot docs/screenshots/main.png --after 20 --view main
+	$(SHOT) docs/screenshots/console-1366x768.png rsl-dual-isotope 1366x768 1
+	$(SHOT) docs/screenshots/console-1600x900.png sln-scan 1600x900 1
+	$(SHOT) docs/screenshots/console-1920x1080.png sln-scan 1920x1080 1
+	$(SHOT) docs/screenshots/console-1600x900@150.png sln-scan 1600x900 1.5
 
 clean:
 	rm -rf $(VENV) .venv-upgrade .pytest_cache .ruff_cache .mypy_cache .hypothesis build out \

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
+from probe_nav.core.background import Background
 from probe_nav.core.pipeline import Reading
 from probe_nav.drivers.frames import (
     CountFrame,
@@ -36,6 +37,7 @@ class SnapshotLike(Protocol):
     battery_pct: int | None
     faults: FaultFlag
     over_range: bool
+    background: Background | None
 
     @property
     def live(self) -> bool:
@@ -61,13 +63,20 @@ def monitor_update(snap: SnapshotLike, t_s: float) -> dict[str, Any]:
     def field(name: str) -> float | None:
         return None if shown is None else _number(float(getattr(shown, name)))
 
+    def background_field(name: str) -> float | None:
+        background = snap.background
+        return None if background is None else _number(float(getattr(background, name)))
+
     return {
         "t_s": round(t_s, 3),
         "rate_cps": field("rate_cps"),
         "rate_sd_cps": field("rate_sd_cps"),
         "net_cps": field("net_cps"),
         "z": field("z"),
-        "hot": bool(shown is not None and shown.hot),
+        "background_cps": background_field("rate_cps"),
+        "background_sd_cps": background_field("sd_cps"),
+        # no background set (neither --background-cps nor --background-s): no hot decision
+        "hot": None if snap.background is None else bool(shown is not None and shown.hot),
         "over_range": over,
         "link": snap.link.value,
         "link_reason": snap.link_reason,  # why the link is in that state (no answer, ...)
@@ -101,6 +110,8 @@ def format_line(snap: dict[str, Any]) -> str:
         faults += f" ({snap['link_reason']})"
     battery = f" bat {snap['battery_pct']}%" if snap["battery_pct"] is not None else ""
     hot = " HOT" if snap.get("hot") else ""
+    if snap["rate_cps"] is not None and snap.get("hot") is None:
+        hot = " (background not set)"
     sound = ""
     if "audio" in snap:  # monitor --audio
         sound = f"  sound: {snap['audio']}"

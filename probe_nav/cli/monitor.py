@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any
 
+from probe_nav.cli.background_args import add_background_arguments, background_config
 from probe_nav.errors import UserError
 
 
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--audio-device", metavar="NAME",
                    help="with --audio: output device by description (default: the system's)")
     add_counter_arguments(p)
+    add_background_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -91,6 +93,8 @@ def _check_args(args: argparse.Namespace) -> None:
     if not 0.0 <= args.volume <= 1.0:
         raise UserError(f"--volume must be between 0 and 1, got {args.volume}")
     counter_override(args)
+    if args.background_sd_cps and args.background_cps is None:
+        raise UserError("--background-sd-cps needs --background-cps")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
                                     baud=args.baud)
     except UserError:
         if audio is not None:
-            audio.output.stop()
+            audio.start.stop()
         raise
-    session = LiveSession(device, PipelineConfig(meter=args.meter), counter=counter)
+    session = LiveSession(device, PipelineConfig(meter=args.meter, **background_config(args)),
+                          counter=counter)
     printer = _Printer(args)
     try:
         if audio is None:
@@ -121,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         if audio is not None:
-            audio.output.stop()
+            audio.start.stop()
         session.close()
         if server is not None:
             server.stop()
@@ -171,37 +176,45 @@ def _loop_plain(args, session, printer: _Printer) -> None:
 
 
 class _Audio:
-    """The sound chain of the monitor: synthesiser, its feeder and the Qt output."""
+    """The sound chain of the monitor: the shared start-up (synthesiser and output) and its
+    feeder."""
 
-    def __init__(self, feedback, feeder, output) -> None:
-        self.feedback = feedback
-        self.feeder = feeder
-        self.output = output
+    def __init__(self, start) -> None:
+        from probe_nav.audio.feeder import FeedbackFeeder
+
+        self.start = start
+        self.feedback = start.feedback
+        self.feeder = FeedbackFeeder(start.feedback)
 
 
-def _start_audio(args: argparse.Namespace) -> _Audio:
-    """Build the sound chain and start playing (silent until data comes); a device named but
-    missing is a UserError, no device at all is one logged line and the monitor runs on."""
-    # Qt's notes on loading its multimedia back-ends are not the user's business.
+def _start_audio(args: argparse.Namespace) -> _Audio | None:
+    """The console's audio start-up (probe_nav.audio.qt_output.start_audio), silent until data
+    comes. A device named but missing is a UserError; no sound at all is one logged line and the
+    monitor runs on (None: not even Qt can start, so it runs as without --audio)."""
+    # Qt's notes on loading its multimedia back-ends are not the user's business, and the
+    # terminal monitor never opens a window: no X display is needed (nor may a dead one abort).
     os.environ.setdefault("QT_LOGGING_RULES",
                           "qt.multimedia.symbolsresolver=false;qt.multimedia.ffmpeg=false")
-    from probe_nav.audio import AudioFeedback, AudioSettings
-    from probe_nav.audio.feeder import FeedbackFeeder
-    from probe_nav.audio.qt_output import QtAudioOutput, list_output_devices
-    from probe_nav.qt_app import ensure_qt_app
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from probe_nav.audio import AudioSettings
+    from probe_nav.audio.nosound import log_no_sound
 
-    ensure_qt_app(headless=True)
+    try:
+        from probe_nav.audio.qt_output import list_output_devices, start_audio
+    except ImportError as exc:  # Qt's core libraries cannot be loaded
+        log_no_sound(f"the sound output cannot be loaded ({exc})")
+        return None
     if args.audio_device is not None:
-        names = list_output_devices()
+        try:
+            names = list_output_devices()
+        except (ImportError, RuntimeError):
+            names = []  # start_audio says why there is no sound
         if names and args.audio_device.casefold() not in {n.casefold() for n in names}:
             raise UserError(f"--audio-device: no output named {args.audio_device!r} "
                             f"(available: {', '.join(repr(n) for n in names)})")
-    feedback = AudioFeedback(AudioSettings(mode=args.audio_mode, volume=args.volume),
-                             seed=args.seed)
-    feeder = FeedbackFeeder(feedback)
-    output = QtAudioOutput(feedback, device=args.audio_device)
-    output.start()
-    return _Audio(feedback, feeder, output)
+    start = start_audio(AudioSettings(mode=args.audio_mode, volume=args.volume),
+                        device=args.audio_device, seed=args.seed)
+    return _Audio(start) if start.qt_running else None
 
 
 POLL_MS = 5  # the Qt loop drains the device queue this often (sound follows frames this fast)
@@ -251,8 +264,8 @@ def _audio_fields(audio: _Audio) -> dict[str, Any]:
     """What the sound is doing, for the monitor's output."""
     tone = audio.feedback.tone_target_hz
     return {
-        "audio": audio.output.status_text,
+        "audio": audio.start.status_text,
         "alarm": audio.feedback.active_alarm,
         "tone_hz": None if tone is None else round(tone, 1),
-        "audio_underruns": audio.output.underruns,  # gaps the listener heard (docs/audio.md)
+        "audio_underruns": audio.start.underruns,  # gaps the listener heard (docs/audio.md)
     }

@@ -21,6 +21,7 @@ from typing import TextIO
 import numpy as np
 
 from probe_nav.calibration.deadtime import DeadTimeModel
+from probe_nav.cli.background_args import add_background_arguments, background_config
 from probe_nav.core.pipeline import PipelineConfig, Readings, process_arrays
 from probe_nav.core.rate import METER_NAMES
 from probe_nav.errors import RunFailure, UserError
@@ -39,12 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("replay", help="replay a recorded frame CSV file",
                               description=__doc__)
     p.add_argument("file", metavar="FILE", help="frame CSV file (docs/frames-csv.md)")
-    p.add_argument("--background-cps", type=float, default=None, metavar="B",
-                   help="background rate; default: measured from the start of the file")
-    p.add_argument("--background-sd-cps", type=float, default=0.0, metavar="SD",
-                   help="sd of --background-cps (default 0)")
-    p.add_argument("--background-s", type=float, default=10.0, metavar="S",
-                   help="live time of the initial background measurement (default 10)")
+    add_background_arguments(p)
     p.add_argument("--false-alarm-interval", type=float, default=600.0, metavar="S",
                    help="mean time between false hot cues on background (default 600 s)")
     p.add_argument("--meter", choices=METER_NAMES, default="adaptive",
@@ -72,9 +68,8 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
             raise UserError(f"{option} must be a {'non-negative' if allow_zero else 'positive'}"
                             f" number, got {value!r}")
 
-    positive(args.background_cps, "--background-cps", allow_zero=True)
-    positive(args.background_sd_cps, "--background-sd-cps", allow_zero=True)
-    positive(args.background_s, "--background-s")
+    if args.background_sd_cps and args.background_cps is None:
+        raise UserError("--background-sd-cps needs --background-cps")
     positive(args.false_alarm_interval, "--false-alarm-interval")
     positive(args.dead_time_us, "--dead-time-us")
     positive(args.tick, "--tick")
@@ -89,8 +84,7 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
     if args.dead_time_us is not None:
         dead_time = DeadTimeModel(args.counter, args.dead_time_us * 1e-6)
     return PipelineConfig(
-        meter=args.meter, background_cps=args.background_cps,
-        background_sd_cps=args.background_sd_cps, background_s=args.background_s,
+        meter=args.meter, **background_config(args),
         false_alarm_interval_s=args.false_alarm_interval, dead_time=dead_time,
         live_time_measured={"auto": None, "measured": True, "none": False}[args.live_time],
     )
@@ -165,6 +159,13 @@ def tick_indices(t_s: np.ndarray, tick_s: float,
     return ticks[keep], idx[keep]
 
 
+def _hot(hot: bool, over: bool, background_set: bool) -> str:
+    """The JSON hot field: null while no background is set (no decision was made)."""
+    if not background_set:
+        return "null"
+    return "true" if hot and not over else "false"
+
+
 def write_ticks(readings: Readings, tick_s: float, out: TextIO,
                 real_s: np.ndarray | None = None) -> int:
     """One JSON line per tick with the latest Reading (rates null while over range); returns
@@ -173,12 +174,13 @@ def write_ticks(readings: Readings, tick_s: float, out: TextIO,
     over = readings.over_range[idx].tolist()
     cols = {name: getattr(readings, name)[idx].tolist() for name in TICK_FIELDS}
     hot = readings.hot[idx].tolist()
+    background_set = np.isfinite(readings.background_cps[idx]).tolist()
     for i, t in enumerate(ticks.tolist()):
         body = ", ".join(
             f'"{name}": {"null" if over[i] and name in RATE_FIELDS else _num(cols[name][i])}'
             for name in TICK_FIELDS)
         out.write(f'{{"t_s": {_num(t)}, {body}, '
-                  f'"hot": {"true" if hot[i] and not over[i] else "false"}, '
+                  f'"hot": {_hot(hot[i], over[i], background_set[i])}, '
                   f'"over_range": {"true" if over[i] else "false"}}}\n')
     return int(ticks.size)
 
@@ -193,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise RunFailure(f"hot-spot detector not available ({exc})") from None
     if args.events:
+        if config.background_cps is None and config.background_s is None:
+            print("probe-nav: no background set (--background-cps B or --background-s S): "
+                  "no hot/cold events", file=sys.stderr)
         write_events(readings, sys.stdout)
     else:
         write_ticks(readings, args.tick or 0.1, sys.stdout, table.real_s)

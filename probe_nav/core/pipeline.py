@@ -5,13 +5,17 @@ all state (rate meter, background measurement, hot detector, over-range latch) b
 `Processor.push` calls it with a chunk of one frame. Every stage is chunk-invariant, so online and
 batch give bit-for-bit the same numbers for the same frames.
 
-Background: either given (`background_cps`, sd `background_sd_cps`) or measured from the first
-`background_s` seconds of live time (default 10 s). While it is being measured, background fields
-show the measurement so far and `hot` is False; the hot-spot detector starts with the frame after.
+Background: given (`background_cps`, sd `background_sd_cps`), or measured from the first
+`background_s` seconds of live time because the user says those seconds are background, or NOT SET
+(both None, the default): a background nobody set never yields a hot decision. While it is measured,
+background fields show the measurement so far and `hot` is False; the hot-spot detector starts with
+the frame after. While it is not set, background, net and z are NaN and `hot` is False
+(`Reading.background_set` is False): the rate is the gross rate and nothing more.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Protocol
@@ -41,6 +45,11 @@ class Reading:
     z: float
     hot: bool
     over_range: bool
+
+    @property
+    def background_set(self) -> bool:
+        """False while no background was given or measured: `hot` then means nothing."""
+        return math.isfinite(self.background_cps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +118,9 @@ class PipelineConfig:
     """Settings of a Processor."""
 
     meter: str = "adaptive"  # 'adaptive' or a fixed time constant in s ('0.5', '1', '2', '5')
-    background_cps: float | None = None  # None: measure it from the first background_s
+    background_cps: float | None = None  # the user's background; None: see background_s
     background_sd_cps: float = 0.0
-    background_s: float = 10.0
+    background_s: float | None = None  # the first S s of live time ARE background (user says so)
     false_alarm_interval_s: float = 600.0
     dead_time: DeadTimeModel | None = None  # enables the rate-based over-range rules
     live_time_measured: bool | None = None  # None: judged from the frames (core/overrange.py)
@@ -152,7 +161,9 @@ class Processor:
         self._over.reset()
         self._bg = BackgroundMeasurement(cfg.background_s)
         self._detector: HotDetectorLike | None = None
-        if cfg.background_cps is None:
+        if cfg.background_cps is None and cfg.background_s is None:
+            self._bg_value = (math.nan, math.nan)  # not set: no hot decision, ever
+        elif cfg.background_cps is None:
             self._bg.start()
             self._bg_value = (0.0, float("inf"))
         else:
@@ -178,6 +189,11 @@ class Processor:
     def background_ready(self) -> bool:
         """True once the background is known (given, or its measurement finished)."""
         return self._detector is not None
+
+    @property
+    def background(self) -> tuple[float, float] | None:
+        """(rate, sd) in cps of the background in use, None while not set or being measured."""
+        return self._bg_value if self._detector is not None else None
 
     def _make_detector(self) -> HotDetectorLike:
         b, sd = self._bg_value
@@ -210,7 +226,7 @@ class Processor:
         b, b_sd = np.full(c.size, self._bg_value[0]), np.full(c.size, self._bg_value[1])
         hot = np.zeros(c.size, dtype=bool)
         start = 0
-        if self._detector is None:  # background being measured
+        if self._detector is None and self._bg.running:  # background being measured
             n0, t0 = self._bg.counts, self._bg.live_s
             start = self._bg.add(c, v)
             cum_n = n0 + np.cumsum(c[:start])
@@ -226,6 +242,8 @@ class Processor:
             hot[start:] = self._detector.process(c[start:], v[start:])
         net, net_sd = net_rate(est.rate_cps, est.rate_sd_cps, b, b_sd)
         z = z_score(net, est.eff_live_s, b, b_sd)
+        if math.isnan(self._bg_value[0]):  # no background set: no significance either
+            z = np.full(c.size, math.nan)
         return Readings(t, est.rate_cps, est.rate_sd_cps, b, b_sd, net, net_sd, z, hot, over)
 
 

@@ -7,8 +7,10 @@ probe_nav.cases (CaseStore.node_table); this panel only lays them out.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -18,7 +20,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QTableWidget,
@@ -30,12 +31,16 @@ from PySide6.QtWidgets import (
 from probe_nav.cases import KINDS, PROCEDURES, CaseStore, Measurement, NodeTable
 from probe_nav.core.timed import TimedCountResult
 from probe_nav.gui import style
+from probe_nav.gui.readout import WrapLabel
+
+log = logging.getLogger(__name__)
 
 KIND_LABELS = {"in_vivo": "in vivo", "ex_vivo": "ex vivo", "bed": "wound bed",
                "background": "background"}
 COLUMNS = ("node", "counted", "counts", "net cps", "rate cps (corr.)", "× bg", "% hottest",
            "decision")
 ACTION_RULES = ("ten_percent", "parathyroid_20")  # rules whose positive verdict marks the row
+MIN_VISIBLE_ROWS = 5  # the node table always shows at least this many rows
 
 
 def _fmt(value: float, digits: int = 1) -> str:
@@ -55,31 +60,43 @@ class CasePanel(QWidget):
         self.pending: TimedCountResult | None = None
         self.table_data: NodeTable | None = None
         self.session = None  # LiveSession, for using a recorded background
+        self.on_case_opened: Callable[[str], None] | None = None  # the console's background book
 
-        self.case_label = QLabel("no case open", self)
+        self.case_label = WrapLabel("no case open", self)
         self.procedure = QComboBox(self)
         self.procedure.addItems(list(PROCEDURES))
         self.procedure.setCurrentText(procedure if procedure in PROCEDURES else "sln-breast")
+        self.procedure.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.procedure.setMinimumContentsLength(10)
         self.new_button = QPushButton("New case", self)
         self.new_button.clicked.connect(lambda: self.new_case())
         self.node_name = QLineEdit("SLN 1", self)
-        self.node_name.setMinimumHeight(style.TOUCH_PX)
+        self.node_name.setMinimumWidth(90)
         self.kind_group = QButtonGroup(self)
         self.kind_buttons: dict[str, QPushButton] = {}
-        self.record_button = QPushButton("Record count (N)", self)
+        self.record_button = QPushButton("Record (N)", self)
         self.record_button.clicked.connect(self.record_last)
-        self.pending_label = QLabel("no timed count yet", self)
-        self.pending_label.setStyleSheet("font-size: 12pt; color: #9fb3c8;")
+        self.pending_label = WrapLabel("no timed count yet", self)
+        self.pending_label.setStyleSheet(f"font-size: 11pt; color: {style.MUTED_TEXT};")
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        # columns as wide as their content (never "in vivo …"); the table scrolls sideways
+        # rather than cutting cells when the panel is narrow
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
 
-        grid = QGridLayout()
+        grid = QGridLayout()  # two rows: case and last count; node name, kind and Record
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setVerticalSpacing(4)
         grid.addWidget(self.case_label, 0, 0, 1, 2)
-        grid.addWidget(self.procedure, 0, 2, 1, 2)
-        grid.addWidget(self.new_button, 0, 4)
+        grid.addWidget(self.pending_label, 0, 2, 1, 2)
+        grid.addWidget(self.procedure, 0, 4)
+        grid.addWidget(self.new_button, 0, 5)
         grid.addWidget(self.node_name, 1, 0)
         for i, kind in enumerate(KINDS):
             b = QPushButton(KIND_LABELS[kind], self)
@@ -88,14 +105,34 @@ class CasePanel(QWidget):
             self.kind_buttons[kind] = b
             grid.addWidget(b, 1, 1 + i)
         self.kind_buttons["in_vivo"].setChecked(True)
-        grid.addWidget(self.record_button, 2, 0)
-        grid.addWidget(self.pending_label, 2, 1, 1, 4)
+        grid.addWidget(self.record_button, 1, 5)
+        grid.setColumnStretch(0, 1)
+        for column in range(1, 5):
+            grid.setColumnStretch(column, 1)
         for w in (*self.kind_buttons.values(), self.record_button, self.new_button,
                   self.procedure):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         layout.addLayout(grid)
         layout.addWidget(self.table, 1)
+        self.set_compact(False)
+
+    def set_compact(self, compact: bool) -> None:
+        """Row height for the density; the table keeps room for MIN_VISIBLE_ROWS rows."""
+        row_px, header_px = (24, 26) if compact else (34, 34)
+        rows = self.table.verticalHeader()
+        rows.setMinimumSectionSize(row_px)  # first: the default is clamped to the minimum
+        rows.setDefaultSectionSize(row_px)
+        self.table.horizontalHeader().setFixedHeight(header_px)
+        scroll = self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setMinimumHeight(header_px + MIN_VISIBLE_ROWS * row_px + scroll + 8)
+
+    def visible_rows(self) -> float:
+        """How many rows the table's viewport can show (tests: at least 5)."""
+        row = self.table.verticalHeader().defaultSectionSize()
+        return self.table.viewport().height() / row
 
     # ------------------------------------------------------------ store
 
@@ -104,16 +141,53 @@ class CasePanel(QWidget):
             self._store = CaseStore.open(self.store_path)
         return self._store
 
-    def new_case(self, case_id: str | None = None) -> str:
-        """Open a new case (id from the clock unless given) with the chosen procedure."""
-        store = self._open_store()
+    def new_case(self, case_id: str | None = None) -> str | None:
+        """Open a new case (id from the clock unless given) with the chosen procedure; None, and
+        the reason on the panel, if the store cannot take it (e.g. a read-only data folder)."""
+        from probe_nav.errors import UserError
+        from probe_nav.storage import StoreError
+
         cid = case_id or time.strftime("C-%Y%m%d-%H%M%S")
-        store.create_case(cid, self.procedure.currentText(), self.nuclide)
+        try:
+            self._open_store().create_case(cid, self.procedure.currentText(), self.nuclide)
+        except (UserError, StoreError, OSError) as exc:
+            log.warning("case %s not created: %s", cid, exc)
+            self.pending_label.setText(f"no case could be opened: {exc}")
+            return None
+        self._show_case(cid)
+        return cid
+
+    def reopen_case(self, case_id: str) -> bool:
+        """Open an existing case again (the console restarted mid-operation); False if the
+        store does not hold it or cannot be opened."""
+        from probe_nav.errors import UserError
+        from probe_nav.storage import StoreError
+
+        try:
+            case = self._open_store().case(case_id)
+        except (UserError, StoreError, OSError, KeyError) as exc:
+            log.info("case %s not reopened: %s", case_id, exc)
+            return False
+        self.procedure.setCurrentText(case.procedure)
+        self._show_case(case.case_id)
+        return True
+
+    def close_case(self) -> None:
+        """No case open (another patient); the store stays open."""
+        self.case_id = None
+        self.case_label.setText("no case open")
+        self.procedure.setEnabled(True)
+        self.refresh()
+
+    def _show_case(self, cid: str) -> None:
         self.case_id = cid
         self.case_label.setText(f"case {cid}")
+        # "case" may wrap onto its own line; the id itself is never cut
+        self.case_label.setMinimumWidth(self.case_label.fontMetrics().horizontalAdvance(cid) + 8)
         self.procedure.setEnabled(False)
         self.refresh()
-        return cid
+        if self.on_case_opened is not None:
+            self.on_case_opened(cid)
 
     def set_session(self, session: object) -> None:
         """The live session (a recorded background count becomes its background)."""
@@ -134,8 +208,8 @@ class CasePanel(QWidget):
         """A timed count finished: keep it until the user records it under a node name."""
         self.pending = result
         self.pending_label.setText(
-            f"last count: {result.counts} counts in {result.live_s:.1f} s — name it, choose "
-            "the kind, then Record (N)")
+            f"last count: {result.counts} counts in {result.live_s:.1f} s: name it, choose the "
+            "kind, Record (N)")
 
     def offer_background(self, result: TimedCountResult) -> None:
         """A background measurement finished: record it in the case as background."""
@@ -161,12 +235,12 @@ class CasePanel(QWidget):
         from probe_nav.errors import UserError
         from probe_nav.storage import StoreError
 
+        if self.case_id is None and self.new_case() is None:
+            return False  # new_case said why on the panel; the count stays pending
         try:
-            if self.case_id is None:
-                self.new_case()
             measurement = self._open_store().record(self.case_id, node, kind, result,
                                                     max_rate_cps=self._device_max_rate_cps())
-        except (UserError, StoreError) as exc:
+        except (UserError, StoreError, OSError) as exc:
             self.pending_label.setText(f"not recorded: {exc}")
             return False
         if kind == "background" and use_as_background and self.session is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import time
 from dataclasses import dataclass
 
 from probe_nav.drivers.frames import FaultFlag, LinkState
@@ -27,7 +28,19 @@ class Banner(enum.StrEnum):
     OVER_RANGE = "OVER RANGE"
     DEVICE_FAULT = "DEVICE FAULT"
     LOW_BATTERY = "LOW BATTERY"
-    NO_AUDIO = "NO AUDIO DEVICE"
+    NOT_RECORDING = "NOT RECORDING"
+    MUTED = "MUTED"
+    NO_AUDIO = "NO AUDIO"
+
+
+class ReadoutState(enum.StrEnum):
+    """The one-word state of the main readout, shown as text and colour together."""
+
+    NO_SIGNAL = "NO SIGNAL"  # link lost, connecting, stale or no frame yet: no number
+    OVER_RANGE = "OVER RANGE"  # the number is not valid
+    BACKGROUND_NOT_SET = "BACKGROUND NOT SET"  # gross rate only, no hot decision
+    HOT = "HOT"
+    NOT_HOT = "NOT HOT"
 
 
 ALARM_BANNERS = frozenset({Banner.NO_SIGNAL, Banner.STALE, Banner.OVER_RANGE,
@@ -46,6 +59,15 @@ class BannerState:
         """Red (alarm) rather than amber (warning)."""
         return self.kind in ALARM_BANNERS
 
+    @property
+    def text(self) -> str:
+        """"TITLE  —  detail" with the title once: a detail that begins with the title (e.g.
+        "NO AUDIO: no output device") loses that prefix; one that is only the title is dropped."""
+        title, detail = self.kind.value, self.detail.strip()
+        if detail.casefold().startswith(title.casefold()):
+            detail = detail[len(title):].lstrip(" :—-–").strip()
+        return f"{title}  —  {detail}" if detail else title
+
 
 @dataclass(frozen=True, slots=True)
 class DisplayState:
@@ -59,6 +81,7 @@ class DisplayState:
     background_text: str
     gauge_fraction: float | None  # 0..1 on a log scale, None when not live
     hot: bool
+    state: ReadoutState
     banners: tuple[BannerState, ...]
     link_text: str
     battery_text: str
@@ -90,9 +113,10 @@ def gauge_fraction(rate_cps: float) -> float:
     return min(1.0, math.log10(rate_cps / GAUGE_MIN_CPS) / span)
 
 
-def banners_for(snap: LiveSnapshot, audio_available: bool, audio_status: str = "",
-                ) -> tuple[BannerState, ...]:
-    """The banners to show, most serious first."""
+def banners_for(snap: LiveSnapshot, audio_available: bool, audio_status: str = "", *,
+                muted: bool = False, recording: bool = True) -> tuple[BannerState, ...]:
+    """The banners to show, most serious first (`muted`: the user silenced the count sound;
+    `recording`: the session is being saved)."""
     out: list[BannerState] = []
     if snap.link in (LinkState.DISCONNECTED, LinkState.CONNECTING):
         out.append(BannerState(Banner.NO_SIGNAL, snap.link_reason or snap.link.value))
@@ -110,6 +134,11 @@ def banners_for(snap: LiveSnapshot, audio_available: bool, audio_status: str = "
     if snap.battery_low:
         pct = f"{snap.battery_pct} %" if snap.battery_pct is not None else "low"
         out.append(BannerState(Banner.LOW_BATTERY, f"battery {pct}: change it now"))
+    if not recording:
+        out.append(BannerState(Banner.NOT_RECORDING, "this session is not being saved"))
+    if muted:
+        out.append(BannerState(Banner.MUTED, "count-rate sound off (M: sound on); alarms still "
+                               "sound"))
     if not audio_available:
         out.append(BannerState(Banner.NO_AUDIO, audio_status or "no sound output"))
     return tuple(out)
@@ -121,14 +150,44 @@ def _timed_text(snap: LiveSnapshot) -> str:
         return ""
     if snap.timed_progress is not None:
         return f"timed count {timed.live_s:.1f} / {snap.timed_preset_s:g} s: {timed.counts} counts"
+    gross = (f"{timed.live_s:.1f} s: {timed.counts} counts, {format_rate(timed.rate_cps)} "
+             f"{format_sd(timed.rate_sd_cps)} cps")
+    if not timed.background_cps > 0.0 and snap.background is None:  # counted with none set
+        return f"{gross} (gross: background not set)"
     sig = "significant" if timed.significant else "not significant"
-    return (f"{timed.live_s:.1f} s: {timed.counts} counts, {format_rate(timed.rate_cps)} "
-            f"{format_sd(timed.rate_sd_cps)} cps, net {format_rate(timed.net_cps)} cps ({sig})")
+    return f"{gross}, net {format_rate(timed.net_cps)} cps ({sig})"
+
+
+def _background_text(snap: LiveSnapshot, now_unix_s: float | None) -> str:
+    """The background in use with how and how long ago it was set, or how to set one."""
+    if snap.background_progress is not None:
+        return f"measuring background… {100 * snap.background_progress:.0f} %"
+    bg, entry = snap.background, snap.background_entry
+    if bg is None:
+        return "background not set: B over normal tissue to measure it"
+    text = f"background {format_rate(bg.rate_cps)} {format_sd(bg.sd_cps)} cps"
+    if entry is not None:
+        when = now_unix_s if now_unix_s is not None else time.time()
+        text += f" · {entry.describe(when)}"
+    return text
+
+
+def readout_state(snap: LiveSnapshot) -> ReadoutState:
+    """HOT / NOT HOT only when the link is live, the number valid and a background was set."""
+    if not snap.live:
+        return ReadoutState.NO_SIGNAL
+    if snap.over_range:
+        return ReadoutState.OVER_RANGE
+    if snap.background is None or snap.reading is None:
+        return ReadoutState.BACKGROUND_NOT_SET
+    return ReadoutState.HOT if snap.reading.hot else ReadoutState.NOT_HOT
 
 
 def display_state(snap: LiveSnapshot, audio_available: bool = True,
-                  audio_status: str = "") -> DisplayState:
-    """The display state for one snapshot."""
+                  audio_status: str = "", *, muted: bool = False, recording: bool = True,
+                  now_unix_s: float | None = None) -> DisplayState:
+    """The display state for one snapshot (`now_unix_s`: the host clock, for the background's
+    age; time.time() when not given)."""
     reading = snap.reading if snap.live else None
     if snap.over_range and reading is not None:
         rate_text, sd_text = "OVER", ""
@@ -137,12 +196,7 @@ def display_state(snap: LiveSnapshot, audio_available: bool = True,
     else:
         rate_text, sd_text = NO_NUMBER, ""
     bg = snap.background
-    if snap.background_progress is not None:
-        background_text = f"measuring background… {100 * snap.background_progress:.0f} %"
-    elif bg is None:
-        background_text = "background: measuring the first 10 s"
-    else:
-        background_text = f"background {format_rate(bg.rate_cps)} {format_sd(bg.sd_cps)} cps"
+    background_text = _background_text(snap, now_unix_s)
     if reading is not None and bg is not None and not snap.over_range:
         net_text = (f"net {'+' if reading.net_cps >= 0 else ''}{format_rate(reading.net_cps)} "
                     f"{format_sd(reading.net_sd_cps)} cps  (z {reading.z:.1f})")
@@ -164,8 +218,10 @@ def display_state(snap: LiveSnapshot, audio_available: bool = True,
         background_text=background_text,
         gauge_fraction=None if reading is None else (
             1.0 if snap.over_range else gauge_fraction(reading.rate_cps)),
-        hot=bool(reading is not None and reading.hot and not snap.over_range),
-        banners=banners_for(snap, audio_available, audio_status),
+        hot=readout_state(snap) is ReadoutState.HOT,
+        state=readout_state(snap),
+        banners=banners_for(snap, audio_available, audio_status, muted=muted,
+                            recording=recording),
         link_text=link_text,
         battery_text=battery_text,
         device_text=device_text,

@@ -4,11 +4,12 @@ DisplayState. Nothing here computes a rate."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from probe_nav.calibration.nuclides import NUCLIDES
 from probe_nav.core.pipeline import PipelineConfig
@@ -17,12 +18,14 @@ from probe_nav.core.timed import TIMED_PRESETS_S
 from probe_nav.drivers.frames import LinkState
 from probe_nav.gui import style
 from probe_nav.gui.audio_bridge import AudioBridge
+from probe_nav.gui.background_step import STATE_FILE, BackgroundStep
 from probe_nav.gui.case_panel import CasePanel
 from probe_nav.gui.controls import AUDIO_MODES, ControlPanel
 from probe_nav.gui.display_state import DisplayState, display_state
+from probe_nav.gui.fit import WindowFit, resize_to_screen
 from probe_nav.gui.plots import SpectrumPlot, TrendPlot
 from probe_nav.gui.readout import BannerBar, ReadoutPanel
-from probe_nav.gui.settings import GuiSettings, save_settings
+from probe_nav.gui.settings import GuiSettings, config_dir, save_settings
 from probe_nav.gui.training import TrainingPanel
 from probe_nav.gui.training_sim import TrainingSim
 from probe_nav.live import LiveSession, LiveSnapshot
@@ -38,17 +41,21 @@ def open_session(url: str, protocol: str, settings: GuiSettings) -> LiveSession:
     """Open a device and wrap it in a LiveSession with the user's meter."""
     from probe_nav.cases.session import SessionRecorder
     from probe_nav.drivers.registry import open_device
+    from probe_nav.errors import UserError
 
     device = open_device(url, protocol)
     device.open()
+    recorder: SessionRecorder | None
     try:  # every session is recorded (docs/session-files.md): frames and events, appended
         recorder = SessionRecorder.start(label=protocol, device=f"{protocol} {url}")
+    except UserError as exc:  # e.g. a read-only data folder: the readout runs, NOT RECORDING
+        logging.getLogger(__name__).warning("session not recorded: %s", exc)
+        recorder = None
     except Exception:
         device.close()
         raise
-    return LiveSession(device, PipelineConfig(meter=settings.meter,
-                                              background_s=settings.background_s),
-                       recorder=recorder)
+    # no background until the user sets one (B, entry, or carried over from this case)
+    return LiveSession(device, PipelineConfig(meter=settings.meter), recorder=recorder)
 
 
 class ConsoleWindow(QMainWindow):
@@ -60,7 +67,8 @@ class ConsoleWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.persist = persist
-        self.audio = audio or AudioBridge(settings.audio_mode, settings.volume, settings.muted)
+        self.muted = False  # every launch starts unmuted: mute is not a saved setting
+        self.audio = audio or AudioBridge(settings.audio_mode, settings.volume)
         self.session: LiveSession | None = None
         self.training_sim: TrainingSim | None = None
         self.last_snapshot: LiveSnapshot | None = None
@@ -68,7 +76,6 @@ class ConsoleWindow(QMainWindow):
         self._ticks = 0
         self.setWindowTitle("probe-nav — surgeon's console")
         self.setStyleSheet(style.STYLE_SHEET)
-        self.resize(1600, 1000)
 
         from probe_nav.drivers.ports import list_serial_ports
         from probe_nav.drivers.registry import protocol_names
@@ -86,31 +93,31 @@ class ConsoleWindow(QMainWindow):
         self.tabs.addTab(self.cases, "Case")
         self.tabs.addTab(self.spectrum, "Spectrum")
         self.tabs.currentChanged.connect(self._tab_changed)
-
-        centre = QWidget()
-        column = QVBoxLayout(centre)
-        column.addWidget(self.banners)
-        column.addWidget(self.readout)
-        column.addWidget(self.trend, 1)
-        column.addWidget(self.tabs, 1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.training)
-        self.splitter.addWidget(centre)
-        self.splitter.addWidget(self.controls)
-        self.splitter.setSizes([480, 800, 360])
-        body = QWidget()
-        QHBoxLayout(body).addWidget(self.splitter)
-        self.setCentralWidget(body)
         self.training.setVisible(training is not None)
+        # the layout and its fit to the screen (compact density, trend tab, controls collapse)
+        self.fit = WindowFit(self, banners=self.banners, readout=self.readout, trend=self.trend,
+                             tabs=self.tabs, training=self.training, controls=self.controls)
+        resize_to_screen(self, 1600, 1000)
 
         self.controls.select(meter=settings.meter, preset_s=settings.timed_preset_s,
                              isotope=settings.isotope, mode=settings.audio_mode,
-                             volume=settings.volume, muted=settings.muted)
+                             volume=settings.volume, muted=self.muted)
         self.training.set_map_hidden(not settings.show_map)
         self.controls.protocol.setCurrentText(settings.protocol)
         if settings.device_url:
             self.controls.port.setCurrentText(settings.device_url)
         self._wire()
+        self.background_step = BackgroundStep(
+            config_dir() / STATE_FILE if persist else None)
+        source = (f"sim:{training.scenario_name}" if training is not None
+                  else f"{settings.protocol} {settings.device_url}")
+        saved_case = self.background_step.load(source)
+        if saved_case is not None and self.cases.reopen_case(saved_case):
+            self.readout.notice_label.setText(
+                f"case {saved_case} reopened with its backgrounds (carried over)")
+        else:
+            self.background_step.case_opened(None, source)
+        self.cases.on_case_opened = self._case_opened
         if training is not None:
             self.use_training(training)
         self.timer = QTimer(self)
@@ -136,6 +143,7 @@ class ConsoleWindow(QMainWindow):
         keys: dict[str, Callable[[], None]] = {
             "Space": lambda: self.start_timed_count(c.preset_s),
             "B": self.start_background,
+            "Shift+B": self.enter_background,
             "N": self.cases.record_last,
             "M": lambda: self._toggle_mute(),
             "+": lambda: self._nudge_volume(0.1), "=": lambda: self._nudge_volume(0.1),
@@ -160,15 +168,21 @@ class ConsoleWindow(QMainWindow):
     def _remember(self, **changes: object) -> None:
         self.settings = self.settings.updated(**changes)
         if self.persist:
-            save_settings(self.settings)
+            try:
+                save_settings(self.settings)
+            except OSError as exc:  # e.g. a read-only home: the console goes on, unsaved
+                logging.getLogger(__name__).warning("settings not saved: %s", exc)
+                self.persist = False  # said once
 
     # ------------------------------------------------------------ sources of frames
 
     def use_session(self, session: LiveSession) -> None:
-        """Show this session (the previous one is closed)."""
+        """Show this session (the previous one is closed); it gets the background kept for this
+        case and window, or none (BACKGROUND NOT SET)."""
         if self.session is not None:
             self.session.close()
         self.session = session
+        self.background_step.apply(session, self.settings.isotope)
         self.cases.set_session(session)
         self._tab_changed(self.tabs.currentIndex())
 
@@ -191,6 +205,8 @@ class ConsoleWindow(QMainWindow):
             self.training_sim.stop()
             self.training_sim = None
         self._remember(scenario=name)
+        self.background_step.case_opened(None, f"sim:{name}")  # another patient: none carried
+        self.cases.close_case()
         self.use_training(TrainingSim(name, speed=speed))
 
     def connect_device(self, url: str, protocol: str) -> None:
@@ -211,6 +227,8 @@ class ConsoleWindow(QMainWindow):
             self.training_sim = None
         self.training.hide()
         self._remember(device_url=url, protocol=protocol)
+        # another probe: its counts, its background (the case stays open)
+        self.background_step.case_opened(self.cases.case_id, f"{protocol} {url}")
         self.use_session(session)
 
     # ------------------------------------------------------------ actions
@@ -228,6 +246,8 @@ class ConsoleWindow(QMainWindow):
         if self.session is not None and not self.session.set_window(
                 window.lo_kev, window.hi_kev, name):
             self.readout.notice_label.setText(f"{name}: this device's window cannot be set")
+        elif self.session is not None and name != self.settings.isotope:
+            self.background_step.apply(self.session, name)  # another window, its background
         self.controls.select(isotope=name)
         self.cases.nuclide = name
         self._remember(isotope=name)
@@ -238,27 +258,59 @@ class ConsoleWindow(QMainWindow):
             self.session.start_timed_count(preset_s)
 
     def start_background(self) -> None:
-        """Measure the background."""
-        if self.session is not None:
-            self.session.start_background(self.settings.background_s)
+        """B: measure the background (asks once before replacing one; opens a case if none is
+        open, and says so: the background belongs to a case)."""
+        if self.session is None:
+            return
+        press = self.background_step.press(self.session, self.settings.background_s)
+        message = press.message
+        if press.started and self.cases.case_id is None:
+            opened = self.cases.new_case()
+            message = (f"no case was open: started case {opened}. {message}" if opened else
+                       f"{message} (NOT RECORDED in a case: {self.cases.pending_label.text()})")
+        self.readout.notice_label.setText(message)
+
+    def _case_opened(self, case_id: str) -> None:
+        """Another case is open: its own backgrounds (a new case has none yet)."""
+        if case_id != self.background_step.book.case_id:
+            self.background_step.case_opened(case_id)
+            if self.session is not None:
+                self.background_step.apply(self.session, self.settings.isotope)
+
+    def enter_background(self) -> None:
+        """Shift+B: type a background rate (from an earlier measurement or the protocol)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        if self.session is None:
+            return
+        current = self.session.background
+        value, ok = QInputDialog.getDouble(
+            self, "Background", "Background rate (cps):",
+            current.rate_cps if current is not None else 0.0, 0.0, 1e7, 2)
+        if ok and self.session is not None:
+            entry = self.background_step.enter(self.session, value, self.settings.isotope)
+            self.readout.notice_label.setText(
+                f"background entered: {entry.background.rate_cps:g} cps")
 
     def set_audio(self, mode: str, volume: float, muted: bool) -> None:
         """New sound settings."""
-        self.audio.apply(mode, volume, muted)
-        self.controls.select(mode=mode, volume=volume, muted=muted)
-        self._remember(audio_mode=mode, volume=volume, muted=muted)
+        self.muted = bool(muted)  # shown as the MUTED banner; never saved
+        self.audio.apply(mode, volume, self.muted)
+        self.controls.select(mode=mode, volume=volume, muted=self.muted)
+        self._remember(audio_mode=mode, volume=volume)
 
     def _toggle_mute(self) -> None:
         s = self.settings
-        self.set_audio(s.audio_mode, s.volume, not s.muted)
+        self.set_audio(s.audio_mode, s.volume, not self.muted)
 
     def _nudge_volume(self, step: float) -> None:
         s = self.settings
-        self.set_audio(s.audio_mode, round(min(1.0, max(0.0, s.volume + step)), 2), s.muted)
+        self.set_audio(s.audio_mode, round(min(1.0, max(0.0, s.volume + step)), 2), self.muted)
 
     def _cycle_audio_mode(self) -> None:
         s = self.settings
-        self._cycle(AUDIO_MODES, s.audio_mode, lambda m: self.set_audio(m, s.volume, s.muted))
+        self._cycle(AUDIO_MODES, s.audio_mode,
+                    lambda m: self.set_audio(m, s.volume, self.muted))
 
     @staticmethod
     def _cycle(options: tuple[str, ...], current: str, apply: Callable[[str], None]) -> None:
@@ -296,7 +348,8 @@ class ConsoleWindow(QMainWindow):
                               live_s=frame.live_s, battery_low=snap.battery_low)
         if not snap.live:
             self.audio.update(None, snap.link, battery_low=snap.battery_low)
-        ds = display_state(snap, self.audio.available, self.audio.status_text)
+        ds = display_state(snap, self.audio.available, self.audio.status_text, muted=self.muted,
+                           recording=self.session.recorder is not None)
         self.banners.show_banners(ds.banners)
         self.readout.show_state(ds)
         self.controls.show_progress(snap.timed_progress, snap.background_progress)
@@ -304,6 +357,9 @@ class ConsoleWindow(QMainWindow):
             self.cases.offer(snap.new_timed)
         if snap.new_background_count is not None:
             self.cases.offer_background(snap.new_background_count)
+        if snap.new_background is not None:  # B finished: kept for this case and window
+            entry = self.background_step.measured(snap.new_background, self.settings.isotope)
+            self.session.set_background(entry)
         self._ticks += 1
         if self._ticks % TREND_EVERY == 0:
             t, rate, sd = self.session.trend(self.trend.window_s)

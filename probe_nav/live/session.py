@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from probe_nav.drivers.frames import (
     LinkState,
 )
 from probe_nav.drivers.ratelimit import RateLimitedLog
+from probe_nav.live.backgrounds import BackgroundSource, SetBackground
 from probe_nav.live.measurements import Measurements
 from probe_nav.live.snapshot import LOW_BATTERY_PCT, LiveSnapshot
 from probe_nav.live.trend import TREND_CAPACITY, Trend
@@ -54,8 +56,10 @@ class LiveSession:
     def __init__(self, device: Device, config: PipelineConfig | None = None,
                  trend_capacity: int = TREND_CAPACITY,
                  recorder: SessionRecorder | None = None,
-                 counter: CounterSpec | None = None) -> None:
+                 counter: CounterSpec | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.device = device
+        self._wall_clock = wall_clock  # when a background was set (its age on the display)
         self.recorder = recorder  # every frame and event of the session, appended to files
         self._config = config or PipelineConfig()
         # The counter whose dead time the over-range rules use: the user's (`counter`), else one
@@ -83,6 +87,11 @@ class LiveSession:
         self._notice = ""
         self._notices: queue.Queue[str] = queue.Queue()
         self._link_log = RateLimitedLog(log, burst=10)  # a flapping link must not flood the log
+        self._background_entry: SetBackground | None = None
+        if self._config.background_cps is not None:
+            self._background_entry = SetBackground(
+                Background.given(self._config.background_cps, self._config.background_sd_cps),
+                BackgroundSource.ENTERED, wall_clock())
         log.info("session started on %s (meter %s, background %s cps, recording to %s)",
                  device.describe(), self._config.meter, self._config.background_cps,
                  recorder.directory if recorder is not None else "nowhere")
@@ -100,26 +109,57 @@ class LiveSession:
         self._config = replace(self._config, meter=name)
         self._restart_processor()
 
-    def set_background(self, background: Background) -> None:
-        """Use a known background from now on (the hot detector restarts with it)."""
+    def set_background(self, background: Background | SetBackground,
+                       source: BackgroundSource = BackgroundSource.ENTERED) -> None:
+        """Use this background from now on (the hot detector restarts with it); a bare
+        Background is stamped with `source` and the time now."""
+        entry = background if isinstance(background, SetBackground) else SetBackground(
+            background, source, self._wall_clock())
+        background = entry.background
+        self._background_entry = entry
         self._config = replace(self._config, background_cps=background.rate_cps,
-                               background_sd_cps=background.sd_cps)
-        how = (f"measured: {background.counts} counts in {background.live_s:g} s live"
-               if background.live_s > 0 else "given")
+                               background_sd_cps=background.sd_cps, background_s=None)
+        how = (f"{entry.source}: {background.counts} counts in {background.live_s:g} s live"
+               if background.live_s > 0 else entry.source.value)
         log.info("background set to %.4g +- %.2g cps (%s)", background.rate_cps,
                  background.sd_cps, how)
         last = self._last_frame
         self._record("background_set", t_s=None if last is None else last.t_s,
-                     background_cps=background.rate_cps, background_sd_cps=background.sd_cps)
+                     background_cps=background.rate_cps, background_sd_cps=background.sd_cps,
+                     source=entry.source.value, window=entry.window)
         self._restart_processor()
+
+    def clear_background(self) -> None:
+        """No background from now on (another energy window, another patient): BACKGROUND NOT
+        SET, no hot decision, until one is measured or entered."""
+        log.info("background cleared")
+        self._background_entry = None
+        self._config = replace(self._config, background_cps=None, background_sd_cps=0.0,
+                               background_s=None)
+        last = self._last_frame
+        self._record("background_cleared", t_s=None if last is None else last.t_s)
+        self._restart_processor(keep_background=False)
+
+    @property
+    def background_entry(self) -> SetBackground | None:
+        """The background in use with how and when it was set; None while not set (or while
+        the first S s the user declared background are still being counted)."""
+        if self._background_entry is None and self.background is not None:
+            self._background_entry = SetBackground(self.background,
+                                                   BackgroundSource.FIRST_SECONDS,
+                                                   self._wall_clock())
+        return self._background_entry
 
     @property
     def background(self) -> Background | None:
-        """The background in use, None while the processor is still measuring its first one."""
+        """The background in use; None while not set (or its declared first S s still run)."""
+        if self._background_entry is not None:
+            return self._background_entry.background
         if self._config.background_cps is not None:
             return Background.given(self._config.background_cps, self._config.background_sd_cps)
-        if self._processor.background_ready and self._reading is not None:
-            return Background.given(self._reading.background_cps, self._reading.background_sd_cps)
+        measured = self._processor.background  # the first S s the user declared background
+        if measured is not None:
+            return Background.given(*measured)
         return None
 
     def start_background(self, duration_s: float = 10.0) -> None:
@@ -264,9 +304,10 @@ class LiveSession:
         self._reading = None
         self._notice = self._measurements.abandon() or self._notice
 
-    def _restart_processor(self) -> None:
-        background = self.background
+    def _restart_processor(self, keep_background: bool = True) -> None:
+        background = self.background if keep_background else None
         if background is not None and self._config.background_cps is None:
+            self._background_entry = self.background_entry  # stamped before it is copied
             self._config = replace(self._config, background_cps=background.rate_cps,
                                    background_sd_cps=background.sd_cps)
         previous, self._processor = self._processor, Processor(self._config)
@@ -331,7 +372,8 @@ class LiveSession:
         new_timed, new_background = self._measurements.feed(frame)
         if new_background is not None:
             self.set_background(Background.measured(new_background.counts,
-                                                    new_background.live_s))
+                                                    new_background.live_s),
+                                BackgroundSource.MEASURED)
         return new_timed, new_background
 
     def _snapshot(self, processed: tuple, new_timed: TimedCountResult | None,
@@ -356,6 +398,7 @@ class LiveSession:
             status=status, stats=self.device.stats, battery_pct=battery,
             battery_low=battery_low, faults=faults, over_range=over,
             background=self.background,
+            background_entry=self.background_entry,
             background_progress=measurements.background_progress,
             timed=measurements.timed_result,
             timed_preset_s=measurements.timed_preset_s,

@@ -16,6 +16,7 @@ from probe_nav.drivers.frames import (
     LinkState,
     LinkStats,
 )
+from probe_nav.live.backgrounds import SetBackground
 
 LOW_BATTERY_PCT = 10
 
@@ -36,7 +37,7 @@ class LiveSnapshot:
     battery_low: bool
     faults: FaultFlag  # device flags of the last frame and status
     over_range: bool
-    background: Background | None  # the background in use (None while it is first measured)
+    background: Background | None  # the background in use (None: BACKGROUND NOT SET)
     background_progress: float | None  # fraction of a background measurement running, else None
     timed: TimedCountResult | None  # the timed count running or just finished
     timed_preset_s: float | None
@@ -47,6 +48,7 @@ class LiveSnapshot:
     spectrum: tuple[int, ...] | None  # the last spectrum received
     frames: tuple[tuple[Reading, CountFrame], ...] = ()  # what this poll processed, in order
     notice: str = ""  # the latest message for the user (abandoned count, command refused...)
+    background_entry: SetBackground | None = None  # `background` with how and when it was set
 
     @property
     def live(self) -> bool:

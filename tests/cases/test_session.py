@@ -15,13 +15,16 @@ from probe_nav.cases.session import (
     read_session_frames,
     repair_frames_file,
 )
-from probe_nav.core.pipeline import Processor, Readings, process_arrays
+from probe_nav.core.pipeline import PipelineConfig, Processor, Readings, process_arrays
 from probe_nav.drivers.frames import CountFrame, FaultFlag
 from probe_nav.errors import UserError
 from probe_nav.io.frames_csv import read_frames_csv
 from probe_nav.simulator.engine import Simulation
 from probe_nav.simulator.scenario import load
 from tests.conftest import run_cli
+
+# the background the user gave (sln-scan's tissue background is ~5 cps): no hot decision without
+CONFIG = PipelineConfig(background_cps=5.0)
 
 
 def _sim_frames(scenario: str, duration_s: float, seed: int) -> list[CountFrame]:
@@ -43,7 +46,7 @@ def _sim_frames(scenario: str, duration_s: float, seed: int) -> list[CountFrame]
 def live_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list, list[dict]]:
     """A simulated sweep over a node processed live and recorded, with hot/cold events."""
     directory = tmp_path_factory.mktemp("s") / "session"
-    processor = Processor()
+    processor = Processor(CONFIG)
     shown = []
     events = []
     with SessionRecorder(directory, device="simulator sln-scan seed 7") as rec:
@@ -64,7 +67,8 @@ def test_replay_of_recording_equals_live_readings(live_session) -> None:
     directory, shown, _events = live_session
     table = read_frames_csv(directory / "frames.csv")
     assert len(table) == len(shown)
-    replayed = process_arrays(table.t_s, table.live_s, table.counts, table.real_s, table.flags)
+    replayed = process_arrays(table.t_s, table.live_s, table.counts, table.real_s, table.flags,
+                              CONFIG)
     live = Readings(*(np.array([getattr(r, name) for r in shown])
                       for name in Readings.__dataclass_fields__))
     for name, values in live.as_dict().items():
@@ -74,7 +78,8 @@ def test_replay_of_recording_equals_live_readings(live_session) -> None:
 
 def test_replay_cli_events_match_live_events(live_session) -> None:
     directory, _shown, events = live_session
-    done = run_cli("replay", str(directory / "frames.csv"), "--events")
+    done = run_cli("replay", str(directory / "frames.csv"), "--events", "--background-cps",
+                   str(CONFIG.background_cps))
     assert done.returncode == 0, done.stderr
     replayed = [json.loads(line) for line in done.stdout.splitlines()]
     assert [e["event"] for e in replayed] == [e["event"] for e in events]

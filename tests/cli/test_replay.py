@@ -80,7 +80,10 @@ def run_in_process(capsys, *args: str) -> list[dict]:
 def test_events_mark_the_node(tmp_path, capsys, fake_detector) -> None:
     path = tmp_path / "rec.csv"
     t = write_recording(path)
-    events = run_in_process(capsys, str(path), "--events")
+    # no background set: no decision, and stderr says why
+    assert run_in_process(capsys, str(path), "--events") == []
+    # the user says the first 10 s are background (the recording starts away from the node)
+    events = run_in_process(capsys, str(path), "--events", "--background-s", "10")
     assert [e["event"] for e in events][:2] == ["hot", "cold"]
     assert 30.0 < events[0]["t_s"] < 32.0 and 35.0 <= events[1]["t_s"] < 40.0
     assert all(e["t_s"] in set(t.tolist()) for e in events)  # the t_s of the causing frame
@@ -92,7 +95,10 @@ def test_events_mark_the_node(tmp_path, capsys, fake_detector) -> None:
 def test_json_ticks_are_causal(tmp_path, capsys, fake_detector) -> None:
     path = tmp_path / "rec.csv"
     write_recording(path)
-    ticks = run_in_process(capsys, str(path), "--json", "--tick", "0.25")
+    bare = run_in_process(capsys, str(path), "--json", "--tick", "0.25")
+    assert all(t["background_cps"] is None and t["hot"] is None for t in bare)  # none set
+    assert all(t["rate_cps"] is not None for t in bare)  # the gross rate is still there
+    ticks = run_in_process(capsys, str(path), "--json", "--tick", "0.25", "--background-s", "10")
     assert len(ticks) == 240 and ticks[0]["t_s"] == 0.25 and ticks[-1]["t_s"] == 60.0
     for key in ("rate_cps", "rate_sd_cps", "net_cps", "net_sd_cps", "z", "hot", "over_range"):
         assert key in ticks[0]
@@ -101,7 +107,7 @@ def test_json_ticks_are_causal(tmp_path, capsys, fake_detector) -> None:
     lines = path.read_text().splitlines()
     cut = tmp_path / "cut.csv"
     cut.write_text("\n".join(lines[: 2 + 620]) + "\n")  # frames up to t = 31.0 s
-    head = run_in_process(capsys, str(cut), "--json", "--tick", "0.25")
+    head = run_in_process(capsys, str(cut), "--json", "--tick", "0.25", "--background-s", "10")
     assert head[-1]["t_s"] == 31.0 and head[-1] == ticks[123]
 
 
@@ -118,7 +124,7 @@ def test_replay_subprocess_with_the_real_detector(tmp_path) -> None:
                         exc_type=ImportError)
     path = tmp_path / "rec.csv"
     write_recording(path)
-    result = run_cli("replay", str(path), "--events")
+    result = run_cli("replay", str(path), "--events", "--background-s", "10")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert events and events[0]["event"] == "hot" and 30.0 < events[0]["t_s"] < 33.0

@@ -29,6 +29,12 @@ def recording(seed: int = 3, n: int = 4000) -> dict[str, np.ndarray]:
             "flags": flags}
 
 
+def astuple_nan(reading: Reading) -> tuple[object, ...]:
+    """The fields of a Reading with NaN replaced by a marker, so == compares NaN as equal."""
+    return tuple("NaN" if isinstance(v, float) and math.isnan(v) else v
+                 for v in (getattr(reading, f) for f in Reading.__slots__))
+
+
 def frames_of(rec: dict[str, np.ndarray]) -> list[CountFrame]:
     return [CountFrame(i, float(rec["t_s"][i]), float(rec["real_s"][i]), float(rec["live_s"][i]),
                        (int(rec["counts"][i]), 0), flags=FaultFlag(int(rec["flags"][i])))
@@ -46,7 +52,8 @@ def test_online_push_equals_batch_bit_for_bit(config: PipelineConfig) -> None:
     batch = process_arrays(**rec, config=config, detector_factory=CusumDetector)
     proc = Processor(config, detector_factory=CusumDetector)
     online = [proc.push(f) for f in frames_of(rec)]
-    assert online == [batch[i] for i in range(len(batch))]  # dataclass ==: every field exact
+    # every field exact (NaN, the "no background set" value, equals NaN here)
+    assert [astuple_nan(r) for r in online] == [astuple_nan(batch[i]) for i in range(len(batch))]
     chunked = Processor(config, detector_factory=CusumDetector)
     edges = [0, 1, 2, 7, 199, 200, 201, 1500, 3999, 4000]
     parts = [chunked.process(**{k: v[a:b] for k, v in rec.items()})
@@ -84,7 +91,7 @@ def test_measured_background_phase_and_hot_node() -> None:
 
 
 def test_first_reading_before_any_live_time_is_not_nan() -> None:
-    proc = Processor(detector_factory=CusumDetector)
+    proc = Processor(PipelineConfig(background_s=10.0), detector_factory=CusumDetector)
     reading = proc.push(CountFrame(0, 0.05, 0.05, 0.0, (0,)))
     assert isinstance(reading, Reading)
     assert reading.rate_cps == 0.0 and reading.rate_sd_cps == math.inf
@@ -108,9 +115,26 @@ def test_with_the_real_hot_detector() -> None:
     pytest.importorskip("probe_nav.core.detect", reason="detector not importable yet",
                         exc_type=ImportError)
     rec = recording()
-    r = process_arrays(**rec)
-    proc = Processor()
+    config = PipelineConfig(background_s=10.0)  # the user says the first 10 s are background
+    r = process_arrays(**rec, config=config)
+    proc = Processor(config)
     online = [proc.push(f) for f in frames_of(rec)[:600]]
     assert online == [r[i] for i in range(600)]
     node = (rec["t_s"] > 103) & (rec["t_s"] < 110)
     assert r.hot[node].any() and not r.hot[rec["t_s"] <= 10.0].any()
+
+
+@pytest.mark.parametrize("meter", ["adaptive", "1"])
+def test_no_background_set_never_decides_hot(meter: str) -> None:
+    """The default: nobody set a background, so there is no hot decision even over a node at 10x
+    the background, and background, net and z are NaN (shown as "not set", never as numbers)."""
+    rec = recording()
+    r = process_arrays(**rec, config=PipelineConfig(meter=meter))
+    assert not r.hot.any()
+    for name in ("background_cps", "background_sd_cps", "net_cps", "net_sd_cps", "z"):
+        assert np.isnan(getattr(r, name)).all(), name
+    assert np.isfinite(r.rate_cps).all()
+    assert not r[0].background_set
+    given = process_arrays(**rec, config=PipelineConfig(meter=meter, background_cps=20.0))
+    assert given.hot.any() and given[0].background_set  # the same frames with a background
+    np.testing.assert_array_equal(given.rate_cps, r.rate_cps)  # the gross rate is unchanged

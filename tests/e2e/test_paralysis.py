@@ -306,7 +306,8 @@ def test_the_monitor_process_prints_no_number_while_over_range() -> None:
     assert over, "the saturation was never shown as over range"
     for update in over:
         assert all(update[name] is None for name in ("rate_cps", "rate_sd_cps", "net_cps", "z"))
-        assert update["hot"] is False and "OVER RANGE" in format_line(update)
+        # no background was set: no hot decision at all (null), over range or not
+        assert update["hot"] is None and "OVER RANGE" in format_line(update)
     first = updates.index(over[0])
     # from then on the counter stays saturated: no line shows a number again, and every line
     # while connected (a loaded machine may make a poll find the link STALE) says over range

@@ -42,7 +42,7 @@ def test_session_logs_its_background_timed_counts_and_recording(tmp_path: Path, 
     lines = info_lines(caplog, "probe_nav.live")
     assert lines[0] == ("session started on fake://probe (meter adaptive, background None cps, "
                         f"recording to {recorder.directory})")
-    assert "background set to 5 +- 0.5 cps (given)" in lines
+    assert "background set to 5 +- 0.5 cps (entered)" in lines
     assert "timed count of 1 s live started (background 5 cps)" in lines
     # 100 counts in 1 s against 5 +- 0.5 cps: net 95 cps, sd sqrt(100 + 0.5**2) = 10.01 cps
     assert "timed count done: 100 counts in 1.000 s live, net 95 +- 10 cps (significant)" in lines
