@@ -107,13 +107,14 @@ class ConsoleWindow(QMainWindow):
         if settings.device_url:
             self.controls.port.setCurrentText(settings.device_url)
         self._wire()
+        self._pending_notice = ""
         self.background_step = BackgroundStep(
             config_dir() / STATE_FILE if persist else None)
         source = (f"sim:{training.scenario_name}" if training is not None
                   else f"{settings.protocol} {settings.device_url}")
         saved_case = self.background_step.load(source)
         if saved_case is not None and self.cases.reopen_case(saved_case):
-            self.readout.notice_label.setText(
+            self.say(
                 f"case {saved_case} reopened with its backgrounds (carried over)")
         else:
             self.background_step.case_opened(None, source)
@@ -183,6 +184,9 @@ class ConsoleWindow(QMainWindow):
             self.session.close()
         self.session = session
         self.background_step.apply(session, self.settings.isotope)
+        if self._pending_notice:
+            session.notify(self._pending_notice)
+            self._pending_notice = ""
         self.cases.set_session(session)
         self._tab_changed(self.tabs.currentIndex())
 
@@ -215,12 +219,12 @@ class ConsoleWindow(QMainWindow):
         from probe_nav.errors import UserError
 
         if not url:
-            self.readout.notice_label.setText("type or choose a port first")
+            self.say("type or choose a port first")
             return
         try:
             session = open_session(url, protocol, self.settings)
         except (DriverError, UserError) as exc:
-            self.readout.notice_label.setText(str(exc))
+            self.say(str(exc))
             return
         if self.training_sim is not None:
             self.training_sim.stop()
@@ -245,7 +249,7 @@ class ConsoleWindow(QMainWindow):
         window = NUCLIDES[name].window
         if self.session is not None and not self.session.set_window(
                 window.lo_kev, window.hi_kev, name):
-            self.readout.notice_label.setText(f"{name}: this device's window cannot be set")
+            self.say(f"{name}: this device's window cannot be set")
         elif self.session is not None and name != self.settings.isotope:
             self.background_step.apply(self.session, name)  # another window, its background
         self.controls.select(isotope=name)
@@ -268,7 +272,16 @@ class ConsoleWindow(QMainWindow):
             opened = self.cases.new_case()
             message = (f"no case was open: started case {opened}. {message}" if opened else
                        f"{message} (NOT RECORDED in a case: {self.cases.pending_label.text()})")
-        self.readout.notice_label.setText(message)
+        self.say(message)
+
+    def say(self, message: str) -> None:
+        """A message for the user under the readout (through the session's notice, which every
+        refresh shows, so it is not overwritten at the next refresh)."""
+        if self.session is not None:
+            self.session.notify(message)
+        else:
+            self.readout.notice_label.setText(message)
+            self._pending_notice = message  # handed to the next session
 
     def _case_opened(self, case_id: str) -> None:
         """Another case is open: its own backgrounds (a new case has none yet)."""
@@ -289,7 +302,7 @@ class ConsoleWindow(QMainWindow):
             current.rate_cps if current is not None else 0.0, 0.0, 1e7, 2)
         if ok and self.session is not None:
             entry = self.background_step.enter(self.session, value, self.settings.isotope)
-            self.readout.notice_label.setText(
+            self.say(
                 f"background entered: {entry.background.rate_cps:g} cps")
 
     def set_audio(self, mode: str, volume: float, muted: bool) -> None:

@@ -221,6 +221,10 @@ class LiveSession:
         self.send_command("spectrum", lambda: (device.request(Cmd.SET_SPECTRUM, int(on)), "")[1])
         return True
 
+    def notify(self, message: str) -> None:
+        """Show this message as the snapshot's notice (from the next poll on)."""
+        self._notices.put(message)
+
     def trend(self, window_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The last `window_s` seconds of (t relative to the last frame, rate, sd); NaN = gap."""
         return self._trend.window(window_s, self._trend.last_t_s())

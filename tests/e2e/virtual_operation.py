@@ -90,6 +90,8 @@ class Operation:
         self.hold(BACKGROUND_POSE)
         yield self.wait_device_s(2.0)
         w.start_background()
+        yield lambda: "started case" in w.readout.notice_label.text()  # shown, and it stays
+        yield self.wait_device_s(0.5)
         self.note("B", notice=w.readout.notice_label.text())
         yield lambda: w.last_snapshot is not None and w.last_snapshot.background is not None
         bg = w.last_snapshot.background

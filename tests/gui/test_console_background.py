@@ -42,6 +42,10 @@ def test_no_hot_decision_until_b_then_kept_and_carried_over(make_sim, qtbot, tmp
     window.training.refresh()
     window.start_background()
     assert window.cases.case_id is not None
+    # the message stays on the readout across refreshes (it is the session's notice)
+    qtbot.waitUntil(lambda: f"started case {window.cases.case_id}"
+                    in window.readout.notice_label.text(), timeout=WAIT_MS)
+    window.tick()
     assert f"started case {window.cases.case_id}" in window.readout.notice_label.text()
     qtbot.waitUntil(lambda: window.last_snapshot is not None
                     and window.last_snapshot.background is not None, timeout=WAIT_MS)
@@ -59,7 +63,7 @@ def test_no_hot_decision_until_b_then_kept_and_carried_over(make_sim, qtbot, tmp
     qtbot.waitUntil(lambda: state(window) is ReadoutState.HOT, timeout=WAIT_MS)
 
     window.start_background()  # replacing it asks once
-    assert "B again" in window.readout.notice_label.text()
+    qtbot.waitUntil(lambda: "B again" in window.readout.notice_label.text(), timeout=WAIT_MS)
     assert window.last_snapshot.background_progress is None
 
     case_id = window.cases.case_id
@@ -72,6 +76,7 @@ def test_no_hot_decision_until_b_then_kept_and_carried_over(make_sim, qtbot, tmp
                         and again.last_snapshot.background is not None, timeout=WAIT_MS)
         assert again.last_snapshot.background == measured
         assert "carried over" in again.last_display.background_text
+        qtbot.waitUntil(lambda: "reopened" in again.readout.notice_label.text(), timeout=WAIT_MS)
     finally:
         again.shutdown()
 
@@ -107,7 +112,8 @@ def test_b_with_an_unwritable_case_store_still_measures_and_says_so(make_sim, qt
     try:
         window.start_background()
         assert window.cases.case_id is None
-        assert "NOT RECORDED in a case" in window.readout.notice_label.text()
+        qtbot.waitUntil(lambda: "NOT RECORDED in a case" in window.readout.notice_label.text(),
+                        timeout=WAIT_MS)
         qtbot.waitUntil(lambda: window.last_snapshot is not None
                         and window.last_snapshot.background is not None, timeout=WAIT_MS)
     finally:
