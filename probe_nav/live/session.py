@@ -30,8 +30,9 @@ from probe_nav.drivers.frames import (
 )
 from probe_nav.drivers.ratelimit import RateLimitedLog
 from probe_nav.live.backgrounds import BackgroundSource, SetBackground
+from probe_nav.live.commands import spectrum_job, window_job
 from probe_nav.live.measurements import Measurements
-from probe_nav.live.snapshot import LOW_BATTERY_PCT, LiveSnapshot
+from probe_nav.live.snapshot import LiveSnapshot, device_health
 from probe_nav.live.trend import TREND_CAPACITY, Trend
 
 if TYPE_CHECKING:
@@ -192,33 +193,19 @@ class LiveSession:
 
     def set_window(self, lo_kev: float, hi_kev: float, name: str = "") -> bool:
         """Ask the device to count window 0 in [lo, hi) keV; False if its protocol cannot."""
-        from probe_nav.drivers.probelink.device import ProbeLinkDevice
-        from probe_nav.drivers.probelink.messages import AckResult, Cmd
-
-        device = self.device
-        if not isinstance(device, ProbeLinkDevice):
+        job = window_job(self.device, lo_kev, hi_kev, name)
+        if job is None:
             return False
-
-        def job() -> str:
-            ack = device.request(Cmd.SET_WINDOW, 0, float(lo_kev), float(hi_kev))
-            if ack.result != AckResult.OK:
-                return f"window {lo_kev:g}-{hi_kev:g} keV refused ({AckResult(ack.result).name})"
-            device.request(Cmd.GET_INFO)
-            return f"window 0 set to {lo_kev:g}-{hi_kev:g} keV {name}".rstrip()
-
         self.send_command("set window", job)
         self._restart_processor()
         return True
 
     def enable_spectrum(self, on: bool) -> bool:
         """Ask the device for spectra (ProbeLink SET_SPECTRUM); False if it cannot be asked."""
-        from probe_nav.drivers.probelink.device import ProbeLinkDevice
-        from probe_nav.drivers.probelink.messages import Cmd
-
-        device = self.device
-        if not isinstance(device, ProbeLinkDevice):
+        job = spectrum_job(self.device, on)
+        if job is None:
             return False
-        self.send_command("spectrum", lambda: (device.request(Cmd.SET_SPECTRUM, int(on)), "")[1])
+        self.send_command("spectrum", job)
         return True
 
     def notify(self, message: str) -> None:
@@ -430,14 +417,7 @@ class LiveSession:
     def _snapshot(self, processed: tuple, new_timed: TimedCountResult | None,
                   new_background: TimedCountResult | None) -> LiveSnapshot:
         frame, status = self._last_frame, self._status
-        faults = FaultFlag.NONE
-        if frame is not None:
-            faults |= frame.flags
-        if status is not None:
-            faults |= status.faults
-        battery = status.battery_pct if status is not None else None
-        battery_low = bool(faults & FaultFlag.LOW_BATTERY) or (
-            battery is not None and battery < LOW_BATTERY_PCT)
+        faults, battery, battery_low = device_health(frame, status)
         live = self._link is LinkState.CONNECTED
         reading = self._reading if live else None
         over = bool(reading is not None and reading.over_range) or bool(

@@ -54,3 +54,17 @@ class LiveSnapshot:
     def live(self) -> bool:
         """True when `reading` may be shown as a live number."""
         return self.link is LinkState.CONNECTED and self.reading is not None
+
+
+def device_health(frame: CountFrame | None,
+                  status: DeviceStatus | None) -> tuple[FaultFlag, int | None, bool]:
+    """(fault flags of the last frame and status, battery %, battery low) for a snapshot."""
+    faults = FaultFlag.NONE
+    if frame is not None:
+        faults |= frame.flags
+    if status is not None:
+        faults |= status.faults
+    battery = status.battery_pct if status is not None else None
+    battery_low = bool(faults & FaultFlag.LOW_BATTERY) or (
+        battery is not None and battery < LOW_BATTERY_PCT)
+    return faults, battery, battery_low
