@@ -11,7 +11,6 @@ finished.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from probe_nav.errors import UserError
 
@@ -54,7 +53,6 @@ def _check_scenario(name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """GUI, screenshot or terminal monitor."""
-    from probe_nav.qt_app import display_problem
 
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")
@@ -64,25 +62,19 @@ def run(args: argparse.Namespace) -> int:
         return _screenshot(args)
     if args.terminal:
         return _terminal(args)
-    from probe_nav.gui.stops import StopSignals
+    from probe_nav.cli.console_start import console_or_monitor
 
-    stops = StopSignals().install()  # before Qt is imported (gui/stops.py says why)
-    try:
-        problem = display_problem(headless_ok=args.console)  # before Qt can abort the process
-        if problem is None:
-            from probe_nav.gui.app import run_training
+    def console(stops) -> int:
+        from probe_nav.gui.app import run_training
 
-            return run_training(args.scenario, args.seed, args.duration, args.view, stops)
-    finally:
-        stops.restore()
-    if stops.exit_status is not None:  # stopped while the display was being checked
-        return stops.exit_status
-    if args.console:
-        raise UserError(f"the console cannot open: {problem}")
-    print(f"probe-nav demo: no display available ({problem}), so the console cannot open; "
-          "running the terminal monitor instead (--terminal selects it directly, "
-          "--screenshot FILE.png renders the console offscreen)", file=sys.stderr, flush=True)
-    return _terminal(args)
+        return run_training(args.scenario, args.seed, args.duration, args.view, stops)
+
+    return console_or_monitor(
+        console_only=args.console, console=console, monitor=lambda: _terminal(args),
+        no_display_line=lambda problem: (
+            f"probe-nav demo: no display available ({problem}), so the console cannot open; "
+            "running the terminal monitor instead (--terminal selects it directly, "
+            "--screenshot FILE.png renders the console offscreen)"))
 
 
 def _screenshot(args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ Ctrl-C / SIGTERM close the console (exit 130 / 143) with its session recording f
 from __future__ import annotations
 
 import argparse
-import sys
 
 from probe_nav.errors import UserError
 
@@ -32,30 +31,29 @@ def run(args: argparse.Namespace) -> int:
     """Open the device and show the console until the window closes."""
     from probe_nav.drivers.errors import DriverError
     from probe_nav.drivers.registry import open_device
-    from probe_nav.qt_app import display_problem
 
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")
-    from probe_nav.gui.stops import StopSignals
+    from probe_nav.cli.console_start import console_or_monitor
 
-    stops = StopSignals().install()  # before Qt is imported (gui/stops.py says why)
-    try:
-        problem = display_problem(headless_ok=args.console)  # before Qt can abort the process
-        if problem is None:
+    def console(stops) -> int:
+        from probe_nav.gui.app import run_device
+
+        try:
             open_device(args.device, args.protocol)  # unknown protocol -> one line, exit 2
-            from probe_nav.gui.app import run_device
-
             return run_device(args.device, args.protocol, args.duration, stops)
-    except DriverError as exc:
-        raise UserError(str(exc)) from None
-    finally:
-        stops.restore()
-    if stops.exit_status is not None:  # stopped while the display was being checked
-        return stops.exit_status
-    if args.console:
-        raise UserError(f"the console cannot open: {problem}")
-    print(f"probe-nav gui: no display available ({problem}); running the terminal monitor on "
-          "the device instead", file=sys.stderr, flush=True)
+        except DriverError as exc:
+            raise UserError(str(exc)) from None
+
+    return console_or_monitor(
+        console_only=args.console, console=console, monitor=lambda: _monitor(args),
+        no_display_line=lambda problem: (
+            f"probe-nav gui: no display available ({problem}); running the terminal monitor "
+            "on the device instead"))
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    """The terminal monitor on the same device."""
     from probe_nav.cli.main import build_parser
 
     argv = ["monitor", "--device", args.device, "--protocol", args.protocol]
