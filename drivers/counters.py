@@ -17,6 +17,8 @@ limit its rate approaches, with tau_min the shortest dead time the source allows
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from probe_nav.drivers.frames import CounterModel, CounterSpec
 
 PARALYSABLE = CounterModel.PARALYSABLE
@@ -116,3 +118,13 @@ def user_counter(model: str, dead_time_us: float, base: CounterSpec | None = Non
     return CounterSpec(kind, tau_s, 1.0 / tau_s, f"stated by the user: {model} {dead_time_us:g} us",
                        live_time_measured=base.live_time_measured,
                        max_change_per_s=base.max_change_per_s)
+
+
+def with_device_facts(counter: CounterSpec, device: CounterSpec | None) -> CounterSpec:
+    """The user's counter, with what only the device knows (does it measure live time? how
+    fast can its rate change?) taken from the device's own description."""
+    if device is None:
+        return counter
+    return replace(counter, live_time_measured=device.live_time_measured
+                   if counter.live_time_measured is None else counter.live_time_measured,
+                   max_change_per_s=counter.max_change_per_s or device.max_change_per_s)

@@ -16,7 +16,7 @@ the frame after. While it is not set, background, net and z are NaN and `hot` is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Protocol
 
@@ -201,11 +201,17 @@ class Processor:
 
     def push(self, frame: CountFrame) -> Reading:
         """Process one frame (online)."""
-        out = self.process(
-            np.array([frame.t_s]), np.array([frame.live_s]), np.array([frame.total_window0]),
-            real_s=np.array([frame.real_s]), flags=np.array([int(frame.flags)]),
+        return self.process_frames((frame,))[0]
+
+    def process_frames(self, frames: Sequence[CountFrame]) -> Readings:
+        """Process consecutive frames as one chunk (a live poll's frames: the same numbers as
+        one by one, in a fraction of the numpy calls)."""
+        return self.process(
+            np.array([f.t_s for f in frames]), np.array([f.live_s for f in frames]),
+            np.array([f.total_window0 for f in frames]),
+            real_s=np.array([f.real_s for f in frames]),
+            flags=np.array([int(f.flags) for f in frames]),
         )
-        return out[0]
 
     def process(
         self,

@@ -18,6 +18,7 @@ from probe_nav.core.background import Background
 from probe_nav.core.pipeline import PipelineConfig, Processor, Reading
 from probe_nav.core.rate import make_meter
 from probe_nav.core.timed import TimedCountResult
+from probe_nav.drivers.counters import with_device_facts
 from probe_nav.drivers.device import Device, FrameEvent, InfoEvent, LinkEvent, StatusEvent
 from probe_nav.drivers.frames import (
     CounterModel,
@@ -32,6 +33,7 @@ from probe_nav.drivers.ratelimit import RateLimitedLog
 from probe_nav.live.backgrounds import BackgroundSource, SetBackground
 from probe_nav.live.commands import spectrum_job, window_job
 from probe_nav.live.measurements import Measurements
+from probe_nav.live.recording import GuardedRecording
 from probe_nav.live.snapshot import LiveSnapshot, device_health
 from probe_nav.live.trend import TREND_CAPACITY, Trend
 
@@ -39,16 +41,6 @@ if TYPE_CHECKING:
     from probe_nav.cases.session import SessionRecorder
 
 log = logging.getLogger("probe_nav.live")  # the package's name, as before the split
-
-
-def _stated(counter: CounterSpec, device: CounterSpec | None) -> CounterSpec:
-    """The user's counter, with what only the device knows (does it measure live time? how
-    fast can its rate change?) taken from the device's own description."""
-    if device is None:
-        return counter
-    return replace(counter, live_time_measured=device.live_time_measured
-                   if counter.live_time_measured is None else counter.live_time_measured,
-                   max_change_per_s=counter.max_change_per_s or device.max_change_per_s)
 
 
 class LiveSession:
@@ -61,7 +53,8 @@ class LiveSession:
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.device = device
         self._wall_clock = wall_clock  # when a background was set (its age on the display)
-        self.recorder = recorder  # every frame and event of the session, appended to files
+        # every frame and event of the session, appended to files (a failing disk stops it)
+        self._recording = GuardedRecording(recorder, self._recording_stopped)
         self._config = config or PipelineConfig()
         # The counter whose dead time the over-range rules use: the user's (`counter`), else one
         # stated in `config`, else the device's (DeviceInfo.counter, then its driver's default).
@@ -69,7 +62,7 @@ class LiveSession:
         self._counter_stated = counter is not None or self._config.dead_time is not None
         default = getattr(type(device), "default_counter", None)
         if counter is not None:
-            self._config = self._config.with_counter(_stated(counter, default))
+            self._config = self._config.with_counter(with_device_facts(counter, default))
         elif not self._counter_stated:
             self._config = self._config.with_counter(default)
         self._processor = Processor(self._config)
@@ -224,28 +217,19 @@ class LiveSession:
     def close(self) -> None:
         """Close the device and finish the session recording."""
         self.device.close()
-        if self.recorder is not None:
-            self.recorder.close()
-            log.info("session recording closed: %d frames in %s", self.recorder.frames_written,
-                     self.recorder.directory)
+        self._recording.close()
         log.info("session on %s stopped", self.device.describe())
 
-    def _record(self, kind: str, t_s: float | None = None, **fields: object) -> None:
-        if self.recorder is not None:
-            self._recording(lambda: self.recorder.event(kind, t_s=t_s, **fields))
+    @property
+    def recorder(self) -> SessionRecorder | None:
+        """The session recording, None when there is none (never started, or its disk failed)."""
+        return self._recording.recorder
 
-    def _recording(self, write: Callable[[], None]) -> None:
-        """Write to the session files; a failing disk stops the recording, never the readout."""
-        try:
-            write()
-        except OSError as exc:
-            self._notice = f"session recording stopped: {exc.strerror or exc}"
-            log.warning("session recording to %s failed and stopped: %s",
-                        self.recorder.directory if self.recorder else "?", exc)
-            abort = getattr(self.recorder, "abort", None)
-            if abort is not None:
-                abort(exc)  # keeps what was written, with an `interrupted` end line
-            self.recorder = None
+    def _record(self, kind: str, t_s: float | None = None, **fields: object) -> None:
+        self._recording.event(kind, t_s=t_s, **fields)
+
+    def _recording_stopped(self, message: str) -> None:
+        self._notice = message
 
     # ------------------------------------------------------------ the poll
 
@@ -314,7 +298,7 @@ class LiveSession:
         """The device described its counter: its dead time drives the over-range rules (unless
         the user stated one)."""
         if self._counter is not None:
-            spec = _stated(self._counter, spec)
+            spec = with_device_facts(self._counter, spec)
         elif self._counter_stated or spec.model is CounterModel.UNKNOWN:
             return
         config = self._config.with_counter(spec)
@@ -338,13 +322,8 @@ class LiveSession:
         new_timed = new_background = None
         while events:
             self._frames_resume()
-            frames = [e.frame for e in events]
             try:
-                readings = self._processor.process(
-                    np.array([f.t_s for f in frames]), np.array([f.live_s for f in frames]),
-                    np.array([f.total_window0 for f in frames]),
-                    real_s=np.array([f.real_s for f in frames]),
-                    flags=np.array([int(f.flags) for f in frames]))
+                readings = self._processor.process_frames([e.frame for e in events])
             except ValueError:  # one frame is impossible: take them one by one, refuse it alone
                 if len(events) == 1:
                     return self._on_frame(events[0], processed)
@@ -391,8 +370,7 @@ class LiveSession:
                      processed: list[tuple[Reading, CountFrame]]) -> tuple:
         """Record, trend and measure one processed frame."""
         frame = event.frame
-        if self.recorder is not None:
-            self._recording(lambda: self.recorder.write(frame))
+        self._recording.frame(frame)
         before = self._reading
         if before is not None and reading.over_range != before.over_range:
             self._record("over_range" if reading.over_range else "in_range", t_s=frame.t_s)
