@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -61,6 +62,10 @@ class ProbeLinkDevice(Device):
                              f"not {versions!r}")
         self.speaks = speaks  # major versions this host offers
         self.version: int | None = None  # negotiated major version; None while negotiating
+        # set once a version is settled: a user's request waits for it, so it never travels in
+        # v1 to a device that has just chosen v2 (it would take that as a v1 host taking over
+        # and go back to v1, whose frames this host then refuses until it negotiates again)
+        self._settled = threading.Event()
         self._decoder = StreamDecoder(speaks)
         self._reported_rejects: dict[str, int] = {}
         self._reported_skipped = 0
@@ -112,14 +117,20 @@ class ProbeLinkDevice(Device):
         return seq
 
     def request(self, cmd: Cmd, *args: object, timeout_s: float = 1.0) -> Ack:
-        """Send a command and wait for its ACK; DeviceTimeout if none. Not for the reader thread."""
+        """Send a command and wait for its ACK; DeviceTimeout if none. Not for the reader thread.
+        While the version is being negotiated it waits for the outcome first (within timeout_s)."""
+        deadline = time.monotonic() + timeout_s
+        if not self._settled.wait(timeout_s):
+            raise DeviceTimeout(f"{cmd.name} not sent: the ProbeLink version is still being "
+                                f"negotiated after {timeout_s} s")
+        ack_wait_s = max(0.0, deadline - time.monotonic())  # one budget for both waits
         seq = self._next_seq()
         event: threading.Event = threading.Event()
         box: list[Ack] = []
         self._pending[seq] = (event, box)
         try:
             self.send(encode(command(cmd, seq, *args, version=self._framing())))
-            if not event.wait(timeout_s):
+            if not event.wait(ack_wait_s):
                 raise DeviceTimeout(f"no acknowledgement of {cmd.name} within {timeout_s} s")
             return box[0]
         finally:
@@ -133,6 +144,7 @@ class ProbeLinkDevice(Device):
             self._settle(VERSION_1, "this host speaks v1 only")
             return
         self.version = None
+        self._settled.clear()
         self._decoder.accept = frozenset(self.speaks)
         self._hello_tries = 0
         self._send_hello()
@@ -146,6 +158,7 @@ class ProbeLinkDevice(Device):
         """Speak `version` from now on and accept nothing else; ask to stream (and, from a v1
         device, for its INFO: a v2 device sends it right after answering HELLO)."""
         self.version = version
+        self._settled.set()
         self._decoder.accept = frozenset({version})
         self._other_version_seen = self._decoder.stats.other_version
         log.info("%s: speaking ProbeLink v%d (%s)", self.describe(), version, why)

@@ -205,12 +205,15 @@ def test_request_gets_its_ack(link_and_device) -> None:
     import threading
 
     link, device = link_and_device
-    host_commands(link, 1)  # HELLO
+    (hello,) = host_commands(link, 1)
+    # the device chooses v2 (a request waits for the outcome of the negotiation)
+    link.write(encode(Ack(hello.seq, Cmd.HELLO, AckResult.OK, chosen_version=2)))
     result: list = []
     worker = threading.Thread(target=lambda: result.append(device.request(Cmd.PING)))
     worker.start()
     ping = next_command(link, Cmd.PING)
-    link.write(encode(Ack(ping.seq, Cmd.PING)))
+    assert ping.version == 2  # in the chosen version
+    link.write(encode(Ack(ping.seq, Cmd.PING, version=2)))
     worker.join(HANG_S)
     assert result and result[0].cmd_seq == ping.seq
 

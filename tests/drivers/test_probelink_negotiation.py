@@ -258,3 +258,43 @@ def test_the_served_device_answers_hello_as_the_spec_says() -> None:
     finally:
         port.close()
         server.stop()
+
+
+def test_a_request_made_while_negotiating_waits_and_travels_in_the_chosen_version() -> None:
+    """The console asks for spectra as soon as it opens the session, before the device has
+    answered HELLO. Sent then, in v1, the request made a v2 device take it for a v1 host taking
+    over and go back to v1, whose frames the host refused (16 frames lost at every start of the
+    console's training mode). It waits for the outcome and goes out in v2.
+
+    The 0.2 s pause below only gives a wrong implementation time to send early; a correct one
+    never sends before the answer, however long the pause, so the test cannot fail by timing."""
+    import threading
+
+    emu = ProbeLinkEmulator(Simulation(load("sln-static"), 1))
+    wire = bytearray(emu.power_on())
+    host = ProbeLinkDevice("fake://probe")
+    sent: list[bytes] = []
+    host.send = lambda data: sent.append(bytes(data)) or True  # type: ignore[method-assign]
+    host.on_connect()  # HELLO out, no answer delivered yet
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(
+        host.request(Cmd.SET_SPECTRUM, 1, timeout_s=HANG_S)))
+    worker.start()
+    time.sleep(0.2)
+    early = [m for m in StreamDecoder((1, 2)).feed(b"".join(sent)) if isinstance(m, Command)]
+    assert [m.cmd for m in early] == [Cmd.HELLO]  # nothing but the offer before the answer
+    delivered = len(sent)
+    for data in sent:
+        wire += emu.receive(data)
+    host.on_data(bytes(wire))  # the device chose v2
+    assert host.version == 2
+    deadline = time.monotonic() + HANG_S
+    while worker.is_alive() and time.monotonic() < deadline:  # the wire, both ways
+        fresh, delivered = sent[delivered:], len(sent)
+        answer = b"".join(emu.receive(data) for data in fresh)
+        if answer:
+            host.on_data(answer)
+        time.sleep(0.01)
+    worker.join(HANG_S)
+    assert results and results[0].cmd == Cmd.SET_SPECTRUM
+    assert emu.version == 2  # the device still speaks v2: the request did not pull it back
