@@ -113,7 +113,7 @@ def render_screenshot(path: str | Path, scenario: str = "sln-scan", after_s: flo
 
     # screenshots depend on no user's settings or cases: the case B opens is a throwaway
     scratch = tempfile.TemporaryDirectory(prefix="probe-nav-screenshot-")
-    settings = GuiSettings(scenario=scenario, background_s=2.0)
+    settings = GuiSettings(scenario=scenario)  # B counts the default 10 s, as in theatre
     sim = TrainingSim(scenario, seed=seed, speed=speed)
     window = ConsoleWindow(settings, training=sim, persist=False,
                            audio=AudioBridge(enabled=False),
