@@ -194,6 +194,11 @@ class QtAudioOutput:
         return self._stream.underruns.count if self._stream is not None else self._underruns
 
     @property
+    def underrun_gap_s(self) -> float:
+        """The silence, in s, the underruns of the running stream caused (0 without one)."""
+        return self._stream.underruns.gap_s if self._stream is not None else 0.0
+
+    @property
     def sink(self) -> QAudioSink | None:
         """The QAudioSink while started (buffer figures for latency estimates)."""
         return self._sink

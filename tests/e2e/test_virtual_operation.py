@@ -144,7 +144,11 @@ def test_a_virtual_sentinel_node_biopsy(tmp_path: Path, x_display: str,
     assert result["audio"]["available"], result["audio"]
     start = int(np.flatnonzero(np.abs(heard) >= 0.01)[0])  # from the first sound on
     assert heard.size - start > 30 * FS  # the recording covers the operation
-    assert longest_silence_s(heard[start:], FS) < SILENCE_LIMIT_S
+    # A host that did not get the CPU in time lets the sink run dry (an underrun: the console
+    # measures and logs each); such silence is the machine's, not a sound switched off, so the
+    # limit grows by the silence the underruns caused, and by nothing else.
+    allowed_s = SILENCE_LIMIT_S + (result["audio"]["underrun_gap_s"] or 0.0)
+    assert longest_silence_s(heard[start:], FS) < allowed_s, result["audio"]
 
     rss = [mb for _t, mb in result["rss_mb"]]
     warm = rss[len(rss) // 3:] if len(rss) >= 3 else rss

@@ -152,8 +152,11 @@ class Operation:
 
     def finish(self) -> None:
         self.done = True
+        output = getattr(getattr(self.window.audio, "_start", None), "output", None)
         self.log["audio"] = {"available": self.window.audio.available,
-                             "status": self.window.audio.status_text}
+                             "status": self.window.audio.status_text,
+                             "underruns": output.underruns if output else None,
+                             "underrun_gap_s": output.underrun_gap_s if output else None}
         self.window.grab().save(str(self.out.with_suffix(".png")), "PNG")  # to look at
         tmp = self.out.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.log, indent=1))
