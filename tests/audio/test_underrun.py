@@ -72,9 +72,14 @@ def test_counts_exactly_the_stalls_that_silenced_the_speaker(stalls) -> None:
               if i == 0 or s[0] > stalls[i - 1][0] + stalls[i - 1][1] + 0.2]
     m = meter()
     heard = play(m, spaced, 10.0)
-    # A stall silences the speaker iff it outlasts the buffer by more than the tolerance.
-    audible = [n for _, n in spaced if n - BUFFER_S > TOLERANCE_S + 0.003]
-    quiet = [n for _, n in spaced if n - BUFFER_S < TOLERANCE_S - 0.003]
+    # A stall silences the speaker iff it outlasts the buffer by more than the tolerance. The
+    # meter sees the buffer only at the sink's pulls, a chunk (10 ms) apart, so its level is
+    # known to within a chunk: stalls within a chunk of the threshold may go either way and are
+    # not judged (with 3 ms here, hypothesis found a 46.9 ms stall, 6.9 ms over the buffer,
+    # counted as audible).
+    margin_s = CHUNK / FS
+    audible = [n for _, n in spaced if n - BUFFER_S > TOLERANCE_S + margin_s]
+    quiet = [n for _, n in spaced if n - BUFFER_S < TOLERANCE_S - margin_s]
     if len(audible) + len(quiet) == len(spaced):  # none at the threshold itself
         assert m.count == len(audible)
         assert m.gap_s == pytest.approx(heard, abs=len(spaced) * (CHUNK / FS + 0.003) + 1e-9)
