@@ -17,21 +17,31 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from probe_nav.calibration.energy_match import Assignment, candidate_assignments, photopeak_fwhm_ch
+from probe_nav.calibration.energy_verdict import (
+    CONSISTENT_FWHM,
+    AmbiguousCalibration,
+    Key,
+    Scored,
+    check_unexplained,
+    clearly_better,
+    distinct,
+    rival_message,
+    unexplained,
+)
 from probe_nav.calibration.errors import AnalysisError
 from probe_nav.calibration.nuclides import nuclide
 from probe_nav.calibration.peaks import Peak, PeakFit, as_spectrum, find_peaks, fit_peak
 from probe_nav.drivers.frames import EnergyWindow
 
-# A channel-0 energy beyond max(20 keV, 15 % of the top line) means peaks were matched to the wrong
-# lines (ADC offsets are a few keV); a calibration whose points stray more than a quarter FWHM
-# from it is inconsistent.
+# A channel-0 energy beyond max(20 keV, 5 % of the top line) means peaks were matched to the wrong
+# lines (ADC offsets are a few keV). 15 % (before issue 16) let a map put a source's X-rays under
+# the threshold, where they are excused from being found (Ba-133's 81 keV read at 31 keV's peak).
 MAX_OFFSET_KEV = 20.0
-MAX_OFFSET_FRACTION = 0.15
-CONSISTENT_FWHM = 0.25
+MAX_OFFSET_FRACTION = 0.05
 
 __all__ = [
-    "CalibratedWindow", "EnergyCalibration", "EnergyResolution", "Peak", "PeakFit",
-    "auto_calibrate", "calibrate_energy", "energy_resolution", "find_peaks", "fit_peak",
+    "AmbiguousCalibration", "CalibratedWindow", "EnergyCalibration", "EnergyResolution", "Peak",
+    "PeakFit", "auto_calibrate", "calibrate_energy", "energy_resolution", "find_peaks", "fit_peak",
     "window_for",
 ]
 
@@ -138,9 +148,15 @@ def auto_calibrate(spectrum: Sequence[float] | np.ndarray, energies_kev: Sequenc
 
     Pairs of found peaks and pairs of lines (or unresolved blends, weighted by `yields`) propose
     linear maps; only maps with a positive gain, a channel-0 energy within max_offset_kev
-    (default max(20 keV, 15 % of the top line)) and photopeak-narrow peaks count
+    (default max(20 keV, 5 % of the top line)) and photopeak-narrow peaks count
     (probe_nav.calibration.energy_match). The best few assignments are fitted and the one whose
-    calibration explains its points to within a quarter FWHM with the most points wins.
+    calibration explains its points to within a quarter FWHM with the most evidence (points,
+    less photopeaks left unexplained and main-line yield left unfound) wins, but only when it is
+    clearly better than the best assignment that reads the peaks differently, and, with no spare
+    point, explains every photopeak: otherwise AmbiguousCalibration (two points fit any two
+    lines exactly; probe_nav.calibration.energy_verdict). Give every line of the sources
+    (probe_nav.calibration.sources.calibration_lines): a peak of an unlisted line is otherwise
+    matched to a listed one.
     """
     y = as_spectrum(spectrum)
     energies = [float(e) for e in energies_kev]
@@ -165,19 +181,27 @@ def auto_calibrate(spectrum: Sequence[float] | np.ndarray, energies_kev: Sequenc
             f"{', '.join(f'{e:g}' for e in sorted(energies))} keV with a plausible gain and "
             "offset (lines closer than the resolution merge into one peak); a calibration needs "
             "two well-separated lines, e.g. Am-241 59.5 + Co-57 122.1 + Cs-137 661.7 keV")
-    best: tuple[tuple[bool, int, float, float], EnergyCalibration] | None = None
+    scored: list[Scored] = []
     failures: list[str] = []
     fits: dict[int, PeakFit | AnalysisError] = {}  # each found peak is fitted once
     for candidate in candidates:
         cal = _fit_assignment(y, found, candidate, order, failures, fits)
         if cal is None or abs(cal.coefficients[0]) > limit:
             continue
-        score = _consistency(cal, candidate)
-        if best is None or score > best[0]:
-            best = (score, cal)
-    if best is None:
+        odd = unexplained(cal, candidate, found, float(nonzero[0]))
+        scored.append((_consistency(cal, candidate, len(odd)), cal, candidate))
+    if not scored:
         raise AnalysisError("too few of the matched peaks could be fitted: "
                             + "; ".join(dict.fromkeys(failures)))
+    scored.sort(key=lambda s: s[0], reverse=True)
+    best = scored[0]
+    for rival in scored[1:]:
+        if distinct(best[1], rival[1], found):
+            if not clearly_better(best[0], rival[0], order):
+                raise AmbiguousCalibration(rival_message(best[1], rival[1], len(found), order))
+            break  # the rivals are sorted: the first distinct one is the strongest
+    if len(best[1].channels) == order + 1:
+        check_unexplained(best[1], best[2], found, float(nonzero[0]))
     return best[1]
 
 
@@ -218,15 +242,16 @@ def _fit_found(y: np.ndarray, peak: Peak) -> PeakFit:
         return fit_peak(y, peak.channel, None)
 
 
-def _consistency(cal: EnergyCalibration, candidate: Assignment
-                 ) -> tuple[bool, int, float, float]:
-    """Sort key: all residuals within a quarter FWHM, the number of points, fewest strong lines
-    left unfound, -sum (resid/FWHM)^2."""
+def _consistency(cal: EnergyCalibration, candidate: Assignment, n_unexplained: int) -> Key:
+    """Sort key: all residuals within a quarter FWHM; the evidence: the number of points less
+    the photopeaks left unexplained and the yield left unfound (in main lines); -sum
+    (resid/FWHM)^2; the number of points."""
     slope = candidate.slope_kev_per_ch
     ratios = [abs(r) / max(w * slope, 1e-9) for r, w in
               zip(cal.residuals_kev, cal.fwhm_ch, strict=True)]
-    return (max(ratios) <= CONSISTENT_FWHM, len(ratios), -round(candidate.missing, 6),
-            -sum(q * q for q in ratios))
+    return (max(ratios) <= CONSISTENT_FWHM,
+            round(len(ratios) - n_unexplained - candidate.missing, 6),
+            -sum(q * q for q in ratios), len(ratios))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,11 @@ energy: CsI(Tl) is ~15-25 % at 140 keV; a Compton edge or a scatter hump is wide
 fall within 0.75 (smoothed) FWHM of the same peak are a blend: one calibration point at their
 yield-weighted mean energy, with their spread as an extra uncertainty (Co-57's 122.1/136.5 keV
 pair on a 1 keV/channel CdTe probe, I-125's 27.4/31.0 keV X-rays).
+
+A weak line is only used when the strong lines near its energy were found too: under a map that
+leaves a line WEAK_RATIO times stronger (within ENERGY_RATIO in energy, where the detector's
+efficiency is similar) unfound, the weak line's peak is more likely something else (a Compton
+edge, a backscatter peak, another line), and the weak line is not a calibration point.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ BLEND_FWHM = 0.75  # lines predicted within this many found-peak FWHM of it are 
 MAX_FWHM_FRACTION = 0.30  # a photopeak wider than this share of its energy is not a photopeak
 SMOOTHING_FWHM_CH = 2.355  # the [1,4,6,4,1]/16 filter is a Gaussian of sd 1 channel
 MAX_BLEND_SPAN = 0.20  # lines are only ever blended when within 20 % of their mean energy
+WEAK_RATIO = 3.0  # a line this many times weaker than an unfound neighbour is not used
+ENERGY_RATIO = 1.5  # 'neighbour': within this factor in energy
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +64,8 @@ class Assignment:
     slope_kev_per_ch: float
     offset_kev: float
     cost: float  # sum of |miss| / tolerance over the matched peaks
-    missing: float  # yields (relative to the strongest line) of lines in range but not found
+    missing: float  # yields (relative to the strongest line) of lines above the threshold
+    # (in range or beyond the spectrum's top) but not found
 
     @property
     def size(self) -> int:
@@ -91,14 +99,17 @@ def _evaluate(found: Sequence[Peak], lines: Sequence[tuple[float, float]], slope
     missing = 0.0
     for e, y in lines:
         predicted = (e - offset) / slope
-        if not channel_range[0] <= predicted <= channel_range[1]:
-            continue
+        if predicted < channel_range[0]:
+            continue  # under the threshold: not seen
         missing += y / strongest  # taken back below when the line is matched
+        if predicted > channel_range[1]:
+            continue  # beyond the spectrum: a source whose lines a map puts there is unseen
         k = min(range(len(found)), key=lambda i: abs(found[i].channel - predicted))
         reach = max(BLEND_FWHM * found[k].fwhm_ch, 3.0)
         if abs(found[k].channel - predicted) <= reach:
             by_peak.setdefault(k, []).append((e, y))
-    pairs, cost = [], 0.0
+    pairs: list[tuple[int, LineGroup]] = []
+    costs: list[float] = []
     for k, members in sorted(by_peak.items()):
         group = LineGroup(tuple(e for e, _ in members), tuple(y for _, y in members))
         e = group.energy_kev
@@ -111,17 +122,41 @@ def _evaluate(found: Sequence[Peak], lines: Sequence[tuple[float, float]], slope
         if width_kev > MAX_FWHM_FRACTION * e + 2.355 * group.spread_kev:
             continue
         pairs.append((k, group))
-        cost += miss / tol
+        costs.append(miss / tol)
         missing -= sum(group.yields) / strongest
+    pairs, cost, missing = _drop_weak(pairs, costs, lines, slope, offset, channel_range,
+                                      missing, strongest)
     if not pairs:
         return None
     return Assignment(tuple(pairs), slope, offset, cost, max(missing, 0.0))
 
 
+def _drop_weak(pairs: list[tuple[int, LineGroup]], costs: list[float],
+               lines: Sequence[tuple[float, float]], slope: float, offset: float,
+               channel_range: tuple[float, float], missing: float, strongest: float
+               ) -> tuple[list[tuple[int, LineGroup]], float, float]:
+    """Drop matched groups whose lines are WEAK_RATIO times weaker than an unfound line in range
+    within ENERGY_RATIO of their energy; the pairs kept, their cost and the missing yield."""
+    used = {e for _, g in pairs for e in g.energies_kev}
+    unfound = [(e, y) for e, y in lines if e not in used
+               and channel_range[0] <= (e - offset) / slope <= channel_range[1]]
+    kept, cost = [], 0.0
+    for pair, c in zip(pairs, costs, strict=True):
+        group = pair[1]
+        e, total = group.energy_kev, sum(group.yields)
+        if any(y >= WEAK_RATIO * total and 1 / ENERGY_RATIO <= u / e <= ENERGY_RATIO
+               for u, y in unfound):
+            missing += total / strongest
+            continue
+        kept.append(pair)
+        cost += c
+    return kept, cost, missing
+
+
 def candidate_assignments(found: Sequence[Peak], lines: Sequence[tuple[float, float]],
                           max_offset_kev: float, channel_range: tuple[float, float],
                           tolerance_kev: float | None = None,
-                          keep: int = 8) -> list[Assignment]:
+                          keep: int = 24) -> list[Assignment]:
     """Plausible peak-to-line assignments, most points (then fewest strong lines in range left
     unfound, then lowest cost) first; at most `keep`.
 

@@ -1,41 +1,59 @@
-"""Reference data for the nuclides used with gamma probes (see DOMAIN.md for sources).
+"""Reference data for the nuclides used with gamma probes: half-lives, photon lines, usual windows.
 
-Half-lives and main photon lines from the usual nuclear data tables (NNDC/DDEP values as quoted in
-the domain brief); typical probe windows are the clinical defaults.
+Every line is (energy keV, photons per decay of the listed nuclide, kind, emitter). Sources, per
+nuclide in `Nuclide.reference`: ENSDF decay data as served by NNDC NuDat 3 and DDEP (LNHB
+"Table de Radionucleides") recommended data; K X-ray yields are the ENSDF/DDEP atomic-radiation
+tables, each K-alpha or K-beta group summed into one line at its intensity-weighted energy (the
+probe cannot resolve them). Lines below the 12 keV counting threshold and lines under ~0.3 %
+are left out (named in docs/nuclides.md). Half-lives are cross-checked against ICRP-107
+(radioactivedecay) by tests/calibration/test_nuclides_data.py; attenuation lives in
+probe_nav.calibration.attenuation (xraydb / NIST XCOM). Typical probe windows are the clinical
+defaults.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from probe_nav.calibration.attenuation import water_mu_per_cm
 from probe_nav.drivers.frames import EnergyWindow
 
+_MINUTE_S = 60.0
 _HOUR_S = 3600.0
 _DAY_S = 86400.0
 _YEAR_S = 365.25 * _DAY_S
 
+GAMMA, XRAY, ANNIHILATION = "gamma", "x-ray", "annihilation"
+
 
 @dataclass(frozen=True, slots=True)
 class PhotonLine:
-    """A photon emission: energy in keV and yield per decay."""
+    """A photon emission: energy in keV, yield per decay of the parent, kind, emitting nuclide."""
 
     energy_kev: float
     yield_per_decay: float
+    kind: str = GAMMA  # GAMMA, XRAY or ANNIHILATION
+    emitter: str = ""  # a daughter in equilibrium that emits it; "" = the nuclide itself
 
 
 @dataclass(frozen=True, slots=True)
 class Nuclide:
-    """A radionuclide: half-life, main photon lines and the usual probe window."""
+    """A radionuclide: half-life, photon lines (with daughters in equilibrium), usual window."""
 
     name: str
     half_life_s: float
     lines: tuple[PhotonLine, ...]
     window: EnergyWindow
+    reference: str = ""  # where the half-life, lines and yields come from
+    daughters: tuple[str, ...] = ()  # short-lived progeny whose lines are included
 
     @property
     def main_line(self) -> PhotonLine:
-        """The photon line with the highest yield."""
-        return max(self.lines, key=lambda line: line.yield_per_decay)
+        """The highest-yield line in the usual window (Ba-133's 356 keV, not its stronger Cs K
+        X-rays); the highest-yield line overall if none is in the window."""
+        inside = [line for line in self.lines
+                  if self.window.lo_kev <= line.energy_kev <= self.window.hi_kev]
+        return max(inside or self.lines, key=lambda line: line.yield_per_decay)
 
     @property
     def decay_constant_per_s(self) -> float:
@@ -45,35 +63,103 @@ class Nuclide:
         return log(2.0) / self.half_life_s
 
 
-def _n(
-    name: str, half_life_s: float, lines: list[tuple[float, float]], lo: float, hi: float
-) -> Nuclide:
+Line = tuple[float, float] | tuple[float, float, str] | tuple[float, float, str, str]
+
+
+def _n(name: str, half_life_s: float, lines: list[Line], lo: float, hi: float,
+       reference: str, daughters: tuple[str, ...] = ()) -> Nuclide:
     return Nuclide(
         name=name,
         half_life_s=half_life_s,
-        lines=tuple(PhotonLine(e, y) for e, y in lines),
+        lines=tuple(PhotonLine(*line) for line in lines),
         window=EnergyWindow(lo, hi, name),
+        reference=reference,
+        daughters=daughters,
     )
 
+
+# Ac-225 decays through Fr-221 (4.8 min), At-217 (32 ms) and Bi-213 (45.6 min; 97.9 % beta to
+# Po-213, 2.1 % alpha to Tl-209 of 2.2 min). A few hours after separation the chain is in
+# transient equilibrium: A_daughter / A_Ac = 1 / (1 - T_daughter / T_Ac) (Bateman), so each
+# daughter line per Ac-225 decay is its yield per daughter decay times that ratio.
+_AC225_T_S = 9.920 * _DAY_S
+_EQ_FR221 = 1.0 / (1.0 - 4.801 * _MINUTE_S / _AC225_T_S)  # 1.0003
+_EQ_BI213 = 1.0 / (1.0 - 45.61 * _MINUTE_S / _AC225_T_S)  # 1.0032
+_BI213_TO_TL209 = 0.0209  # Bi-213 alpha branch, ICRP-107 (DDEP gives 2.14 %)
+
+_ENSDF = "ENSDF via NNDC NuDat 3"
+_DDEP = "DDEP/LNHB recommended data"
 
 NUCLIDES: dict[str, Nuclide] = {
     n.name: n
     for n in (
-        _n("Tc-99m", 6.01 * _HOUR_S, [(140.5, 0.885)], 126.0, 155.0),
-        # I-125: Te K X-rays (27.2/27.5 keV ~ 114 % together, 31 keV ~ 26 %) and the 35.5 keV gamma.
-        _n("I-125", 59.4 * _DAY_S, [(27.4, 1.14), (31.0, 0.26), (35.5, 0.067)], 20.0, 45.0),
-        _n("In-111", 2.80 * _DAY_S, [(171.3, 0.907), (245.4, 0.941)], 150.0, 270.0),
-        _n("I-131", 8.02 * _DAY_S, [(364.5, 0.812)], 320.0, 410.0),
-        _n("I-123", 13.2 * _HOUR_S, [(159.0, 0.83)], 143.0, 175.0),
-        _n("Lu-177", 6.65 * _DAY_S, [(208.4, 0.11), (112.9, 0.064)], 100.0, 230.0),
-        _n("F-18", 109.8 * 60.0, [(511.0, 1.93)], 400.0, 600.0),
-        _n("Ga-68", 67.7 * 60.0, [(511.0, 1.78)], 400.0, 600.0),
-        _n("Co-57", 271.8 * _DAY_S, [(122.1, 0.855), (136.5, 0.107)], 110.0, 150.0),
-        _n("Ba-133", 10.5 * _YEAR_S, [(356.0, 0.62), (81.0, 0.33)], 320.0, 400.0),
-        _n("I-129", 1.6e7 * _YEAR_S, [(39.6, 0.075), (31.0, 0.70)], 20.0, 45.0),
-        # Calibration sources (NNDC/DDEP): Cs-137 via Ba-137m, Am-241's 59.5 keV gamma.
-        _n("Cs-137", 30.08 * _YEAR_S, [(661.7, 0.851)], 595.0, 728.0),
-        _n("Am-241", 432.6 * _YEAR_S, [(59.5, 0.359)], 50.0, 70.0),
+        _n("Tc-99m", 6.0067 * _HOUR_S,
+           [(140.511, 0.885), (18.3, 0.062, XRAY), (20.7, 0.012, XRAY)], 126.0, 155.0,
+           f"{_DDEP} (Tc-99m, 2012 edition; T1/2 6.0067 h, 140.5 keV 88.5 %); Tc K X-rays "
+           f"{_ENSDF} (A=99, NDS 2017)"),
+        _n("I-125", 59.388 * _DAY_S,
+           [(27.4, 1.13, XRAY), (31.1, 0.257, XRAY), (35.4925, 0.0668)], 20.0, 45.0,
+           f"{_DDEP} (I-125; T1/2 59.388 d, 35.49 keV 6.68 %, Te K X-rays); {_ENSDF} (A=125)"),
+        _n("In-111", 2.8047 * _DAY_S,
+           [(171.28, 0.9066), (245.35, 0.9409), (23.1, 0.70, XRAY), (26.2, 0.145, XRAY)],
+           150.0, 270.0,
+           f"{_ENSDF} (A=111, NDS 2009; T1/2 2.8047 d); Cd K X-rays from the same evaluation"),
+        _n("I-131", 8.0252 * _DAY_S,
+           [(364.49, 0.815), (636.99, 0.0716), (284.31, 0.0612), (80.19, 0.0262),
+            (722.91, 0.0177), (503.0, 0.0036), (29.7, 0.040, XRAY), (33.7, 0.0093, XRAY)],
+           320.0, 410.0,
+           f"{_ENSDF} (A=131, NDS 2006; T1/2 8.0252 d); Xe K X-rays from the same evaluation"),
+        _n("I-123", 13.2235 * _HOUR_S,
+           [(158.97, 0.833), (528.96, 0.0139), (440.02, 0.0043), (27.4, 0.709, XRAY),
+            (31.1, 0.155, XRAY)], 143.0, 175.0,
+           f"{_ENSDF} (A=123, NDS 2004; T1/2 13.2235 h); Te K X-rays from the same evaluation"),
+        # Lu-177: 208.4 keV is 10.38 % (the old table's 11 % was 6 % high).
+        _n("Lu-177", 6.647 * _DAY_S,
+           [(208.366, 0.1038), (112.950, 0.0620), (55.4, 0.044, XRAY), (63.5, 0.012, XRAY)],
+           100.0, 230.0,
+           f"{_DDEP} (Lu-177, 2013 edition; T1/2 6.647 d, 208.37 keV 10.38 %, 112.95 keV "
+           f"6.20 %); Hf K X-rays {_ENSDF} (A=177, NDS 2019)"),
+        _n("F-18", 109.77 * _MINUTE_S, [(511.0, 1.9346, ANNIHILATION)], 400.0, 600.0,
+           f"{_DDEP} (F-18; T1/2 109.77 min, beta+ 96.73 %: 2 x 0.9673 annihilation photons)"),
+        _n("Ga-68", 67.71 * _MINUTE_S,
+           [(511.0, 1.7784, ANNIHILATION), (1077.34, 0.0322)], 400.0, 600.0,
+           f"{_ENSDF} (A=68, NDS 2012; T1/2 67.71 min, beta+ 88.9 %, 1077.3 keV 3.22 %)"),
+        # Co-57: Fe K X-rays (6.4/7.1 keV) are under the 12 keV threshold; its 14.4 keV gamma isn't.
+        _n("Co-57", 271.80 * _DAY_S,
+           [(122.0607, 0.856), (136.4736, 0.1068), (14.4130, 0.0916)], 110.0, 150.0,
+           f"{_DDEP} (Co-57; T1/2 271.80 d, 122.06 keV 85.6 %, 136.47 keV 10.68 %, "
+           "14.41 keV 9.16 %)"),
+        _n("Ba-133", 10.551 * _YEAR_S,
+           [(356.013, 0.6205), (80.997, 0.329), (302.851, 0.1834), (383.848, 0.0894),
+            (276.399, 0.0716), (79.614, 0.0265), (53.162, 0.0214), (160.612, 0.0064),
+            (223.237, 0.0045), (30.9, 0.970, XRAY), (35.1, 0.225, XRAY)], 320.0, 400.0,
+           f"{_ENSDF} (A=133, NDS 2011; T1/2 10.551 y); Cs K X-rays from the same evaluation"),
+        _n("I-129", 1.57e7 * _YEAR_S,
+           [(39.578, 0.0751), (29.7, 0.567, XRAY), (33.7, 0.13, XRAY)], 20.0, 45.0,
+           f"{_ENSDF} (A=129, NDS 2014; T1/2 1.57e7 y); Xe K X-rays from the same evaluation"),
+        # Calibration sources: Cs-137 via Ba-137m (94.4 % branch), Am-241's 59.5 keV gamma.
+        _n("Cs-137", 30.08 * _YEAR_S,
+           [(661.657, 0.851, GAMMA, "Ba-137m"), (32.1, 0.0563, XRAY, "Ba-137m"),
+            (36.5, 0.0134, XRAY, "Ba-137m")], 595.0, 728.0,
+           f"{_ENSDF} (A=137, NDS 2007; T1/2 30.08 y, 661.66 keV 85.1 % per Cs-137 decay); "
+           "Ba K X-rays from the same evaluation", daughters=("Ba-137m",)),
+        # Am-241: Np L X-rays (13.9/17.6/20.8 keV groups) sit above the threshold; Np K X-rays
+        # are < 0.1 %.
+        _n("Am-241", 432.6 * _YEAR_S,
+           [(59.5409, 0.359), (26.3446, 0.0227), (13.9, 0.132, XRAY), (17.6, 0.192, XRAY),
+            (20.8, 0.049, XRAY)], 50.0, 70.0,
+           f"{_DDEP} (Am-241; T1/2 432.6 y, 59.54 keV 35.9 %, 26.34 keV 2.27 %, Np L X-rays)"),
+        # Ac-225 (targeted alpha therapy) with Fr-221 and Bi-213 (and Tl-209) in equilibrium.
+        _n("Ac-225", _AC225_T_S,
+           [(218.12, 0.1144 * _EQ_FR221, GAMMA, "Fr-221"),
+            (440.45, 0.2594 * _EQ_BI213, GAMMA, "Bi-213"),
+            (465.14, 0.969 * _BI213_TO_TL209 * _EQ_BI213, GAMMA, "Tl-209"),
+            (117.21, 0.843 * _BI213_TO_TL209 * _EQ_BI213, GAMMA, "Tl-209"),
+            (1566.93, 0.998 * _BI213_TO_TL209 * _EQ_BI213, GAMMA, "Tl-209")],
+           196.0, 484.0,
+           f"{_DDEP} (Ac-225, Fr-221, Bi-213; T1/2 9.920 d, 218.1 keV 11.44 %, 440.5 keV "
+           f"25.94 % per daughter decay); Tl-209 lines {_ENSDF} (A=209)",
+           daughters=("Fr-221", "At-217", "Bi-213", "Tl-209", "Po-213")),
     )
 }
 
@@ -88,6 +174,7 @@ CHECK_SOURCES: dict[str, str] = {
     "I-125": "I-129",
     "F-18": "Cs-137",
     "Ga-68": "Cs-137",
+    "Ac-225": "Ba-133",  # 356/384 keV between Ac-225's 218 and 440 keV daughter lines
 }
 
 
@@ -114,31 +201,13 @@ def check_source_for(name: str) -> Nuclide:
                          f"known for: {', '.join(CHECK_SOURCES)}")
 
 
-# Narrow-beam linear attenuation coefficients of water (1/cm) at the energies quoted in DOMAIN.md;
-# soft tissue is ~1.05x water. Between points we interpolate log(mu) against log(E).
-WATER_MU_PER_CM: tuple[tuple[float, float], ...] = (
-    (27.5, 0.443),
-    (35.5, 0.309),
-    (140.5, 0.154),
-    (364.0, 0.110),
-    (511.0, 0.096),
-)
+# Soft tissue is ~1.05x water (ICRU 44 soft tissue vs water, Compton-dominated range).
 TISSUE_TO_WATER_MU = 1.05
 
 
 def water_mu_per_mm(energy_kev: float) -> float:
-    """Narrow-beam linear attenuation of water in 1/mm, log-log interpolated from the table."""
-    from math import exp, log
-
-    table = WATER_MU_PER_CM
-    # The bracketing pair of table points (the end pairs extrapolate).
-    i = 1
-    while i < len(table) - 1 and energy_kev > table[i][0]:
-        i += 1
-    (e0, m0), (e1, m1) = table[i - 1], table[i]
-    slope = (log(m1) - log(m0)) / (log(e1) - log(e0))
-    mu_per_cm = exp(log(m0) + slope * (log(energy_kev) - log(e0)))
-    return mu_per_cm / 10.0
+    """Narrow-beam linear attenuation of water in 1/mm (probe_nav.calibration.attenuation)."""
+    return water_mu_per_cm(energy_kev) / 10.0
 
 
 def tissue_mu_per_mm(energy_kev: float) -> float:

@@ -5,6 +5,10 @@ decay-corrected mean activity A (sd sA) of a certified source over the count. Re
 add: (sS/S)^2 = (N/t^2 + sB^2) / (N/t - B)^2 + (sA/A)^2. The geometry (distance, holder, medium)
 is part of the result's meaning and is carried along as text.
 Constancy compares a check-source rate with its baseline decayed to today (DOMAIN.md: +-10 %).
+A sensitivity is refused when its inputs are impossible for a gamma probe: an observed rate above
+MAX_OBSERVED_CPS, or a net rate above the photons the source emits (A x 1e6 x sum of its line
+yields, every photon counted), which is what a wrong live time or an activity in the wrong unit
+gives (100 counts in 1 us would claim 3.7e7 cps/MBq).
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from datetime import datetime
 from probe_nav.calibration.errors import AnalysisError
 from probe_nav.calibration.nuclides import nuclide
 from probe_nav.calibration.sources import CertifiedSource, elapsed_s
+
+# A counter with dead time tau counts at most 1/tau (non-paralysable): gamma probes' chains have
+# tau of ~1-10 us and ceilings of ~1e4-1e5 cps (DOMAIN.md), so 1e6 observed cps is not a count.
+MAX_OBSERVED_CPS = 1e6
+DECAYS_PER_S_PER_MBQ = 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +79,32 @@ def sensitivity(counts: float, live_s: float, background_cps: float, background_
     which matters for a short-lived source counted for long.
     """
     rate = net_rate(counts, live_s, background_cps, background_sd_cps)
+    if rate.gross_cps > MAX_OBSERVED_CPS:
+        raise AnalysisError(f"implausible count: {counts:.0f} counts in {live_s:.3g} s live is "
+                            f"{rate.gross_cps:.3g} cps, above the {MAX_OBSERVED_CPS:.0e} cps any "
+                            "probe can count; check the live time")
     if rate.net_cps <= 3.0 * rate.net_sd_cps:
         raise AnalysisError(f"the source is not seen: net rate {rate.net_cps:.3g} +- "
                             f"{rate.net_sd_cps:.2g} cps is within 3 sd of the background")
     activity = source.mean_activity_over(when, count_duration_s or live_s)
+    _check_emission(rate.net_cps, activity.mbq, source)
     s = rate.net_cps / activity.mbq
     rel = math.hypot(rate.net_sd_cps / rate.net_cps, activity.sd_mbq / activity.mbq)
     return Sensitivity(s, s * rel, rate.net_cps, rate.net_sd_cps, activity.mbq, activity.sd_mbq,
                        geometry)
+
+
+def _check_emission(net_cps: float, activity_mbq: float, source: CertifiedSource) -> None:
+    """AnalysisError when the net rate exceeds every photon the source emits (4 pi, all
+    counted): the activity, its unit, the nuclide or the live time is wrong."""
+    photons_per_decay = sum(line.yield_per_decay for line in source.nuclide.lines)
+    emitted_per_s = activity_mbq * DECAYS_PER_S_PER_MBQ * photons_per_decay
+    if net_cps > emitted_per_s:
+        raise AnalysisError(
+            f"implausible sensitivity: the net rate {net_cps:.3g} cps is more than the "
+            f"{emitted_per_s:.3g} photons/s that {activity_mbq:.3g} MBq of "
+            f"{source.nuclide_name} emits ({net_cps / activity_mbq:.3g} cps/MBq); check the "
+            "activity and its unit (MBq), the nuclide and the live time")
 
 
 @dataclass(frozen=True, slots=True)

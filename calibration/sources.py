@@ -1,11 +1,13 @@
 """Certified sources: a nuclide's activity (with its 1 sd) on a reference date, decayed to any
-date. Half-lives are taken as exact (their relative uncertainty, ~1e-3 for the nuclides used
-here, is far below a certificate's few per cent), so the sd decays with the activity.
+date; and the photon lines of calibration sources for an energy calibration. Half-lives are
+taken as exact (their relative uncertainty, ~1e-3 for the nuclides used here, is far below a
+certificate's few per cent), so the sd decays with the activity.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,3 +73,22 @@ class CertifiedSource:
         x = self.nuclide.decay_constant_per_s * duration_s
         mean = -math.expm1(-x) / x if x > 1e-12 else 1.0 - x / 2.0
         return Activity(a.mbq * mean, a.sd_mbq * mean, start)
+
+
+def calibration_lines(names: Sequence[str]) -> tuple[list[float], list[float]]:
+    """Every photon line (gammas and X-rays) of the named sources for an energy calibration:
+    energies in keV and yields relative to each source's strongest line.
+
+    All lines, because a peak of a line left out is taken for a listed one (Ba-133's 302.9 keV
+    for 356.0 keV); relative per source, because the sources' activities are unknown, so only
+    lines of one source can be weighed against each other (blends, a strong line unfound).
+    UnknownNuclide names the known nuclides.
+    """
+    energies: list[float] = []
+    yields: list[float] = []
+    for name in dict.fromkeys(n.strip() for n in names):
+        lines = nuclide(name).lines
+        strongest = max(line.yield_per_decay for line in lines)
+        energies += [line.energy_kev for line in lines]
+        yields += [line.yield_per_decay / strongest for line in lines]
+    return energies, yields

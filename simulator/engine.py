@@ -138,6 +138,10 @@ class Simulation:
         model = self.model
         pose = self.pose_at(t_s)
         matrix = model.rates(pose, t_s)
+        bench = self.scenario.bench
+        if bench is not None and bench.contains(pose.position_mm):
+            # The bench is away from the patient: its background is the room only.
+            matrix[len(self.scenario.sources)] = 0.0  # the blood-pool row
         extra = self.faults.extra_rate_cps(t_s)
         if extra > 0:
             row = np.zeros((1, matrix.shape[1]))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +21,19 @@ class ScenarioError(ValueError):
     """A scenario that cannot be loaded; the message names the file and the problem."""
 
 
+@dataclass(frozen=True, slots=True)
+class Bench:
+    """The ex vivo counting bench, away from the patient: a probe within radius_mm of
+    position_mm sees the specimen and the room background, not the patient's blood pool."""
+
+    position_mm: tuple[float, float, float]
+    radius_mm: float = 100.0
+
+    def contains(self, position_mm: tuple[float, float, float]) -> bool:
+        """Whether a probe at position_mm counts at the bench."""
+        return math.dist(position_mm, self.position_mm) <= self.radius_mm
+
+
 @dataclass(frozen=True)
 class Scenario:
     """Everything the simulator needs to produce counts."""
@@ -35,6 +49,7 @@ class Scenario:
     tissue: Tissue = field(default_factory=Tissue)
     windows: tuple[EnergyWindow, ...] = ()
     t0_after_injection_s: float = 0.0  # scenario start, measured from the activity reference
+    bench: Bench | None = None  # where specimens are counted ex vivo (room background only)
 
     @property
     def background_cps(self) -> float:

@@ -16,11 +16,11 @@ from probe_nav.simulator.geometry import unit
 from probe_nav.simulator.path import ScanPath, Waypoint
 from probe_nav.simulator.physics import PointSource, ProbeModel, Tissue
 from probe_nav.simulator.rates import Background
-from probe_nav.simulator.scenario import Scenario
+from probe_nav.simulator.scenario import Bench, Scenario
 
 _HOUR_S = 3600.0
 _TOP = {"name", "description", "nuclide", "frame_period_s", "t0_after_injection_h", "probe",
-        "tissue", "background", "windows", "sources", "path"}
+        "tissue", "background", "windows", "sources", "path", "bench"}
 _SOURCE = {"name", "position_mm", "activity_mbq", "injected_activity_mbq", "uptake_fraction",
            "nuclide", "radius_mm", "biological_half_life_h", "from_s", "until_s"}
 _WAYPOINT = {"position_mm", "dwell_s", "speed_mm_s", "travel_s", "axis"}
@@ -197,6 +197,17 @@ def _frame_period(value: Any) -> float:
     return period
 
 
+def _bench(data: Any) -> Bench | None:
+    """The optional [bench] table: position_mm and radius_mm of the ex vivo bench."""
+    if data is None:
+        return None
+    bench = _check_keys(data, {"position_mm", "radius_mm"}, "[bench]")
+    if "position_mm" not in bench:
+        raise ValueError("[bench] needs position_mm (where specimens are counted ex vivo)")
+    return Bench(_vec3(bench["position_mm"], "bench.position_mm"),
+                 _positive(bench.get("radius_mm", 100.0), "bench.radius_mm"))
+
+
 def parse(data: dict[str, Any], default_name: str) -> Scenario:
     """Build a Scenario from TOML data; KeyError/ValueError/TypeError name the problem."""
     _check_keys(data, _TOP, "the scenario")
@@ -224,4 +235,5 @@ def parse(data: dict[str, Any], default_name: str) -> Scenario:
         tissue=tissue,
         windows=_windows(data.get("windows"), tracer),
         t0_after_injection_s=t0_s,
+        bench=_bench(data.get("bench")),
     )

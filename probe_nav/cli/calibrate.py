@@ -8,7 +8,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from probe_nav.cli.qc import add_measurement_arguments, analysis, keep, measure
-from probe_nav.errors import UserError
+from probe_nav.errors import RunFailure, UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,8 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _energies(args: argparse.Namespace) -> tuple[list[float], list[float] | None]:
-    """Line energies (keV) and their yields (None for --lines) of the calibration sources."""
-    from probe_nav.calibration.nuclides import UnknownNuclide, nuclide
+    """Line energies (keV) and their yields (None for --lines) of the calibration sources:
+    every line of each source (X-rays too), yields relative to the source's strongest line."""
+    from probe_nav.calibration.nuclides import UnknownNuclide
+    from probe_nav.calibration.sources import calibration_lines
 
     if args.lines:
         try:
@@ -76,10 +78,20 @@ def _energies(args: argparse.Namespace) -> tuple[list[float], list[float] | None
         return values, None
     names = args.nuclide.split(",") if args.nuclide else _scenario_nuclides(args) or ["Co-57"]
     try:
-        lines = [line for name in names for line in nuclide(name.strip()).lines]
+        return calibration_lines(names)
     except UnknownNuclide as exc:
         raise UserError(str(exc)) from None
-    return [line.energy_kev for line in lines], [line.yield_per_decay for line in lines]
+
+
+def _resolution_line(args: argparse.Namespace) -> float | None:
+    """--resolution-at, else (with sources named) the highest of their main lines: Ba-133's
+    356 keV rather than its weak 384 keV line; None with --lines (the top line is used)."""
+    from probe_nav.calibration.nuclides import nuclide
+
+    if args.resolution_at is not None or args.lines:
+        return args.resolution_at
+    names = args.nuclide.split(",") if args.nuclide else _scenario_nuclides(args) or ["Co-57"]
+    return max(nuclide(name.strip()).main_line.energy_kev for name in names)
 
 
 def _scenario_nuclides(args: argparse.Namespace) -> list[str]:
@@ -97,12 +109,21 @@ def _scenario_nuclides(args: argparse.Namespace) -> list[str]:
 
 
 def run_energy(args: argparse.Namespace) -> int:
-    """Fit the summed spectrum's peaks to known lines; store the calibration."""
+    """Fit the summed spectrum's peaks to known lines; store the calibration. A spectrum whose
+    peaks two assignments explain about equally well is refused: exit 1 with the reason, and
+    nothing stored (the raw spectrum is kept beside the database)."""
+    from probe_nav.calibration.energy import AmbiguousCalibration
+    from probe_nav.calibration.errors import AnalysisError
     from probe_nav.qc.procedures import energy
 
     lines, yields = _energies(args)
     m = measure(args, spectrum=True)
-    outcome = analysis(energy, m, lines, args.order, args.resolution_at, yields)
+    try:
+        outcome = energy(m, lines, args.order, _resolution_line(args), yields)
+    except AmbiguousCalibration as exc:  # the spectrum cannot tell: a refusal, not bad input
+        raise RunFailure(str(exc)) from None
+    except AnalysisError as exc:
+        raise UserError(str(exc)) from None
     return keep(args, outcome, m, "calibration")
 
 

@@ -100,11 +100,13 @@ class TimedCount:
         sd = math.sqrt(max(n, 1)) / t if t > 0.0 else math.inf
         net = rate - bg.rate_cps
         net_sd = math.hypot(sd, bg.sd_cps)
-        b_counts = bg.rate_cps * t
-        # Currie's L_C = 1.645 sqrt(B) for a well-known background; an uncertain background adds
-        # its variance in counts, (t sd_b)^2, to the net count's variance under "no source".
-        b_var = b_counts + (t * bg.sd_cps) ** 2 if math.isfinite(bg.sd_cps) else math.inf
-        decision = float(currie_decision_level_counts(b_var))
+        # Currie's L_C for B background counts in t (exact Poisson at low B); an uncertain
+        # background adds its variance in counts, (t sd_b)^2. B is at least one count (like every
+        # sd here): a background of zero is never known to be exactly zero, and with B = 0 one
+        # count would be "significant"; with B = 1 it takes 4 counts (P(N >= 4) = 1.9 %).
+        b_counts = max(bg.rate_cps * t, 1.0)
+        extra = (t * bg.sd_cps) ** 2 if math.isfinite(bg.sd_cps) else math.inf
+        decision = float(currie_decision_level_counts(b_counts, extra))
         significant = t > 0.0 and (n - b_counts) > decision
         return TimedCountResult(
             counts=n, live_s=t, real_s=self.real_s, rate_cps=rate, rate_sd_cps=sd,

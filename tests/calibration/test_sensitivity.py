@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probe_nav.calibration.errors import AnalysisError
 from probe_nav.calibration.sensitivity import (
+    DECAYS_PER_S_PER_MBQ,
+    MAX_OBSERVED_CPS,
     background_check,
     battery_check,
     constancy,
@@ -18,6 +22,7 @@ from probe_nav.calibration.sensitivity import (
 )
 from probe_nav.calibration.sources import CertifiedSource
 from probe_nav.simulator.benches import bench_check_source
+from tests.in_process import run_main
 
 from .conftest import coverage_bounds
 
@@ -41,6 +46,55 @@ def test_source_not_seen_is_an_error() -> None:
         sensitivity(62, 60.0, 1.0, 0.1, src, WHEN)
     with pytest.raises(AnalysisError, match="live time"):
         net_rate(10, 0.0)
+
+
+def test_a_count_no_probe_can_make_is_refused() -> None:
+    # 100 counts in 1 us is 1e8 cps (it used to give 3.7e7 cps/MBq from 2.7 MBq of Co-57)
+    src = CertifiedSource("Co-57", 2.7, 0.0, WHEN)
+    with pytest.raises(AnalysisError, match=r"implausible count.*1e\+08 cps"):
+        sensitivity(100, 1e-6, 0.0, 0.0, src, WHEN)
+
+
+def test_more_counts_than_photons_emitted_is_refused() -> None:
+    # 1000 net cps from "0.27" MBq of Co-57 is plausible (3700 cps/MBq); the same count with the
+    # activity typed in kBq as 0.00027 MBq claims more counts than the 0.27 kBq x (0.856 + 0.107
+    # + 0.0916 + X-rays) photons/s the source emits, so it is refused rather than stored.
+    src = CertifiedSource("Co-57", 0.27, 0.0, WHEN)
+    assert sensitivity(60_060, 60.0, 1.0, 0.1, src, WHEN).cps_per_mbq == pytest.approx(
+        1000.0 / 0.27, rel=1e-5)
+    kbq = CertifiedSource("Co-57", 0.27e-3, 0.0, WHEN)
+    with pytest.raises(AnalysisError, match=r"implausible sensitivity.*unit"):
+        sensitivity(60_060, 60.0, 1.0, 0.1, kbq, WHEN)
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=st.integers(0, 10**9), live_s=st.floats(1e-7, 1e4),
+       activity_mbq=st.floats(1e-6, 1e4), nuclide=st.sampled_from(["Co-57", "Tc-99m", "Cs-137"]))
+def test_a_sensitivity_is_physically_possible_or_refused(counts: int, live_s: float,
+                                                         activity_mbq: float,
+                                                         nuclide: str) -> None:
+    # Whatever the inputs: either an AnalysisError, or a result from an observable rate that is
+    # at most every emitted photon counted (1e6 decays/s per MBq x the photons per decay).
+    src = CertifiedSource(nuclide, activity_mbq, 0.0, WHEN)
+    photons = sum(line.yield_per_decay for line in src.nuclide.lines)
+    try:
+        s = sensitivity(counts, live_s, 0.0, 0.0, src, WHEN)
+    except AnalysisError:
+        return
+    assert counts / live_s <= MAX_OBSERVED_CPS
+    assert 0 < s.cps_per_mbq <= DECAYS_PER_S_PER_MBQ * photons * (1 + 1e-12)
+
+
+def test_cli_refuses_an_activity_in_the_wrong_unit(tmp_path) -> None:
+    # The simulator's Co-57 check source read against a certificate of 1e-6 MBq (1 Bq): the
+    # source "emits" ~1 photon/s but is counted at hundreds of cps; one line, exit 2, no record.
+    db = tmp_path / "qc.sqlite"
+    done = run_main("calibrate", "sensitivity", "--sim", "qc-co57", "--speed", "20",
+                    "--duration", "2", "--db", str(db), "--nuclide", "Co-57",
+                    "--activity-mbq", "1e-6", "--reference-date", "2025-01-01T00:00+00:00")
+    assert done.returncode == 2, done.stdout
+    assert "implausible sensitivity" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def _sensitivity_of(qc) -> tuple[float, float]:

@@ -79,8 +79,8 @@ def test_export_json_and_csv(db: Path, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [r["node"] for r in rows] == ["background", "SLN 1", "SLN 2", "axilla"]
     assert float(rows[1]["rate_cps"]) == 800.0
-    # 2.5 h after the 07:30 injection: factor 2 ** (2.5 / 6.01)
-    assert float(rows[0]["decay_factor"]) == pytest.approx(2 ** (2.5 / 6.01), rel=1e-9)
+    # 2.5 h after the 07:30 injection: factor 2 ** (2.5 h / T1/2), T1/2 6.0067 h (DDEP)
+    assert float(rows[0]["decay_factor"]) == pytest.approx(2 ** (2.5 / 6.0067), rel=1e-9)
     done = run_cli("case", "export", "C-7", "--format", "json", "--db", str(db))
     doc = json.loads(done.stdout)
     assert doc["case"]["probe"] == "PL-1 serial 0042"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from probe_nav.calibration.nuclides import NUCLIDES
 from probe_nav.cases.store import CaseStore
 from probe_nav.core.timed import TimedCount
 from probe_nav.errors import UserError
@@ -16,7 +17,7 @@ from probe_nav.storage import StoreError, TamperedRecord
 from tests.cases.conftest import result
 
 HOUR_S = 3600.0
-TC99M_HALF_LIFE_S = 6.01 * HOUR_S
+TC99M_HALF_LIFE_S = NUCLIDES["Tc-99m"].half_life_s  # the table's (DDEP: 6.0067 h)
 
 
 def test_case_file_is_private_and_wal(tmp_path: Path) -> None:

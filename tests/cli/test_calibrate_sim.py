@@ -35,7 +35,7 @@ def test_energy_calibration_recovers_the_simulated_gain_and_is_applied(tmp_path:
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     # Lines from the scenario's own sources: Am-241, Co-57 and Cs-137 (not the Compton edge).
-    assert {59.5, 661.7} <= set(out["energies_kev"])
+    assert {59.5409, 661.657} <= set(out["energies_kev"])  # ENSDF/DDEP line energies
     birge = max(1.0, out["chi2_dof"] or 1.0) ** 0.5
     (c0, c1), (sd0, sd1) = out["coefficients"], out["coefficients_sd"]
     assert abs(c1 - kev) <= 3 * birge * sd1, (c1, sd1)
@@ -62,13 +62,22 @@ def test_energy_calibration_with_cdte_tailing_stays_within_a_quarter_percent(
     assert 2.0 < out["fwhm_pct"] < 6.0  # 3.7 % at 661.7 keV for 8 % at 140.5 keV, sqrt(E)
 
 
-def test_co57_alone_is_refused_not_mismatched(tmp_path: Path) -> None:
-    # --log-level error: on a loaded machine the pty may overflow at 30x and the driver rightly
-    # logs the lost frames as warnings; this test is about the error line (and warnings of
-    # Python's warnings module, which no log level hides).
+def test_co57_alone_calibrates_from_its_two_resolved_peaks_or_is_refused(tmp_path: Path) -> None:
+    # Co-57 alone has two resolved photopeaks, 14.4 and 122.1 keV (136.5 keV sits in 122's
+    # tail): enough for a linear calibration (the 14.4 keV gamma was missing from the line table
+    # before issue 16, when this was refused). --log-level error: on a loaded machine the pty may
+    # overflow at 30x and the driver rightly logs the lost frames as warnings.
+    db = tmp_path / "qc.sqlite"
+    kev = load("qc-co57").probe.kev_per_channel
     done = run_cli("--log-level", "error", "calibrate", "energy", "--sim", "qc-co57", "--speed",
-                   "30", "--duration", "20", "--db", str(tmp_path / "qc.sqlite"))
-    assert done.returncode == 2
+                   "30", "--duration", "20", "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr
+    gain = json.loads(done.stdout)["coefficients"][1]
+    assert abs(gain / kev - 1.0) < 0.01, gain  # issue 16: within 1 % in gain
+    # Told to use only 122.1 and 136.5 keV, it cannot tell them apart: refused, never mismatched.
+    done = run_cli("--log-level", "error", "calibrate", "energy", "--sim", "qc-co57", "--speed",
+                   "30", "--duration", "20", "--db", str(db), "--lines", "122.1,136.5")
+    assert done.returncode == 2, done.stdout
     assert "match at most one of the lines 122.1, 136.5 keV" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1  # no SciPy warnings, no traceback
 

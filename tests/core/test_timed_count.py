@@ -35,9 +35,10 @@ def test_without_a_background_the_net_rate_is_the_rate() -> None:
     assert res.background_cps == 0.0 and res.background_sd_cps == 0.0
     assert res.net_cps == res.rate_cps == pytest.approx(75.0)
     assert res.net_sd_cps == pytest.approx(res.rate_sd_cps)
-    # with no background the decision level is 1.645 sqrt(0) = 0: one count is significant
-    assert timed_count([1], [1.0], 1.0).significant
-    assert not timed_count([0], [1.0], 1.0).significant
+    # with no background B is floored at one count: P(N >= 4 | 1) = 1.9 % <= 5 % < P(N >= 3)
+    # = 8.0 %, so 4 counts are significant and 1-3 are not (a zero B would call 1 significant)
+    assert timed_count([4], [1.0], 1.0).significant
+    assert not any(timed_count([n], [1.0], 1.0).significant for n in (0, 1, 2, 3))
 
 
 def test_a_count_ends_with_the_frame_that_reaches_the_preset() -> None:
