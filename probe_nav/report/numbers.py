@@ -114,6 +114,9 @@ def quantity(value: float | None, unit: str = "", significant: int = 3) -> str:
     return with_unit(fixed(value, decimals_for(value, significant)), unit)
 
 
+MAX_FIGURES = 6  # no measurement here means more (1 ppm of a 10 s count would be 10^13 counts)
+
+
 def value_sd(value: float | None, sd: float | None, unit: str = "") -> str:
     """'812.0 ± 9.0 cps': the value rounded to its sd's precision (see sd_decimals); without a
     usable sd (None, 0, not finite) the value alone as `quantity` prints it."""
@@ -127,7 +130,11 @@ def value_sd(value: float | None, sd: float | None, unit: str = "") -> str:
     if exponent:
         value, sd = value / 10 ** exponent, sd / 10 ** exponent
     decimals = sd_decimals(sd)
-    core = f"{fixed(value, decimals)}{NBSP}{PLUS_MINUS}{NBSP}{fixed(sd, decimals)}"
+    cap = decimals_for(value, MAX_FIGURES)
+    if decimals > cap:  # an sd below the value's last meaningful figure: more digits are noise
+        core = f"{fixed(value, cap)}{NBSP}(sd{NBSP}<{NBSP}{fixed(10.0 ** -cap, cap)})"
+    else:
+        core = f"{fixed(value, decimals)}{NBSP}{PLUS_MINUS}{NBSP}{fixed(sd, decimals)}"
     if exponent:
         core = f"({core}){NBSP}×{NBSP}10{str(exponent).translate(_SUPERSCRIPT)}"
     return with_unit(core, unit)

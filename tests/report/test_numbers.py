@@ -31,6 +31,8 @@ def plain(text: str) -> str:
     (0.10022, 0.0045064, "%", "0.100 ± 0.005 %"),
     (1.9989e-6, 4.4e-8, "s", "2.00 ± 0.04 µs"),
     (2.5e6, 3.2e4, "cps", "(2.500 ± 0.032) × 10⁶ cps"),
+    # identical simulated checks: an sd far below any meaningful figure is not printed as such
+    (1.000000059, 2.8e-8, "", "1.00000 (sd < 0.00001)"),
     (5.0, 0.0, "cps", "5.00 cps"),  # no usable sd: three significant figures
     (5.0, None, "cps", "5.00 cps"),
     (float("nan"), 1.0, "cps", fmt.MISSING),
