@@ -114,8 +114,7 @@ class ConsoleWindow(QMainWindow):
                   else f"{settings.protocol} {settings.device_url}")
         saved_case = self.background_step.load(source)
         if saved_case is not None and self.cases.reopen_case(saved_case):
-            self.say(
-                f"case {saved_case} reopened with its backgrounds (carried over)")
+            self.say(f"case {saved_case} reopened with its backgrounds (carried over)")
         else:
             self.background_step.case_opened(None, source)
         self.cases.on_case_opened = self._case_opened
@@ -302,8 +301,7 @@ class ConsoleWindow(QMainWindow):
             current.rate_cps if current is not None else 0.0, 0.0, 1e7, 2)
         if ok and self.session is not None:
             entry = self.background_step.enter(self.session, value, self.settings.isotope)
-            self.say(
-                f"background entered: {entry.background.rate_cps:g} cps")
+            self.say(f"background entered: {entry.background.rate_cps:g} cps")
 
     def set_audio(self, mode: str, volume: float, muted: bool) -> None:
         """New sound settings."""

@@ -104,11 +104,16 @@ def test_the_console_sound_says_no_audio_device_once(no_libpulse_env) -> None:
     assert run.stderr.strip() == LOG_LINE
 
 
-def test_monitor_with_audio_keeps_monitoring(no_libpulse_env) -> None:
-    run = subprocess.run(
+def monitor_with_audio(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`probe-nav monitor --audio --json` for 1.5 s on the simulator, in this environment."""
+    return subprocess.run(
         [sys.executable, "-m", "probe_nav", "monitor", "--sim", "sln-static", "--audio",
          "--duration", "1.5", "--json"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, env=no_libpulse_env)
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+
+
+def test_monitor_with_audio_keeps_monitoring(no_libpulse_env) -> None:
+    run = monitor_with_audio(no_libpulse_env)
     assert run.returncode == 0, run.stderr
     # the one line on stderr: no traceback, no Qt chatter
     assert stderr_lines(run.stderr) == [LOG_LINE]
@@ -164,10 +169,7 @@ def test_monitor_with_audio_ignores_a_dead_x_display(no_libpulse_env) -> None:
     needs no window, so Qt must not try the display (that aborts the process, exit 134)."""
     env = {k: v for k, v in no_libpulse_env.items() if k != "QT_QPA_PLATFORM"}
     env |= {"DISPLAY": ":1999", "XAUTHORITY": "/nonexistent/probe-nav-xauth"}
-    run = subprocess.run(
-        [sys.executable, "-m", "probe_nav", "monitor", "--sim", "sln-static", "--audio",
-         "--duration", "1.5", "--json"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    run = monitor_with_audio(env)
     assert run.returncode == 0, run.stderr
     assert stderr_lines(run.stderr) == [LOG_LINE]
     assert [json.loads(line)["audio"] for line in run.stdout.splitlines()][-1] \
