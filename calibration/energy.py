@@ -16,7 +16,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from probe_nav.calibration.energy_match import Assignment, candidate_assignments, photopeak_fwhm_ch
+from probe_nav.calibration.energy_match import (
+    Assignment,
+    PolyMap,
+    candidate_assignments,
+    evaluate_map,
+    photopeak_fwhm_ch,
+)
 from probe_nav.calibration.energy_verdict import (
     CONSISTENT_FWHM,
     AmbiguousCalibration,
@@ -149,7 +155,9 @@ def auto_calibrate(spectrum: Sequence[float] | np.ndarray, energies_kev: Sequenc
     Pairs of found peaks and pairs of lines (or unresolved blends, weighted by `yields`) propose
     linear maps; only maps with a positive gain, a channel-0 energy within max_offset_kev
     (default max(20 keV, 5 % of the top line)) and photopeak-narrow peaks count
-    (probe_nav.calibration.energy_match). The best few assignments are fitted and the one whose
+    (probe_nav.calibration.energy_match); with order 2 each fitted quadratic re-reads the peaks
+    (a strong non-linearity moves the top line beyond a straight line's reach). The best few
+    assignments are fitted and the one whose
     calibration explains its points to within a quarter FWHM with the most evidence (points,
     less photopeaks left unexplained and main-line yield left unfound) wins, but only when it is
     clearly better than the best assignment that reads the peaks differently, and, with no spare
@@ -181,15 +189,16 @@ def auto_calibrate(spectrum: Sequence[float] | np.ndarray, energies_kev: Sequenc
             f"{', '.join(f'{e:g}' for e in sorted(energies))} keV with a plausible gain and "
             "offset (lines closer than the resolution merge into one peak); a calibration needs "
             "two well-separated lines, e.g. Am-241 59.5 + Co-57 122.1 + Cs-137 661.7 keV")
-    scored: list[Scored] = []
     failures: list[str] = []
-    fits: dict[int, PeakFit | AnalysisError] = {}  # each found peak is fitted once
-    for candidate in candidates:
-        cal = _fit_assignment(y, found, candidate, order, failures, fits)
-        if cal is None or abs(cal.coefficients[0]) > limit:
-            continue
-        odd = unexplained(cal, candidate, found, float(nonzero[0]))
-        scored.append((_consistency(cal, candidate, len(odd)), cal, candidate))
+    scored = _score(y, found, candidates, order, limit, failures)
+    if order == 2:  # the candidates are linear maps: let each quadratic pick up the peaks it fits
+        lines = list(zip(energies, weights, strict=True))
+        refined = [evaluate_map(found, lines, PolyMap(cal.coefficients), tolerance_kev,
+                                (float(nonzero[0]), len(y) - 1.0)) for _, cal, _ in scored]
+        known = {_key(c) for _, _, c in scored}
+        scored += _score(y, found, [c for c in dict.fromkeys(refined)
+                                    if c is not None and _key(c) not in known],
+                         order, limit, failures)
     if not scored:
         raise AnalysisError("too few of the matched peaks could be fitted: "
                             + "; ".join(dict.fromkeys(failures)))
@@ -203,6 +212,27 @@ def auto_calibrate(spectrum: Sequence[float] | np.ndarray, energies_kev: Sequenc
     if len(best[1].channels) == order + 1:
         check_unexplained(best[1], best[2], found, float(nonzero[0]))
     return best[1]
+
+
+def _score(y: np.ndarray, found: Sequence[Peak], candidates: Sequence[Assignment], order: int,
+           limit_kev: float, failures: list[str]) -> list[Scored]:
+    """Fit each candidate assignment and score it (_consistency); channel-0 energies beyond
+    limit_kev are dropped."""
+    scored: list[Scored] = []
+    fits: dict[int, PeakFit | AnalysisError] = {}  # each found peak is fitted once
+    first = float(np.flatnonzero(y)[0])
+    for candidate in candidates:
+        cal = _fit_assignment(y, found, candidate, order, failures, fits)
+        if cal is None or abs(cal.coefficients[0]) > limit_kev:
+            continue
+        odd = unexplained(cal, candidate, found, first)
+        scored.append((_consistency(cal, candidate, len(odd)), cal, candidate))
+    return scored
+
+
+def _key(candidate: Assignment) -> tuple[tuple[int, tuple[float, ...]], ...]:
+    """Which peak is read as which line (or blend)."""
+    return tuple((k, g.energies_kev) for k, g in candidate.pairs)
 
 
 def _fit_assignment(y: np.ndarray, found: Sequence[Peak], candidate: Assignment, order: int,

@@ -2,7 +2,8 @@
 pairs of lines (or blends of lines too close to resolve), kept only when physically plausible.
 
 A map is plausible when its gain is positive, its channel-0 energy is small (ADC offsets are a
-few keV) and every peak it explains is as narrow as a photopeak can be (FWHM <= 30 % of the
+few keV), it keeps a main line of the sources on the recorded spectrum (MAIN_LINE_YIELD), and
+every peak it explains is as narrow as a photopeak can be (FWHM <= 30 % of the
 energy: CsI(Tl) is ~15-25 % at 140 keV; a Compton edge or a scatter hump is wider). Lines that
 fall within 0.75 (smoothed) FWHM of the same peak are a blend: one calibration point at their
 yield-weighted mean energy, with their spread as an extra uncertainty (Co-57's 122.1/136.5 keV
@@ -29,6 +30,11 @@ SMOOTHING_FWHM_CH = 2.355  # the [1,4,6,4,1]/16 filter is a Gaussian of sd 1 cha
 MAX_BLEND_SPAN = 0.20  # lines are only ever blended when within 20 % of their mean energy
 WEAK_RATIO = 3.0  # a line this many times weaker than an unfound neighbour is not used
 ENERGY_RATIO = 1.5  # 'neighbour': within this factor in energy
+# A source's main line: the strongest yield given (1 for each source's strongest line with
+# calibration_lines' yields). A map that puts every main line outside the recorded channels reads
+# the peaks as weak lines of sources whose main lines the spectrum cannot show: no technician
+# calibrates with sources whose main lines are off the spectrum, so such a map is not plausible.
+MAIN_LINE_YIELD = 1.0 - 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +96,53 @@ def photopeak_fwhm_ch(peak: Peak) -> float:
     return math.sqrt(max(peak.fwhm_ch**2 - SMOOTHING_FWHM_CH**2, 1.0))
 
 
+@dataclass(frozen=True, slots=True)
+class PolyMap:
+    """A channel -> keV map keV = sum(coefficients[i] * channel**i), linear or quadratic."""
+
+    coefficients: tuple[float, ...]
+
+    def kev(self, channel: float) -> float:
+        """Energy at a channel coordinate."""
+        return sum(c * channel**i for i, c in enumerate(self.coefficients))
+
+    def slope(self, channel: float) -> float:
+        """dE/dx at a channel."""
+        c = self.coefficients
+        return c[1] + (2.0 * c[2] * channel if len(c) > 2 else 0.0)
+
+    def channel(self, energy_kev: float) -> float:
+        """Channel of an energy on the map's rising branch (inf beyond the top of a quadratic)."""
+        c = self.coefficients
+        if len(c) == 2 or c[2] == 0.0:
+            return (energy_kev - c[0]) / c[1]
+        disc = c[1] ** 2 - 4.0 * c[2] * (c[0] - energy_kev)
+        if disc < 0:
+            return math.inf
+        return 2.0 * (energy_kev - c[0]) / (c[1] + math.sqrt(disc))
+
+
 def _evaluate(found: Sequence[Peak], lines: Sequence[tuple[float, float]], slope: float,
               offset: float, tolerance_kev: float | None,
               channel_range: tuple[float, float]) -> Assignment | None:
-    """Match every line to its nearest peak under one map; None if a matched peak is implausible."""
+    """Match every line to its nearest peak under a linear map; None if implausible."""
+    return evaluate_map(found, lines, PolyMap((offset, slope)), tolerance_kev, channel_range)
+
+
+def evaluate_map(found: Sequence[Peak], lines: Sequence[tuple[float, float]], cmap: PolyMap,
+                 tolerance_kev: float | None,
+                 channel_range: tuple[float, float]) -> Assignment | None:
+    """Match every line to its nearest peak under one map; None if no matched peak is
+    plausible, or if the map puts every main line (the strongest yield given: each source's
+    strongest line with calibration_lines' yields) outside the recorded channels."""
     by_peak: dict[int, list[tuple[float, float]]] = {}
     strongest = max(y for _, y in lines)
+    if not any(channel_range[0] <= cmap.channel(e) <= channel_range[1]
+               for e, y in lines if y >= MAIN_LINE_YIELD * strongest):
+        return None  # the spectrum would show none of the sources' main lines
     missing = 0.0
     for e, y in lines:
-        predicted = (e - offset) / slope
+        predicted = cmap.channel(e)
         if predicted < channel_range[0]:
             continue  # under the threshold: not seen
         missing += y / strongest  # taken back below when the line is matched
@@ -113,9 +157,10 @@ def _evaluate(found: Sequence[Peak], lines: Sequence[tuple[float, float]], slope
     for k, members in sorted(by_peak.items()):
         group = LineGroup(tuple(e for e, _ in members), tuple(y for _, y in members))
         e = group.energy_kev
+        slope = cmap.slope(found[k].channel)
         tol = tolerance_kev if tolerance_kev is not None else max(3.0 * slope, 0.03 * e)
         tol += group.spread_kev
-        miss = abs(offset + slope * found[k].channel - e)
+        miss = abs(cmap.kev(found[k].channel) - e)
         if miss > tol:
             continue
         width_kev = photopeak_fwhm_ch(found[k]) * slope
@@ -124,22 +169,24 @@ def _evaluate(found: Sequence[Peak], lines: Sequence[tuple[float, float]], slope
         pairs.append((k, group))
         costs.append(miss / tol)
         missing -= sum(group.yields) / strongest
-    pairs, cost, missing = _drop_weak(pairs, costs, lines, slope, offset, channel_range,
-                                      missing, strongest)
+    pairs, cost, missing = _drop_weak(pairs, costs, lines, cmap, channel_range, missing,
+                                      strongest)
     if not pairs:
         return None
-    return Assignment(tuple(pairs), slope, offset, cost, max(missing, 0.0))
+    middle = sum(found[k].channel for k, _ in pairs) / len(pairs)
+    return Assignment(tuple(pairs), cmap.slope(middle), cmap.coefficients[0], cost,
+                      max(missing, 0.0))
 
 
 def _drop_weak(pairs: list[tuple[int, LineGroup]], costs: list[float],
-               lines: Sequence[tuple[float, float]], slope: float, offset: float,
+               lines: Sequence[tuple[float, float]], cmap: PolyMap,
                channel_range: tuple[float, float], missing: float, strongest: float
                ) -> tuple[list[tuple[int, LineGroup]], float, float]:
     """Drop matched groups whose lines are WEAK_RATIO times weaker than an unfound line in range
     within ENERGY_RATIO of their energy; the pairs kept, their cost and the missing yield."""
     used = {e for _, g in pairs for e in g.energies_kev}
     unfound = [(e, y) for e, y in lines if e not in used
-               and channel_range[0] <= (e - offset) / slope <= channel_range[1]]
+               and channel_range[0] <= cmap.channel(e) <= channel_range[1]]
     kept, cost = [], 0.0
     for pair, c in zip(pairs, costs, strict=True):
         group = pair[1]

@@ -37,7 +37,8 @@ UNEXPLAINED_SIGNIFICANCE = 0.5
 
 ELECTRON_REST_KEV = 510.99895
 # A found peak within this share of the energy of a matched line's Compton edge or backscatter
-# peak is that (the smoothed edge is found a little below the edge itself).
+# peak is that (the smoothed edge is found a little below the edge itself), if it is less
+# significant than the line's own peak: scatter takes a share of the line's photons.
 COMPTON_FEATURE = 0.15
 
 # Sort key: (all points within CONSISTENT_FWHM, evidence = points - unexplained photopeaks -
@@ -79,14 +80,16 @@ def unexplained(cal: EnergyCalibration, assignment: Assignment, found: Sequence[
     UNEXPLAINED_SIGNIFICANCE as significant as its weakest matched peak, clear of the threshold
     edge, their width within UNEXPLAINED_WIDTH
     of a photopeak's at their energy (the matched peaks' FWHM scaled as sqrt(E)), and not the
-    Compton edge or backscatter peak of a matched line."""
+    Compton edge or backscatter peak of a matched line (which takes a share of that line's
+    counts, so is less significant than the line's own peak)."""
     used = {k for k, _ in assignment.pairs}
     if not cal.fwhm_ch or min(cal.energies_kev) <= 0:
         return []
     width_per_sqrt_kev = float(np.mean([w * cal.kev_per_channel(c) / math.sqrt(e) for w, c, e in
                                         zip(cal.fwhm_ch, cal.channels, cal.energies_kev,
                                             strict=True)]))
-    features = [f for _, g in assignment.pairs for e in g.energies_kev for f in _compton(e)]
+    features = [(f, found[k].significance) for k, g in assignment.pairs
+                for e in g.energies_kev for f in _compton(e)]
     weakest = UNEXPLAINED_SIGNIFICANCE * min(found[k].significance for k in used)
     odd = []
     for k, p in enumerate(found):
@@ -98,7 +101,8 @@ def unexplained(cal: EnergyCalibration, assignment: Assignment, found: Sequence[
             width_per_sqrt_kev * math.sqrt(e))
         if not 1 / UNEXPLAINED_WIDTH <= ratio <= UNEXPLAINED_WIDTH:
             continue
-        if any(abs(e - f) <= COMPTON_FEATURE * f for f in features):
+        if any(abs(e - f) <= COMPTON_FEATURE * f and p.significance < parent
+               for f, parent in features):
             continue
         odd.append(k)
     return odd

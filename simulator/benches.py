@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import brentq
 
 from probe_nav.calibration.nuclides import nuclide
+from probe_nav.simulator import probe_figures as figures
 from probe_nav.simulator.bench_setup import (
     AIR_Z_MM,
     DOWN,
@@ -31,7 +31,6 @@ from probe_nav.simulator.bench_setup import (
     simulation,
     total_rate_per_mbq,
 )
-from probe_nav.simulator.collimator import angular_response
 from probe_nav.simulator.physics import PointSource, ProbeModel
 
 
@@ -79,22 +78,21 @@ def _with_settings(series: Series, settings: Sequence[float]) -> Series:
     return replace(series, settings=np.asarray(settings, dtype=float))
 
 
-def lateral_profile(probe: ProbeModel, distance_mm: float, x_mm: np.ndarray) -> np.ndarray:
-    """Relative response to a point source moved x_mm across the axis at distance_mm:
-    angular response times inverse square, 1 on axis (the collimator geometry's prediction)."""
-    x = np.asarray(x_mm, dtype=float)
-    theta = np.arctan2(np.abs(x), distance_mm)
-    r = probe.angular_response(theta)
-    return np.asarray(r * distance_mm**2 / (distance_mm**2 + x**2) / probe.angular_response(0.0))
+def lateral_profile(probe: ProbeModel, distance_mm: float, x_mm: np.ndarray,
+                    nuclide_name: str = "Tc-99m") -> np.ndarray:
+    """Relative response to a point source moved x_mm across the axis at distance_mm, 1 on the
+    axis: the head's geometry at the nuclide's main line (probe_nav.simulator.probe_figures)."""
+    return figures.lateral_profile(probe.geometry, _main_kev(nuclide_name), distance_mm, x_mm)
 
 
-def profile_width_mm(probe: ProbeModel, distance_mm: float, level: float) -> float:
+def profile_width_mm(probe: ProbeModel, distance_mm: float, level: float,
+                     nuclide_name: str = "Tc-99m") -> float:
     """Full width of the lateral profile at `level` of its maximum (0.5: FWHM, 0.1: FWTM)."""
-    f = lambda x: float(lateral_profile(probe, distance_mm, np.array([x]))[0]) - level  # noqa: E731
-    hi = distance_mm * 50.0
-    if f(hi) > 0:
-        raise ValueError(f"the profile never falls to {level} (shielding leakage too high)")
-    return 2.0 * brentq(f, 0.0, hi, xtol=1e-9)
+    return figures.profile_width_mm(probe.geometry, _main_kev(nuclide_name), distance_mm, level)
+
+
+def _main_kev(nuclide_name: str) -> float:
+    return nuclide(nuclide_name).main_line.energy_kev
 
 
 def bench_lateral_scan(distance_mm: float = 30.0, positions_mm: Sequence[float] | None = None,
@@ -111,8 +109,9 @@ def bench_lateral_scan(distance_mm: float = 30.0, positions_mm: Sequence[float] 
                       from_s=background_s)
     sim = simulation([src], probe, seed, nuclide_name, room_cps)
     poses = [((float(x), 0.0, AIR_Z_MM + distance_mm), DOWN) for x in xs]
-    truth = {"fwhm_mm": profile_width_mm(probe, distance_mm, 0.5),
-             "fwtm_mm": profile_width_mm(probe, distance_mm, 0.1), "room_cps": room_cps}
+    truth = {"fwhm_mm": profile_width_mm(probe, distance_mm, 0.5, nuclide_name),
+             "fwtm_mm": profile_width_mm(probe, distance_mm, 0.1, nuclide_name),
+             "room_cps": room_cps}
     return _with_settings(_series(sim, poses, count_s, background_s, activity_mbq,
                                   nuclide_name, truth), xs)
 
@@ -123,7 +122,8 @@ def bench_angular_scan(distance_mm: float = 30.0, angles_deg: Sequence[float] | 
                        nuclide_name: str = "Tc-99m", seed: int = 0) -> Series:
     """NEMA angular resolution: the probe turned about its tip, source at fixed distance.
 
-    settings = angles off axis (deg); truth: fwhm_deg (the collimator's design value).
+    settings = angles off axis (deg); truth: fwhm_deg and relative_response of the head's
+    geometry at that distance.
     """
     probe = bench_probe(probe)
     angles = np.linspace(-60, 60, 25) if angles_deg is None else np.asarray(angles_deg, float)
@@ -131,10 +131,10 @@ def bench_angular_scan(distance_mm: float = 30.0, angles_deg: Sequence[float] | 
                       from_s=background_s)
     sim = simulation([src], probe, seed, nuclide_name, room_cps)
     poses = [((0.0, 0.0, AIR_Z_MM + distance_mm), axis_at_angle(a)) for a in angles]
-    truth = {"fwhm_deg": probe.angular_fwhm_deg,
-             "relative_response": angular_response(np.radians(np.abs(angles)),
-                                                   probe.angular_fwhm_deg,
-                                                   probe.leakage_fraction),
+    kev = _main_kev(nuclide_name)
+    truth = {"fwhm_deg": figures.angular_fwhm_deg(probe.geometry, kev, distance_mm),
+             "relative_response": figures.angular_response(
+                 probe.geometry, kev, np.radians(np.abs(angles)), distance_mm),
              "room_cps": room_cps}
     return _with_settings(_series(sim, poses, count_s, background_s, activity_mbq,
                                   nuclide_name, truth), angles)
@@ -175,15 +175,16 @@ def bench_shielding(distance_mm: float = 30.0, count_s: float = 60.0, activity_m
                     probe: ProbeModel | None = None, nuclide_name: str = "Tc-99m",
                     seed: int = 0) -> Series:
     """NEMA side and back shielding: the source in front (0 deg), at the side (90 deg) and
-    behind (180 deg) at the same distance. settings = angles; truth: side_pct and back_pct of
-    the frontal response (the collimator's leakage floor)."""
+    behind (180 deg) at the same distance, the probe turned about its tip. settings = angles;
+    truth: side_pct and back_pct of the frontal response (penetration of the head's shield)."""
     probe = bench_probe(probe)
     angles = np.array([0.0, 90.0, 180.0])
     src = PointSource("point", (0.0, 0.0, AIR_Z_MM), activity_mbq, nuclide_name,
                       from_s=background_s)
     sim = simulation([src], probe, seed, nuclide_name, room_cps)
     poses = [((0.0, 0.0, AIR_Z_MM + distance_mm), axis_at_angle(a)) for a in angles]
-    rel = angular_response(np.radians(angles), probe.angular_fwhm_deg, probe.leakage_fraction)
+    rel = figures.angular_response(probe.geometry, _main_kev(nuclide_name), np.radians(angles),
+                                   distance_mm)
     truth = {"side_pct": 100.0 * float(rel[1]), "back_pct": 100.0 * float(rel[2]),
              "room_cps": room_cps}
     return _with_settings(_series(sim, poses, count_s, background_s, activity_mbq,

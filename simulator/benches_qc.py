@@ -16,6 +16,7 @@ from probe_nav.calibration.nuclides import nuclide
 from probe_nav.calibration.sources import CertifiedSource
 from probe_nav.simulator.bench_setup import AIR_Z_MM, DOWN, bench_probe, count_at, simulation
 from probe_nav.simulator.physics import PointSource, ProbeModel
+from probe_nav.simulator.rates import probe_sensitivity_cps_per_mbq
 
 FINE_KEV = 0.025  # the engine's linear spectrum is taken this fine, then re-binned
 CALIBRATION_SOURCES_MBQ = {"Am-241": 0.3, "Co-57": 0.2, "Ba-133": 0.5, "Cs-137": 2.0}
@@ -145,7 +146,7 @@ def bench_check_source(when: datetime | None = None, certificate_age_days: float
     reference = when - timedelta(days=certificate_age_days)
     source = CertifiedSource(nuclide_name, activity_mbq, activity_sd_mbq, reference, "sim-0001")
     base = bench_probe(probe)
-    probe = bench_probe(base, sensitivity_cps_per_mbq=base.sensitivity_cps_per_mbq
+    probe = bench_probe(base, sensitivity_cps_per_mbq=probe_sensitivity_cps_per_mbq(base)
                         * sensitivity_factor)
     today = source.activity_at(when).mbq
     src = PointSource("check source", (0.0, 0.0, AIR_Z_MM), today, nuclide_name,

@@ -1,28 +1,21 @@
-"""Count-rate physics of a collimated probe over tissue: sources that decay, inverse square,
-tissue attenuation and scatter by photon energy, the collimator's angular response with its
-shielding leakage floor, the crystal's efficiency, and background.
+"""Count-rate physics of a collimated probe over tissue: sources that decay, a finite crystal
+behind its collimator, tissue attenuation and scatter by photon energy, and background.
 
 Geometry: millimetres; the skin is the plane z = 0 and tissue fills z < 0 (anything above is
-air). The probe's tip is a point with an axis (the unit vector it looks along); the crystal sits
-`min_distance_mm` behind the tip, so contact is not a singularity. Sensitivity is quoted the way
-NEMA NU 3 quotes it: cps per MBq of the reference nuclide in its usual window, point source on
-the axis at the reference distance in air. Every other nuclide and window follows from the
-crystal's efficiency and response (probe_nav.simulator.detector, probe_nav.simulator.spectrum).
+air). The probe's tip is the centre of its front face, with an axis (the unit vector it looks
+along). What the probe sees of a photon line (E, y) of a source of activity A(t) at S is
 
-The interaction rate in the crystal from photon line (E, y) of a source of activity A(t) is
+    I   = k A(t) y R(E, S) exp(-mu(E) l)                                           (primary)
 
-    I   = k A(t) y eps(E) (d_ref / d)^2 exp(-mu(E) l) R(theta)                       (primary)
-    I_s = k A(t) y eps(E) (d_ref / d)^2 exp(-mu(E) l) s mu(E) l <eps(E')>/eps(E) R(theta_s)
-                                                                                (tissue scatter)
-
-with k fixed by the sensitivity, d the tip-to-source distance, l the tissue part of the line of
-sight, mu the narrow-beam attenuation of water (probe_nav.calibration.nuclides) times the tissue
-factor, and s the scatter photons per primary photon per mean free path (a linear build-up factor).
-Scattered photons come from a cloud about one mean free path (1/mu) around the source, so the
-probe accepts them as if the source were theta_s = max(0, theta - atan(1/(mu d))) off axis: a hot
-injection site outside the field of view still shines through by scatter, more so when the probe
-is tilted towards it (DOMAIN.md, shine-through). This is a first-order model: the scatter
-spectrum is the single-scatter Klein-Nishina spectrum over all angles whatever the geometry.
+with R the probability that a photon emitted at S interacts in the crystal
+(probe_nav.simulator.probe_geometry: solid angle of the crystal through the collimator bore,
+wall and shield penetration by energy, crystal efficiency along the ray), l the tissue part of
+the line of sight and mu the narrow-beam attenuation of water (probe_nav.calibration.nuclides)
+times the tissue factor. k is 1: sensitivity follows from the geometry. A probe may instead be
+given a measured `sensitivity_cps_per_mbq` (NEMA NU 3: cps per MBq of the reference nuclide in
+its usual window, point source on the axis at the reference distance in air); k then scales the
+geometry's figure to it (a crystal with poorer charge collection than the model's, say).
+Tissue scatter is probe_nav.simulator.scatter's single-scatter model.
 """
 
 from __future__ import annotations
@@ -33,9 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from probe_nav.calibration.nuclides import Nuclide, nuclide, water_mu_per_mm
-from probe_nav.simulator.collimator import angular_response as _angular_response
 from probe_nav.simulator.detector import Crystal, default_crystal
-from probe_nav.simulator.geometry import fill_sphere, line_tissue_mm, unit
+from probe_nav.simulator.geometry import fill_sphere, line_tissue_mm
+from probe_nav.simulator.probe_geometry import (
+    ProbeGeometry,
+    ResponseTable,
+    response_table,
+    to_probe_frame,
+)
 
 _INF = math.inf
 
@@ -82,24 +80,34 @@ Source = PointSource
 
 @dataclass(frozen=True, slots=True)
 class ProbeModel:
-    """A collimated probe: sensitivity, angular response, shielding, crystal and counter."""
+    """A collimated probe: crystal, collimator and shield geometry, counter and spectrum.
 
-    sensitivity_cps_per_mbq: float = 8000.0
+    The defaults are the "cdte-14" preset (probe_nav.simulator.probe_presets): a 10 mm x 5 mm
+    CdTe crystal 15 mm behind the tip of a 14 mm tungsten-shielded head.
+    """
+
+    crystal_diameter_mm: float = 10.0
+    crystal_setback_mm: float = 15.0
+    bore_diameter_mm: float | None = None  # None: the crystal's diameter
+    shield_material: str = "W"
+    wall_mm: float = 2.0
+    back_shield_mm: float = 5.0
+    sensitivity_cps_per_mbq: float | None = None  # None: from the geometry (k = 1)
     reference_distance_mm: float = 10.0
     sensitivity_nuclide: str = "Tc-99m"
-    angular_fwhm_deg: float = 40.0
-    leakage_fraction: float = 0.001  # side/back response relative to on-axis (99.9 % shielding)
-    min_distance_mm: float = 1.0
     dead_time_s: float = 2e-6
     dead_time_kind: str = "nonparalysable"
     over_range_loss: float = 0.2  # flag OVER_RANGE when more than this share of counts is lost
     detector: str = "CdTe"
-    crystal_thickness_mm: float | None = None  # None: the detector's typical value
+    crystal_thickness_mm: float | None = 5.0  # None: the detector's typical value
     energy_resolution_pct: float | None = None  # FWHM at 140.5 keV
     tail_fraction: float | None = None
     threshold_kev: float = 12.0  # lower-level discriminator
     spectrum_channels: int = 256
     kev_per_channel: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.geometry  # noqa: B018 - building it checks the head's dimensions and materials
 
     @property
     def crystal(self) -> Crystal:
@@ -114,9 +122,18 @@ class ProbeModel:
             base.tail_mean_pct,
         )
 
-    def angular_response(self, theta_rad: np.ndarray | float) -> np.ndarray:
-        """Relative response to a source theta_rad off axis (probe_nav.simulator.collimator)."""
-        return _angular_response(theta_rad, self.angular_fwhm_deg, self.leakage_fraction)
+    @property
+    def geometry(self) -> ProbeGeometry:
+        """The head's geometry: what decides the response to a photon from any point."""
+        crystal = self.crystal
+        return ProbeGeometry(self.crystal_diameter_mm, crystal.thickness_mm,
+                             self.crystal_setback_mm, crystal.material_name,
+                             self.bore_diameter_mm, self.shield_material, self.wall_mm,
+                             self.back_shield_mm)
+
+    def response(self, energy_kev: float) -> ResponseTable:
+        """R(E, rho, z): probability that a photon from a probe-frame point interacts."""
+        return response_table(self.geometry, energy_kev)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +149,7 @@ class Tissue:
     """The medium below z = 0: attenuation relative to water and scatter build-up."""
 
     mu_scale_to_water: float = 1.05  # soft tissue (DOMAIN.md)
-    scatter_per_mfp: float = 0.5  # scattered photons per primary per mean free path
+    scatter: bool = True  # Compton scatter in tissue (probe_nav.simulator.scatter)
 
     def mu_per_mm(self, energy_kev: float) -> float:
         """Narrow-beam linear attenuation in 1/mm."""
@@ -164,26 +181,22 @@ class SourceGeometry:
             idx.append(np.full(len(pts), i))
         return cls(np.vstack(pos), np.concatenate(wts), np.concatenate(idx), sources)
 
-    def geometry(self, probe: ProbeModel, pose: Pose) -> tuple[np.ndarray, ...]:
-        """Per point: (d_ref/d)^2, angle off the probe axis (rad), distance and tissue path (mm)."""
+    def geometry(self, pose: Pose) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per point: (rho, z) in the probe's frame and the tissue path of the line of sight."""
         tip = np.asarray(pose.position_mm, float)
-        v = self.positions_mm - tip
-        dist = np.linalg.norm(v, axis=1)
-        cos_t = (v @ unit(pose.axis)) / np.maximum(dist, 1e-12)
-        theta = np.arccos(np.clip(cos_t, -1.0, 1.0))
-        d = np.maximum(dist, probe.min_distance_mm)
-        inverse_square = (probe.reference_distance_mm / d) ** 2
-        return inverse_square, theta, d, line_tissue_mm(tip, self.positions_mm)
+        rho, z = to_probe_frame(tip, np.asarray(pose.axis, float), self.positions_mm)
+        return rho, z, line_tissue_mm(tip, self.positions_mm)
 
 
 def source_rate_cps(probe: ProbeModel, pose: Pose, source: PointSource, t_s: float) -> float:
     """Expected unscattered rate from one source in its nuclide's usual window, before dead time.
 
-    For a single-line nuclide this is S A(t) (d_ref/d)^2 exp(-mu l) R(theta) exactly.
+    For a single-line nuclide this is k A(t) y R(E, S) exp(-mu l) times the line's share in
+    the window.
     """
     from probe_nav.simulator.rates import Background, RateModel
 
-    model = RateModel(probe, (source,), Tissue(scatter_per_mfp=0.0), Background(),
+    model = RateModel(probe, (source,), Tissue(scatter=False), Background(),
                       source.nuclide_name)
     window = source.nuclide.window
     return float(model.rates(pose, t_s)[0] @ model.window_fractions(window.lo_kev, window.hi_kev))

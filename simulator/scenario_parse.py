@@ -9,12 +9,12 @@ from typing import Any
 
 from probe_nav.calibration.nuclides import nuclide
 from probe_nav.drivers.frames import EnergyWindow
-from probe_nav.simulator.collimator import aspect_for_fwhm
 from probe_nav.simulator.deadtime_sim import KINDS
 from probe_nav.simulator.detector import material
 from probe_nav.simulator.geometry import unit
 from probe_nav.simulator.path import ScanPath, Waypoint
 from probe_nav.simulator.physics import PointSource, ProbeModel, Tissue
+from probe_nav.simulator.probe_presets import preset
 from probe_nav.simulator.rates import Background
 from probe_nav.simulator.scenario import Bench, Scenario
 
@@ -24,7 +24,7 @@ _TOP = {"name", "description", "nuclide", "frame_period_s", "t0_after_injection_
 _SOURCE = {"name", "position_mm", "activity_mbq", "injected_activity_mbq", "uptake_fraction",
            "nuclide", "radius_mm", "biological_half_life_h", "from_s", "until_s"}
 _WAYPOINT = {"position_mm", "dwell_s", "speed_mm_s", "travel_s", "axis"}
-_PROBE_TEXT = {"sensitivity_nuclide", "dead_time_kind", "detector"}
+_PROBE_TEXT = {"sensitivity_nuclide", "dead_time_kind", "detector", "shield_material"}
 _PROBE_INT = {"spectrum_channels"}
 
 
@@ -68,17 +68,26 @@ def _axis(value: Any, what: str) -> tuple[float, float, float]:
     return vec
 
 
+# Keys of the point-detector model (before the finite crystal): refused with what replaces them.
+_RETIRED_PROBE_KEYS = {
+    "angular_fwhm_deg": "the angular response follows from crystal_diameter_mm, "
+                        "crystal_setback_mm and bore_diameter_mm",
+    "shielding_pct": "shielding follows from shield_material, wall_mm and back_shield_mm",
+    "leakage_fraction": "shielding follows from shield_material, wall_mm and back_shield_mm",
+    "min_distance_mm": "the crystal sits crystal_setback_mm behind the tip",
+}
+
+
 def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
-    data = dict(_check_keys(data, {f.name for f in fields(ProbeModel)} | {"shielding_pct"},
-                            "[probe]"))
-    if "shielding_pct" in data:
-        if "leakage_fraction" in data:
-            raise ValueError("[probe] gives both shielding_pct and leakage_fraction; use one")
-        pct = _number(data.pop("shielding_pct"), "probe.shielding_pct")
-        if not 50.0 < pct <= 100.0:
-            raise ValueError(f"probe.shielding_pct must be in (50, 100], got {pct}")
-        data["leakage_fraction"] = 1.0 - pct / 100.0
+    data = dict(_check_keys(data, {f.name for f in fields(ProbeModel)} | {"preset"}
+                            | set(_RETIRED_PROBE_KEYS), "[probe]"))
+    for key, instead in _RETIRED_PROBE_KEYS.items():
+        if key in data:
+            raise ValueError(f"probe.{key} is no longer a parameter: {instead} "
+                             "(or start from a preset: docs/scenarios.md)")
     values: dict[str, Any] = {"sensitivity_nuclide": tracer}
+    if "preset" in data:
+        values.update(preset(str(data.pop("preset"))).fields)
     for key, value in data.items():
         if key in _PROBE_TEXT:
             if not isinstance(value, str):
@@ -97,12 +106,12 @@ def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
         raise ValueError(f"probe.dead_time_kind must be one of {', '.join(KINDS)}, "
                          f"got {probe.dead_time_kind!r}")
     for key in ("sensitivity_cps_per_mbq", "reference_distance_mm", "kev_per_channel"):
-        if getattr(probe, key) <= 0:
+        value = getattr(probe, key)
+        if value is not None and value <= 0:
             raise ValueError(f"probe.{key} must be > 0")
     if not 0 < probe.over_range_loss < 1:
         raise ValueError(f"probe.over_range_loss must be between 0 and 1, got "
                          f"{probe.over_range_loss}")
-    aspect_for_fwhm(probe.angular_fwhm_deg, probe.leakage_fraction)
     return probe
 
 
@@ -208,14 +217,25 @@ def _bench(data: Any) -> Bench | None:
                  _positive(bench.get("radius_mm", 100.0), "bench.radius_mm"))
 
 
+def _tissue(data: Any) -> Tissue:
+    data = _check_keys(data, {"mu_scale_to_water", "scatter", "scatter_per_mfp"}, "[tissue]")
+    if "scatter_per_mfp" in data:
+        raise ValueError("tissue.scatter_per_mfp is no longer a parameter: scatter follows from "
+                         "the geometry (tissue.scatter = false turns it off)")
+    scatter = data.get("scatter", True)
+    if not isinstance(scatter, bool):
+        raise ValueError(f"tissue.scatter must be true or false, got {scatter!r}")
+    mu = _positive(data.get("mu_scale_to_water", Tissue().mu_scale_to_water),
+                   "tissue.mu_scale_to_water", True)
+    return Tissue(mu_scale_to_water=mu, scatter=scatter)
+
+
 def parse(data: dict[str, Any], default_name: str) -> Scenario:
     """Build a Scenario from TOML data; KeyError/ValueError/TypeError name the problem."""
     _check_keys(data, _TOP, "the scenario")
     tracer = nuclide(str(data.get("nuclide", "Tc-99m"))).name
     t0_s = _positive(data.get("t0_after_injection_h", 0.0), "t0_after_injection_h", True) * _HOUR_S
-    tissue_data = _check_keys(data.get("tissue", {}), {"mu_scale_to_water", "scatter_per_mfp"},
-                              "[tissue]")
-    tissue = Tissue(**{k: _positive(v, f"tissue.{k}", True) for k, v in tissue_data.items()})
+    tissue = _tissue(data.get("tissue", {}))
     bg = _check_keys(data.get("background", {}), {"room_cps", "tissue_cps"}, "[background]")
     sources = data.get("sources", [])
     if not isinstance(sources, list):

@@ -137,6 +137,7 @@ def analyse(data: NemaData, limits: nema.NemaLimits, activity_mbq: float | None,
         except AnalysisError as exc:
             skipped.append(f"{name}: {exc}")
 
+    air_reference: dict[tuple, tuple[float, ...]] = {}  # in-air sensitivity by distances
     for medium, key in (("air", "sensitivity_air"), ("water", "sensitivity_water")):
         s = data.series.get(key)
         if s is None:
@@ -148,7 +149,10 @@ def analyse(data: NemaData, limits: nema.NemaLimits, activity_mbq: float | None,
         def sens(s=s, medium=medium, key=key) -> Outcome:
             r = nema.sensitivity_series(s.settings, s.counts, s.live_s, activity_mbq, bg, bg_sd,
                                         activity_sd_mbq, medium, limits=limits,
+                                        air_cps_per_mbq=air_reference.get(tuple(s.settings)),
                                         **_decay_args(s, half_life_s))
+            if medium == "air":
+                air_reference[tuple(s.settings)] = r.cps_per_mbq
             if r.reference_cps_per_mbq is None:
                 ref = limits.reference_distance_mm if medium == "air" else \
                     limits.reference_depth_mm

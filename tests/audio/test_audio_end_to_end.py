@@ -45,8 +45,11 @@ PITCH_MARGIN = 0.02
 
 def scenario_file(tmp_path) -> str:
     """sln-scan's probe and sources, on a path that rests over background, then goes onto the
-    sentinel node and stays."""
+    sentinel node and stays. The node is set to 10 kBq so that it reads ~28 cps: its count tone
+    (~460 Hz) stays clear of the NO SIGNAL alarm's 523 Hz fundamental that the test listens for."""
     text = (builtin_dir() / "sln-scan.toml").read_text()
+    assert "activity_mbq = 0.015" in text
+    text = text.replace("activity_mbq = 0.015", "activity_mbq = 0.010", 1)
     text = text[:text.index("[path]")] + f"""[path]
 waypoints = [
   {{ position_mm = [-80.0, 0.0, 0.0], dwell_s = {REST_S} }},

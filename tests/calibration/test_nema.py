@@ -12,6 +12,7 @@ from probe_nav.calibration.energy import calibrate_energy
 from probe_nav.calibration.errors import AnalysisError
 from probe_nav.simulator import benches
 from probe_nav.simulator.physics import ProbeModel
+from probe_nav.simulator.rates import probe_sensitivity_cps_per_mbq
 
 
 def _background(s: benches.Series) -> tuple[float, float]:
@@ -20,23 +21,25 @@ def _background(s: benches.Series) -> tuple[float, float]:
 
 
 def test_lateral_scan_fwhm_agrees_with_the_collimator_geometry() -> None:
-    # Linear interpolation between points 3 mm apart on a curved profile adds a small bias;
-    # 1 % of the width bounds it for this profile (checked with noise-free expected rates).
+    # Linear interpolation between points 3 mm apart on a curved profile adds a small bias:
+    # with noise-free expected rates it is -0.3 % on the FWHM and +1.7 % on the FWTM (the
+    # profile's foot, where the bore's shadow edge bends it, is convex); 2 % bounds both.
     for seed in range(3):
         s = benches.bench_lateral_scan(seed=seed)
         r = nema.spatial_resolution(s.settings, s.counts, s.live_s, *_background(s),
                                     t_s=s.t_s, half_life_s=s.half_life_s)
-        assert r.fwhm == pytest.approx(s.truth["fwhm_mm"], abs=3 * r.fwhm_sd + 0.01 * r.fwhm)
+        assert r.fwhm == pytest.approx(s.truth["fwhm_mm"], abs=3 * r.fwhm_sd + 0.02 * r.fwhm)
         assert r.fwtm == pytest.approx(s.truth["fwtm_mm"],
-                                       abs=3 * r.width.fwtm_sd + 0.01 * r.fwtm)
+                                       abs=3 * r.width.fwtm_sd + 0.02 * r.fwtm)
         assert r.passed is True and r.unit == "mm"
     noiseless = nema.spatial_resolution(s.settings, np.asarray(s.truth["expected_cps"]) * 1e4,
                                         1e4, s.truth["room_cps"], 0.0)
     assert noiseless.fwhm == pytest.approx(s.truth["fwhm_mm"], rel=0.01)
+    assert noiseless.fwtm == pytest.approx(s.truth["fwtm_mm"], rel=0.02)
 
 
 def test_wider_collimator_fails_the_limit() -> None:
-    probe = ProbeModel(angular_fwhm_deg=70.0)
+    probe = ProbeModel(crystal_setback_mm=5.0)  # a short collimator: a wide field
     s = benches.bench_lateral_scan(probe=probe, positions_mm=np.linspace(-90, 90, 61), seed=4)
     r = nema.spatial_resolution(s.settings, s.counts, s.live_s, *_background(s))
     assert r.fwhm == pytest.approx(s.truth["fwhm_mm"], abs=3 * r.fwhm_sd + 0.01 * r.fwhm)
@@ -71,9 +74,19 @@ def test_sensitivity_by_distance_and_depth(medium: str) -> None:
     assert np.all(np.abs(z) < 3.5)
     if medium == "air":
         assert r.reference_mm == 10.0 and r.passed is True
-        assert truth[0] == pytest.approx(8000.0, rel=1e-9)  # the probe's stated sensitivity
+        # the head's own sensitivity (no measured figure given: it follows from the geometry)
+        assert truth[0] == pytest.approx(probe_sensitivity_cps_per_mbq(ProbeModel()), rel=1e-9)
     else:
-        # broad-beam (with build-up) attenuation is below the narrow-beam 0.0154/mm of water
+        # without the in-air series mu_eff is not given (S d^2 is not flat for a set-back
+        # crystal); with it, broad-beam (with build-up) attenuation is below the narrow-beam
+        # 0.0154/mm of water
+        assert r.mu_eff_per_mm is None
+        air = benches.bench_depth_series(medium="air", depths_mm=(10.0, 20.0, 30.0, 50.0), seed=8)
+        a = nema.sensitivity_series(air.settings, air.counts, air.live_s, air.activity_mbq,
+                                    *_background(air), t_s=air.t_s, half_life_s=air.half_life_s)
+        r = nema.sensitivity_series(s.settings, s.counts, s.live_s, s.activity_mbq,
+                                    *_background(s), medium=medium, t_s=s.t_s,
+                                    half_life_s=s.half_life_s, air_cps_per_mbq=a.cps_per_mbq)
         assert r.mu_eff_per_mm is not None and 0.005 < r.mu_eff_per_mm < 0.0154
         assert r.passed is None  # no scatter limit set by default
 
@@ -85,10 +98,13 @@ def test_shielding() -> None:
     assert r.side_pct == pytest.approx(s.truth["side_pct"], abs=3.5 * r.side_sd_pct)
     assert r.back_pct == pytest.approx(s.truth["back_pct"], abs=3.5 * r.back_sd_pct)
     assert r.passed is True and r.side_shielding_pct > 99.5
-    leaky = benches.bench_shielding(probe=ProbeModel(leakage_fraction=0.02), seed=9)
+    # 1 mm of tungsten passes ~3 % at 140 keV: 1.5 % at the side, more behind (the crystal
+    # sits 15 mm back, so a source 30 mm behind the tip is close to it).
+    leaky = benches.bench_shielding(probe=ProbeModel(wall_mm=1.0, back_shield_mm=1.0), seed=9)
     bad = nema.shielding(leaky.counts[0], leaky.live_s[0], leaky.counts[1], leaky.live_s[1],
                          leaky.counts[2], leaky.live_s[2], *_background(leaky))
-    assert bad.passed is False and bad.side_pct == pytest.approx(2.0, rel=0.1)
+    assert bad.passed is False
+    assert bad.side_pct == pytest.approx(leaky.truth["side_pct"], abs=3.5 * bad.side_sd_pct)
 
 
 @pytest.mark.parametrize("model", ["nonparalysable", "paralysable"])

@@ -4,6 +4,7 @@ recorded files, a real SQLite file and a real PDF."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -97,9 +98,12 @@ def test_history_refuses_a_tampered_record(tmp_path: Path) -> None:
     daily = run_cli("qc", "daily", "--file", str(frames), "--probe", "PN-1:SN42", "--db",
                     str(db), "--operator", "tech")
     assert daily.returncode == 0, daily.stderr
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE records SET result_json = replace(result_json, '\"rate_cps\": 1',"
-                     " '\"rate_cps\": 2')")
+    with sqlite3.connect(db) as conn:  # raise the first stored rate by 1 cps, whatever it is
+        (rowid, text), = conn.execute("SELECT rowid, result_json FROM records").fetchall()
+        tampered = re.sub(r'"rate_cps": ([0-9.eE+-]+)',
+                          lambda m: f'"rate_cps": {float(m.group(1)) + 1.0}', text, count=1)
+        assert tampered != text
+        conn.execute("UPDATE records SET result_json = ? WHERE rowid = ?", (tampered, rowid))
     hist = run_main("qc", "history", "--db", str(db))  # the refusals: in-process
     assert hist.returncode == 2
     assert "record 1 (qc daily of PN-1 #SN42) fails its checksum" in hist.stderr

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from probe_nav.calibration.nuclides import nuclide
+from probe_nav.simulator import probe_figures as figures
 from probe_nav.simulator.engine import SimFrame, Simulation
 from probe_nav.simulator.scenario import ScenarioError, builtin_names, load
 
@@ -91,14 +92,21 @@ def test_psma_positive_and_benign_nodes_read_as_reported() -> None:
 
 
 def test_shine_through_grows_when_the_probe_tilts_towards_the_injection_site() -> None:
+    # Held straight over the node 70 mm from the injection site, the probe sees the node: the
+    # injection site reaches it only through scatter and the shield (the single-scatter model
+    # puts in-window scatter/primary at 1-2 there, not 25-83). Tilted 30 degrees towards the
+    # injection site, its penumbra and scatter dominate and the reading doubles.
     straight = rate_at("breast-shine-through", (70, 0, 0))
     towards = rate_at("breast-shine-through", (70, 0, 0), (-0.5, 0, -0.866))
     away = rate_at("breast-shine-through", (70, 0, 0), (0.5, 0, -0.866))
-    assert towards > 3 * straight > 3 * away
+    assert towards > 1.5 * straight > 1.5 * away
     sim = Simulation(load("breast-shine-through"))
     sim.set_pose((70, 0, 0))
     injection, node, _ = sim.step().truth.source_rates_cps
-    assert injection > 0.5 * node  # within ~70 mm the injection site rivals the node
+    assert node > 5 * injection
+    sim.set_pose((70, 0, 0), (-0.5, 0, -0.866))
+    injection, node, _ = sim.step().truth.source_rates_cps
+    assert injection > 2 * node
 
 
 def test_dual_isotope_windows_and_downscatter() -> None:
@@ -164,14 +172,18 @@ def test_nema_bench_in_air_and_in_water() -> None:
         return (sim.rate_at(t_s) - room) * 2 ** (t_s / half_life)
 
     in_air = {d: net(t) for d, t in ((10, 2.5), (30, 7.5), (50, 12.5), (100, 17.5))}
-    assert in_air[10] == pytest.approx(8000.0, abs=0.01)  # sensitivity; 0.002 cps leak in
+    sensitivity = sim.model.reference_sensitivity_cps_per_mbq()
+    assert in_air[10] == pytest.approx(sensitivity, rel=1e-4)  # the head's own figure
+    g, kev = sim.scenario.probe.geometry, nuclide("Tc-99m").main_line.energy_kev
     for d in (30, 50, 100):
-        assert in_air[d] == pytest.approx(8000.0 * (10 / d) ** 2, abs=0.01)
-    assert net(20 + 4 + 0.5 + 4 + 2) == pytest.approx(in_air[30] / 2, rel=1e-3)  # 20 deg
+        expected = sensitivity * figures.on_axis(g, kev, d) / figures.on_axis(g, kev, 10)
+        assert in_air[d] == pytest.approx(expected, rel=1e-3)
+    tilted = float(figures.angular_response(g, kev, math.radians(20), 30.0))
+    assert net(20 + 4 + 0.5 + 4 + 2) == pytest.approx(in_air[30] * tilted, rel=1e-3)  # 20 deg
     # In water the scatter build-up in the window makes the broad-beam mu smaller than the
-    # narrow-beam 0.154 /cm, but still well above zero.
+    # narrow-beam 0.154 /cm, but still well above zero (the air ratio takes the geometry out).
     water = [net(t) for t in (54.0, 59.0, 64.0)]
-    mu_eff_per_cm = 10 * math.log(water[0] / (9 * water[1])) / 20.0  # 10 -> 30 mm, 1/d^2 out
+    mu_eff_per_cm = 10 * math.log((water[0] / water[1]) / (in_air[10] / in_air[30])) / 20.0
     assert 0.09 < mu_eff_per_cm < 0.154
 
 
@@ -192,7 +204,13 @@ def test_interactive_pose_overrides_the_scripted_path() -> None:
         ("[probe]\nsensitivty = 3\n", "sensitivty"),
         ("[probe]\ndetector = 'wood'\n", "unknown detector"),
         ("[probe]\ndead_time_kind = 'sticky'\n", "dead_time_kind"),
-        ("[probe]\nshielding_pct = 99.9\nleakage_fraction = 0.01\n", "shielding_pct"),
+        ("[probe]\nshielding_pct = 99.9\n", "no longer a parameter"),
+        ("[probe]\nangular_fwhm_deg = 40\n", "crystal_setback_mm"),
+        ("[probe]\npreset = 'cdte-99'\n", "unknown probe preset"),
+        ("[probe]\nbore_diameter_mm = 30\n", "bore_diameter_mm"),
+        ("[probe]\nshield_material = 'Fe'\n", "shield_material"),
+        ("[tissue]\nscatter_per_mfp = 0.5\n", "no longer a parameter"),
+        ("[tissue]\nscatter = 'yes'\n", "true or false"),
         ("[[sources]]\nposition_mm = [0, 0, -10]\n", "activity_mbq"),
         ("[[sources]]\nposition_mm = [0, 0, -10]\nactivity_mbq = -1\n", "activity_mbq"),
         ("[[sources]]\nposition_mm = [0, 0, -10]\nactivity_mbq = 1\ninjected_activity_mbq = 1\n",
