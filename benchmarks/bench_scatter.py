@@ -2,8 +2,8 @@
 
 The live simulator calls ScatterModel.rates every frame (10 Hz) for each line of each nuclide
 present; the budget is ~3 ms per call with 6 sources and ~0.5 s setup per (probe, line). The
-response is the test stand-in (tests/simulator/stand_in_response.py) until the lead's
-simulator/probe_geometry.py exists; the setup time depends on the response, the per-call time
+response is the default head's (simulator/probe_geometry.py ProbeResponse); the setup time
+depends on the response (the first setup also builds the head's path table), the per-call time
 does not (the response is tabulated at setup).
 
 Run: python benchmarks/bench_scatter.py [--calls N]
@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probe_nav.simulator.physics import Tissue
+from probe_nav.simulator.physics import ProbeModel, Tissue
+from probe_nav.simulator.probe_geometry import ProbeResponse
 from probe_nav.simulator.scatter import ScatterModel
-from tests.simulator.stand_in_response import StandInResponse
 
 SOURCES_MM = np.array([[0.0, 0.0, -30.0], [20.0, 5.0, -20.0], [60.0, 0.0, -40.0],
                        [-30.0, 10.0, -25.0], [100.0, -20.0, -30.0], [5.0, 5.0, -10.0]])
@@ -54,10 +54,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
-    response = StandInResponse()
+    head = ProbeModel().geometry
+    response = ProbeResponse(head)
     for energy_kev in (140.5, 364.5):
         start = time.perf_counter()
-        model = ScatterModel(response, energy_kev, Tissue(), response.crystal_setback_mm)
+        model = ScatterModel(response, energy_kev, Tissue(), -head.crystal_centre_z_mm)
         setup_s = time.perf_counter() - start
         print(f"{energy_kev:6.1f} keV: {len(model.sites.weights_mm3)} sites, "
               f"{model.n_bins} angle bins, setup {setup_s:.2f} s")

@@ -5,11 +5,11 @@ primary of model and MC within a factor 1.5, sources 20 and 40 mm deep, probe on
 beside the source, axis tilted 0, 20, 45 deg towards (+) and away (-) from the source.
 
 MC noise: each MC figure carries its standard error from the per-history sample variance (N =
-400,000 histories per source depth and tip offset, half aimed at the tip, seed fixed). It is
-0.4-3 % in most poses and 4-8.5 % where the primary is leakage only; the test requires it below
-10 %, so a factor 1.5 (ln 1.5 = 0.41) is at least 4 standard errors of the log ratio, and > 13
-in most poses. The next-event estimator is heavy-tailed near the probe (its sample variance
-converges slowly), which is why the emission is aimed and N is large.
+400,000 histories per source depth and tip offset, half aimed at the tip, seed fixed). With the
+default head it is 0.5-3 % in most poses and 4-13 % where little reaches the crystal; the test
+requires it below 13 %, so a factor 1.5 (ln 1.5 = 0.41) is at least 3 standard errors of the log
+ratio, and > 13 in most poses. The next-event estimator is heavy-tailed near the probe (its
+sample variance converges slowly), which is why the emission is aimed and N is large.
 """
 
 from __future__ import annotations
@@ -23,24 +23,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe_nav.simulator.detector import default_crystal
-from probe_nav.simulator.physics import Tissue
+from probe_nav.simulator.physics import ProbeModel, Tissue
+from probe_nav.simulator.probe_geometry import ProbeResponse
 from probe_nav.simulator.scatter import ScatterModel
 from probe_nav.simulator.scatter_rows import mean_scattered_kev, scatter_rows
 from probe_nav.simulator.spectrum import CENTRES_KEV, line_row
 from tests.simulator import scatter_mc as mc
-from tests.simulator.stand_in_response import StandInResponse
 
 TC_KEV, WINDOW_KEV = 140.5, (126.0, 154.0)
 E_MIN_KEV = 112.0  # below this the 126 keV window gets < 1e-4 of a line (3.8 sd below it)
-AIM_MM = 15.0  # the stand-in's crystal face
+HEAD = ProbeModel().geometry  # the simulator's default probe head (cdte-14)
+AIM_MM = -HEAD.crystal_centre_z_mm  # scatter angles are taken towards the crystal's centre
 N_PHOTONS = 400_000
 CRYSTAL = default_crystal("CdTe")
 IN_WINDOW = (WINDOW_KEV[0] <= CENTRES_KEV) & (WINDOW_KEV[1] > CENTRES_KEV)
 
 
 @lru_cache(maxsize=1)
-def response() -> StandInResponse:
-    return StandInResponse()
+def response() -> ProbeResponse:
+    return ProbeResponse(HEAD)
 
 
 @lru_cache(maxsize=4)
@@ -103,7 +104,7 @@ def test_model_matches_monte_carlo(depth_mm: float, offset_mm: float) -> None:
         primary = mc.primary(response(), TC_KEV, Tissue(), np.array([0.0, 0.0, -depth_mm]),
                              tip, axis)
         assert primary > 0
-        assert tally.total_sem < 0.10 * tally.total, f"MC too noisy at tilt {tilt_deg}"
+        assert tally.total_sem < 0.13 * tally.total, f"MC too noisy at tilt {tilt_deg}"
         ratio = model_in_window(depth_mm, offset_mm, tilt_deg) / tally.total
         if not 1 / 1.5 < ratio < 1.5:
             bad.append(f"tilt {tilt_deg:+.0f}: model/MC {ratio:.2f}, "
@@ -112,17 +113,15 @@ def test_model_matches_monte_carlo(depth_mm: float, offset_mm: float) -> None:
 
 
 def test_vertical_probe_beside_source_sees_little_scatter() -> None:
-    """Issue 16: vertical probe 40-70 mm beside a source, in-window scatter/primary of a few,
-    falling with the offset (the old model: 25-83). With the stand-in and a 20 mm deep source the
-    model gives 8.0, 4.4, 3.1; deeper sources give more (23 at 30 mm deep, 40 mm beside) because
-    there the primary is wall leakage only - docs/scatter.md."""
-    values = []
-    for offset in (40.0, 55.0, 70.0):
-        tip, axis = pose(offset, 0.0)
-        primary = mc.primary(response(), TC_KEV, Tissue(), np.array([0.0, 0.0, -20.0]), tip,
-                             axis)
-        values.append(model_in_window(20.0, offset, 0.0) / primary)
-    assert all(1.0 < v < 10.0 for v in values), values
+    """Issue 16: the old model put 25-83 times the primary in-window scatter on a vertical probe
+    40-70 mm beside a source (27 of 47 cps over a node came from an injection site's scatter).
+    Beside the source the shielded head sees almost no primary (wall leakage only), so the ratio
+    is large whatever the scatter; what must hold is that the scatter itself is small against
+    what the probe sees over the source (here < 2 % of it) and falls with the offset."""
+    over = mc.primary(response(), TC_KEV, Tissue(), np.array([0.0, 0.0, -20.0]),
+                      *pose(0.0, 0.0))
+    values = [model_in_window(20.0, offset, 0.0) / over for offset in (40.0, 55.0, 70.0)]
+    assert all(0.0 < v < 0.02 for v in values), values
     assert values == sorted(values, reverse=True)
 
 
