@@ -3,10 +3,10 @@
 Probe frame: origin at the centre of the tip face, +z along the axis out of the tip (towards what
 the probe looks at), rho the distance from the axis; millimetres. The crystal is a cylinder of
 radius a = crystal_diameter/2 and thickness t whose front face sits `crystal_setback_mm` (h)
-behind the tip; in front of it an open bore of radius b = bore_diameter/2 runs to the tip. A shield
-of one metal (tungsten or lead) fills the rest of a cylinder of outer radius b + wall from the tip
-back to `back_shield_mm` behind the crystal: the collimator wall, the side shield around the
-crystal and the back shield. Behind that is the handle (not modelled: transparent).
+behind the tip; in front of it an open bore of radius b = bore_diameter/2 <= a runs to the tip.
+A shield of one metal (tungsten or lead) fills the rest of a cylinder of outer radius a + wall
+from the tip back to `back_shield_mm` behind the crystal: the collimator wall, the side shield
+around the crystal and the back shield. Behind that is the handle (not modelled: transparent).
 
 For a photon of energy E emitted isotropically at a point S, the probability that it interacts in
 the crystal is an integral over the directions that meet the crystal; each such ray enters the
@@ -96,8 +96,9 @@ class ProbeGeometry:
 
     @property
     def outer_radius_mm(self) -> float:
-        """Radius of the shielded head."""
-        return self.bore_radius_mm + self.wall_mm
+        """Radius of the shielded head: the crystal's plus the wall (a bore narrower than the
+        crystal leaves a thicker collimator in front of it)."""
+        return self.crystal_diameter_mm / 2.0 + self.wall_mm
 
     @property
     def back_z_mm(self) -> float:

@@ -14,6 +14,11 @@ from probe_nav.simulator.detector import material
 from probe_nav.simulator.geometry import unit
 from probe_nav.simulator.path import ScanPath, Waypoint
 from probe_nav.simulator.physics import PointSource, ProbeModel, Tissue
+from probe_nav.simulator.probe_design import (
+    bore_diameter_for_angular_fwhm,
+    setback_for_angular_fwhm,
+    wall_for_shielding,
+)
 from probe_nav.simulator.probe_presets import preset
 from probe_nav.simulator.rates import Background
 from probe_nav.simulator.scenario import Bench, Scenario
@@ -70,17 +75,16 @@ def _axis(value: Any, what: str) -> tuple[float, float, float]:
 
 # Keys of the point-detector model (before the finite crystal): refused with what replaces them.
 _RETIRED_PROBE_KEYS = {
-    "angular_fwhm_deg": "the angular response follows from crystal_diameter_mm, "
-                        "crystal_setback_mm and bore_diameter_mm",
-    "shielding_pct": "shielding follows from shield_material, wall_mm and back_shield_mm",
-    "leakage_fraction": "shielding follows from shield_material, wall_mm and back_shield_mm",
+    "leakage_fraction": "give shielding_pct, or shield_material, wall_mm and back_shield_mm",
     "min_distance_mm": "the crystal sits crystal_setback_mm behind the tip",
 }
+# Design figures a probe is quoted by, turned into the head's dimensions (simulator/probe_design).
+_DESIGN_KEYS = {"angular_fwhm_deg", "shielding_pct"}
 
 
 def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
     data = dict(_check_keys(data, {f.name for f in fields(ProbeModel)} | {"preset"}
-                            | set(_RETIRED_PROBE_KEYS), "[probe]"))
+                            | set(_RETIRED_PROBE_KEYS) | _DESIGN_KEYS, "[probe]"))
     for key, instead in _RETIRED_PROBE_KEYS.items():
         if key in data:
             raise ValueError(f"probe.{key} is no longer a parameter: {instead} "
@@ -88,6 +92,7 @@ def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
     values: dict[str, Any] = {"sensitivity_nuclide": tracer}
     if "preset" in data:
         values.update(preset(str(data.pop("preset"))).fields)
+    design = {key: _number(data.pop(key), f"probe.{key}") for key in _DESIGN_KEYS if key in data}
     for key, value in data.items():
         if key in _PROBE_TEXT:
             if not isinstance(value, str):
@@ -99,8 +104,8 @@ def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
             values[key] = value
         else:
             values[key] = _positive(value, f"probe.{key}", allow_zero=True)
-    probe = ProbeModel(**values)
-    nuclide(probe.sensitivity_nuclide)
+    nuclide(str(values["sensitivity_nuclide"]))
+    probe = ProbeModel(**_design(values, design, set(data)))
     material(probe.detector)
     if probe.dead_time_kind not in KINDS:
         raise ValueError(f"probe.dead_time_kind must be one of {', '.join(KINDS)}, "
@@ -113,6 +118,32 @@ def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
         raise ValueError(f"probe.over_range_loss must be between 0 and 1, got "
                          f"{probe.over_range_loss}")
     return probe
+
+
+def _design(values: dict[str, Any], design: dict[str, float], given: set[str]
+            ) -> dict[str, Any]:
+    """Turn angular_fwhm_deg into the bore's length (or, with crystal_setback_mm given, its
+    diameter) and shielding_pct into the wall and back shield thickness (at the sensitivity
+    nuclide's main line); refuse a design figure given together with the dimension it sets."""
+    for figure, dimensions in (("angular_fwhm_deg", {"bore_diameter_mm"}),
+                               ("shielding_pct", {"wall_mm", "back_shield_mm"})):
+        if figure in design and dimensions & given:
+            raise ValueError(f"[probe] gives both {figure} and "
+                             f"{' / '.join(sorted(dimensions & given))}; use one")
+    base = ProbeModel(**values)
+    out = dict(values)
+    if "angular_fwhm_deg" in design:  # the bore's width if its length is given, else its length
+        if "crystal_setback_mm" in given:
+            out["bore_diameter_mm"] = bore_diameter_for_angular_fwhm(
+                base.crystal_diameter_mm, base.crystal_setback_mm, design["angular_fwhm_deg"])
+        else:
+            out["crystal_setback_mm"] = setback_for_angular_fwhm(base.crystal_diameter_mm,
+                                                                 design["angular_fwhm_deg"])
+    if "shielding_pct" in design:
+        kev = nuclide(base.sensitivity_nuclide).main_line.energy_kev
+        wall = wall_for_shielding(design["shielding_pct"], base.shield_material, kev)
+        out["wall_mm"] = out["back_shield_mm"] = wall
+    return out
 
 
 def _source(i: int, src: Any, tracer: str, t0_s: float) -> PointSource:
