@@ -15,6 +15,7 @@ from probe_nav.calibration import nema
 from probe_nav.calibration.energy import EnergyCalibration, auto_calibrate
 from probe_nav.calibration.errors import AnalysisError
 from probe_nav.calibration.nuclides import nuclide
+from probe_nav.calibration.sources import calibration_lines
 from probe_nav.errors import UserError
 from probe_nav.qc.nema_data import CountSeries, NemaData
 from probe_nav.qc.procedures import Outcome
@@ -231,10 +232,10 @@ def _energy(data: NemaData, limits: nema.NemaLimits, energy_kev: float) -> Outco
     if data.energy_calibration:
         c = tuple(data.energy_calibration)
         cal = EnergyCalibration(c, tuple((0.0,) * len(c) for _ in c), None, ())
-    else:  # the simulator's bench: calibrate on its own known sources
-        lines = [line for name in SPECTRUM_SOURCES_MBQ for line in nuclide(name).lines]
-        cal = auto_calibrate(data.spectrum, [line.energy_kev for line in lines],
-                             yields=[line.yield_per_decay for line in lines])
+    else:  # the simulator's bench: calibrate on its own known sources, yields relative to each
+        # source's strongest line as `calibrate energy` weighs them (their activities differ)
+        energies, yields = calibration_lines(list(SPECTRUM_SOURCES_MBQ))
+        cal = auto_calibrate(data.spectrum, energies, yields=yields)
     r = nema.energy_resolution_test(data.spectrum, cal, energy_kev, limits)
     res = r.resolution
     return _row("energy-resolution", f"energy resolution at {energy_kev:g} keV", res.fwhm_pct,
