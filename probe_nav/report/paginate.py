@@ -107,9 +107,12 @@ def natural_rows(doc, pieces: list[layout.Piece]) -> dict[int, NaturalRows]:
 
 def find_cut(doc, pieces: list[layout.Piece], page_h: float) -> Cut | None:
     """The first table row from which the table is to go on on a new page: a row that a page
-    break cuts in two (and that fits on a page), or the first row Qt moved to the next page
-    itself (it then stretches the row before it to the page's foot). None if there is none."""
-    for table, piece in zip(tables(doc), pieces, strict=True):
+    break cuts in two (and that fits on a page), the first row Qt moved to the next page itself
+    (it then stretches the row before it to the page's foot), or the last row of a piece whose
+    frame (its bottom border and padding) spills onto the next page when the table's next piece
+    starts a page of its own: that page would be left blank. None if there is none."""
+    frames = tables(doc)
+    for index, (table, piece) in enumerate(zip(frames, pieces, strict=True)):
         first = piece.header_rows + (1 if piece.new_page else 0)
         previous_page = None
         for row in range(max(first - 1, piece.header_rows), table.rows()):
@@ -121,6 +124,20 @@ def find_cut(doc, pieces: list[layout.Piece], page_h: float) -> Cut | None:
             if row >= first and (cut or moved):
                 return Cut(piece.table, piece.start + row - piece.header_rows, end_page)
             previous_page = page
+        follows = pieces[index + 1] if index + 1 < len(pieces) else None
+        last = table.rows() - 1
+        if follows is not None and follows.table == piece.table and follows.new_page \
+                and last >= first:
+            bottom = row_extent(doc, table, last)[1]
+            text_page = int((bottom - 1.0) // page_h)
+            # What follows the piece before the next one: its frame's border and padding, and
+            # the empty paragraph Qt puts after every table.
+            after = doc.findBlock(table.lastPosition() + 1)
+            ends = [doc.documentLayout().frameBoundingRect(table).bottom()]
+            if after.isValid():
+                ends.append(doc.documentLayout().blockBoundingRect(after).bottom())
+            if any(int((end - 1.0) // page_h) > text_page for end in ends):
+                return Cut(piece.table, piece.start + last - piece.header_rows, text_page + 1)
     return None
 
 

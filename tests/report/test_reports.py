@@ -5,6 +5,8 @@ they mean something, nothing past the margins or over other text, dark headings.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,20 @@ def test_a_record_without_raw_data_keeps_the_common_folder(tmp_path: Path) -> No
     text = " ".join(page_texts(pdf))
     assert flat(f"Raw data files are in {fixtures.RAW}.") in flat(text)
     assert "raw data file" in text and " - " not in text
+
+
+FOOTER = re.compile(r"generated \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+
+
+@pytest.mark.parametrize("n_records", [7, 15, 16, 23])
+def test_no_page_is_left_blank_when_a_table_goes_on(n_records: int, tmp_path: Path) -> None:
+    # With 15, 16 and 23 records the records table's first piece ended at the foot of a page
+    # and its frame's border (or the empty paragraph Qt puts after a table) spilled onto the
+    # next one; the continuation, which starts a page of its own, then left that page blank
+    # but for the header and footer (found on a simulated NEMA report: page 2 of 3 empty).
+    base = fixtures.nema_records()
+    records = [dataclasses.replace(base[i % len(base)], id=i + 1) for i in range(n_records)]
+    pdf = write_report(tmp_path / "many.pdf", records, "/srv/qc.sqlite")
+    for number, text in enumerate(page_texts(pdf), start=1):
+        body = text[FOOTER.search(text).end():]  # the header and footer come first
+        assert body.strip(), f"page {number} has only its header and footer"
