@@ -79,10 +79,8 @@ def start_server(protocol: str, scenario: str, link: str, seed: int, speed: floa
         raise LaunchError(f"speed must be > 0, got {speed}")
     plan = fault_plan(faults)
     loaded = load_scenario(scenario)
-    simulation = Simulation(loaded, seed)
-    simulation.model  # noqa: B018 - build the physics now: the device comes up ready to count
     try:
-        emulator = emulator_class(protocol)(simulation)
+        emulator = emulator_class(protocol)(Simulation(loaded, seed))
     except UnknownEmulator as exc:
         raise LaunchError(str(exc)) from None
     writer = open_truth_writer(truth, len(loaded.windows))

@@ -162,7 +162,11 @@ class DeviceServer:
     # ------------------------------------------------------------ thread control
 
     def start(self) -> DeviceServer:
-        """Serve on a background thread."""
+        """Serve on a background thread. The simulation's physics (the probe head's response
+        tables, the scatter model: ~1 s) is built first, before the device's clock starts: built
+        at the first frame it stalled the clock, and a fast server then sent the backlog in one
+        burst, as no real device does."""
+        self.emulator.sim.model  # noqa: B018 - builds and caches it
         self._thread = threading.Thread(target=self.run, name="device server", daemon=True)
         self._thread.start()
         return self

@@ -1,8 +1,10 @@
 """Ground truth beside the stream: one line per counted frame, CSV or JSON Lines.
 
 The CSV starts with the frame-CSV columns (`t_s,live_s,counts`, docs/frames-csv.md) so the file
-also replays as frames; truth columns follow. `t_s` is true scenario time (the device clock in
-the stream may jump, the truth does not). JSONL carries the same plus every window's rates.
+also replays as frames; truth columns follow, among them the probe's true mid-frame pose as the
+frame CSV's pose columns x_mm,y_mm,z_mm,ux,uy,uz (printed with repr, bit-identical). `t_s` is
+true scenario time (the device clock in the stream may jump, the truth does not). JSONL carries
+the same plus every window's rates.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, TextIO
 from probe_nav.simulator.engine import SimFrame
 
 CSV_TRUTH = ("true_rate_cps", "observed_rate_cps", "total_rate_cps", "x_mm", "y_mm", "z_mm",
-             "axis_x", "axis_y", "axis_z", "gain", "extra_rate_cps")
+             "ux", "uy", "uz", "gain", "extra_rate_cps")  # x_mm..uz: the pose columns
 
 
 class TruthWriter:
@@ -77,7 +79,7 @@ class TruthWriter:
             extra.get("frame_seq", ""), *counts[1:], int(bool(extra.get("sent", True))),
             extra.get("flags", 0), int(frame.over_range),
             f"{t.true_rate_cps:.6g}", f"{t.observed_rate_cps:.6g}", f"{t.total_rate_cps:.6g}",
-            *(f"{x:.3f}" for x in t.position_mm), *(f"{x:.5f}" for x in t.axis),
+            *(repr(float(x)) for x in t.position_mm), *(repr(float(x)) for x in t.axis),
             f"{t.gain:.4g}", f"{t.extra_rate_cps:.6g}",
         ]
 

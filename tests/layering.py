@@ -41,7 +41,7 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("drivers",),  # bytes in, CountFrames out
     ("calibration",),  # nuclide data, dead time, energy, NEMA: maths only
     ("simulator",),  # physics, scenarios, emulators, links, DeviceServer, launcher
-    ("core",),  # rate, background, detection, timed counts: pure numpy
+    ("core", "navigation"),  # rate, background, detection, timed counts; tracking: pure numpy
     ("errors", "qt_app", "logs", "files"),  # error types; the Qt application; logging; files
     ("storage", "io", "report", "monitor", "audio"),  # SQLite, file formats, PDF, readout, sound
     ("cases", "qc"),  # case records and session files; QC/calibration records and procedures

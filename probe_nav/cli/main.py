@@ -25,7 +25,19 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `probe-nav` parser with every subcommand registered."""
-    from probe_nav.cli import calibrate, case, demo, gui, monitor, ports, qc, record, replay, sim
+    from probe_nav.cli import (
+        calibrate,
+        case,
+        demo,
+        gui,
+        monitor,
+        ports,
+        qc,
+        record,
+        replay,
+        sim,
+        track,
+    )
     from probe_nav.cli import repair as repair_files
 
     parser = OneLineParser(prog="probe-nav", description=__doc__)
@@ -36,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for module in (demo, gui, monitor, sim, ports, replay, record, repair_files, case, qc,
-                   calibrate):
+                   calibrate, track):
         module.register(sub)
     return parser
 

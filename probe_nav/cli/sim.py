@@ -44,8 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="write the ground truth of every frame to FILE (.csv or .jsonl)")
     serve.add_argument("--force", action="store_true", help="replace --truth if it exists")
     serve.set_defaults(func=run_serve)
-    run = sim_sub.add_parser("run", help="play a scenario as fast as possible; frames + truth "
-                             "as CSV (replayable) or JSON Lines")
+    run = sim_sub.add_parser("run", help="play a scenario as fast as possible; frames, the "
+                             "probe's true pose and truth as CSV (replayable, with the pose "
+                             "columns x_mm..uz of docs/frames-csv.md) or JSON Lines")
     run.add_argument("--scenario", default="sln-static", help="scenario name or .toml file")
     run.add_argument("--duration", type=float, default=30.0, metavar="S",
                      help="scenario seconds to play (default 30)")
@@ -175,7 +176,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
-    """Play the scenario for --duration seconds without a link and write every frame."""
+    """Play the scenario for --duration seconds without a link and write every frame, with the
+    probe's true mid-frame pose (TruthWriter: the frame CSV's pose columns)."""
     from probe_nav.files import AnonymousFile, OutputExists
     from probe_nav.io.frames_csv import END_COMPLETE, end_line
     from probe_nav.simulator.engine import Simulation

@@ -5,7 +5,8 @@ number (FrameCsvError); values are parsed with Python's float/int (integers boun
 nothing larger is ever built), and writing uses repr(), so a written file reads back to
 bit-identical numbers. A recording ends with an end line (`# end: complete, N frames`,
 `# end: interrupted (REASON), N frames`, `# end: repaired, N frames`); a file without one was cut
-short (a crash or a kill) and reads as `incomplete`, with a torn last line dropped.
+short (a crash or a kill) and reads as `incomplete`, with a torn last line dropped. The probe's
+pose (optional columns x_mm,y_mm,z_mm,ux,uy,uz) is checked and printed by frames_pose.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ import numpy as np
 
 from probe_nav.drivers.frames import CountFrame
 from probe_nav.files import atomic_write_text
+from probe_nav.io.frames_pose import (
+    POSE_COLUMNS,
+    Pose,
+    PoseError,
+    parse_pose,
+    pose_cells,
+    pose_indices,
+)
 
 REQUIRED_COLUMNS = ("t_s", "live_s", "counts")
 OPTIONAL_COLUMNS = ("real_s", "seq", "flags")  # and w1, w2, ... (counts of further windows)
@@ -65,7 +74,9 @@ class FrameTable:
     """The frames of a CSV file as arrays; optional columns only if the file has them.
 
     `end` is the state its end line gives (None: no end line, the recording was cut short) and
-    `torn_lines` the unterminated last line dropped (0 or 1)."""
+    `torn_lines` the unterminated last line dropped (0 or 1). `position_mm` and `axis` (n, 3)
+    are the probe's pose (None when the file has no pose columns; NaN rows: no pose for that
+    frame, a tracker dropout)."""
 
     t_s: np.ndarray
     live_s: np.ndarray
@@ -78,6 +89,8 @@ class FrameTable:
     end: str | None = None
     torn_lines: int = 0
     name: str = ""
+    position_mm: np.ndarray | None = None  # (n, 3) tip position, tracker frame, mid-frame
+    axis: np.ndarray | None = None  # (n, 3) unit axis out of the tip
 
     def __len__(self) -> int:
         return int(self.t_s.size)
@@ -150,6 +163,8 @@ class _Parser:
         self.end: tuple[str, int] | None = None
         self.end_line_number = 0
         self.rows = 0
+        self.pose_at: tuple[int, ...] | None = None  # indices of the pose columns, if any
+        self.poses: list[tuple[float, ...]] = []
 
     def feed(self, number: int, raw: str) -> None:
         line = raw.strip()
@@ -176,6 +191,12 @@ class _Parser:
             raise FrameCsvError(f"{where}: expected {len(self.header)} values, got {len(cells)}")
         row = {h: _number(cell, h, where, self.integer[h])
                for h, cell in zip(self.header, cells, strict=True) if h in self.cols}
+        pose = None
+        if self.pose_at is not None:
+            try:
+                pose = parse_pose([cells[i] for i in self.pose_at])
+            except PoseError as exc:
+                raise FrameCsvError(f"{where}: {exc}") from None
         t = row["t_s"]
         if t < self.last_t:
             raise FrameCsvError(f"{where}: t_s goes backwards ({t!r} after {self.last_t!r})")
@@ -183,6 +204,8 @@ class _Parser:
             raise FrameCsvError(f"{where}: live_s is longer than real_s")
         for h, value in row.items():
             self.cols[h].append(value)
+        if pose is not None:
+            self.poses.append(pose)
         self.last_t = t
         self.rows += 1
 
@@ -193,6 +216,10 @@ class _Parser:
                 f"{where}: header must start with t_s,live_s,counts, got {line[:60]!r}")
         if len(set(header)) != len(header):
             raise FrameCsvError(f"{where}: repeated column name in header")
+        try:
+            self.pose_at = pose_indices(header)
+        except PoseError as exc:
+            raise FrameCsvError(f"{where}: {exc}") from None
         # Columns this reader does not know (e.g. the simulator's ground truth) are ignored.
         self.cols = {h: [] for h in header
                      if h in OPTIONAL_COLUMNS + REQUIRED_COLUMNS or _is_window(h)}
@@ -207,12 +234,17 @@ class _Parser:
                 raise FrameCsvError(f"{self.name}: the {h} column adds up to more than 2^63-1")
         arrays = {h: np.array(v, dtype=np.int64 if self.integer[h] else np.float64)
                   for h, v in self.cols.items()}
+        pose = None
+        if self.pose_at is not None:
+            pose = np.array(self.poses, dtype=np.float64).reshape(-1, len(POSE_COLUMNS))
         return FrameTable(
             t_s=arrays["t_s"], live_s=arrays["live_s"], counts=arrays["counts"],
             real_s=arrays.get("real_s"), seq=arrays.get("seq"), flags=arrays.get("flags"),
             windows={h: a for h, a in arrays.items() if _is_window(h)},
             comments=tuple(self.comments), end=None if self.end is None else self.end[0],
             torn_lines=torn, name=self.name,
+            position_mm=None if pose is None else pose[:, :3].copy(),
+            axis=None if pose is None else pose[:, 3:].copy(),
         )
 
 
@@ -305,28 +337,38 @@ def spectrum_cell(spectrum: Iterable[int]) -> str:
 
 
 class FrameCsvWriter:
-    """Streams CountFrames to a frame CSV file (columns t_s,live_s,counts,real_s,seq,flags,w1..
-    and, with `spectrum`, a last column with each frame's spectrum; see spectrum_cell)."""
+    """Streams CountFrames to a frame CSV file (columns t_s,live_s,counts,real_s,seq,flags,w1..,
+    with `pose` the six pose columns x_mm..uz, and with `spectrum` a last column with each
+    frame's spectrum; see spectrum_cell)."""
 
     def __init__(self, out: TextIO, n_windows: int = 1, comments: Iterable[str] = (),
-                 spectrum: bool = False) -> None:
+                 spectrum: bool = False, pose: bool = False) -> None:
         self._out = out
         self._n_windows = max(int(n_windows), 1)
         self._spectrum = spectrum
+        self._pose = pose
         for comment in comments:
             for part in str(comment).splitlines() or [""]:
                 out.write(f"# {part}\n")
         extra = [f"w{i}" for i in range(1, self._n_windows)]
         columns = ["t_s", "live_s", "counts", "real_s", "seq", "flags", *extra]
+        columns += list(POSE_COLUMNS) if pose else []
         out.write(",".join(columns + ([SPECTRUM_COLUMN] if spectrum else [])) + "\n")
 
-    def write(self, frame: CountFrame) -> None:
-        """Append one frame (windows beyond n_windows are dropped, missing ones written as 0)."""
+    def write(self, frame: CountFrame, pose: Pose | None = None) -> None:
+        """Append one frame (windows beyond n_windows are dropped, missing ones written as 0),
+        with its pose `(position_mm, axis)` if the writer has pose columns (None: no pose, six
+        empty cells). ValueError (PoseError), nothing written, for a pose the reader would
+        refuse or a pose given to a writer without pose columns."""
+        if pose is not None and not self._pose:
+            raise PoseError("a pose for a frame CSV writer without pose columns (pose=True)")
+        cells = pose_cells(pose) if self._pose else []
         counts = list(frame.counts[: self._n_windows])
         counts += [0] * (self._n_windows - len(counts))
         row = [repr(float(frame.t_s)), repr(float(frame.live_s)), str(int(counts[0])),
                repr(float(frame.real_s)), str(int(frame.seq)), str(int(frame.flags))]
         row += [str(int(c)) for c in counts[1:]]
+        row += cells
         if self._spectrum:
             row.append(spectrum_cell(frame.spectrum or ()))
         self._out.write(",".join(row) + "\n")
@@ -335,16 +377,20 @@ class FrameCsvWriter:
 def write_frames_csv(
     path: str | Path, frames: Iterable[CountFrame], n_windows: int = 1,
     comments: Iterable[str] = (), *, overwrite: bool = False,
+    poses: Iterable[Pose | None] | None = None,
 ) -> int:
     """Write frames to a new file (mode 0600, all or nothing, with its `complete` end line);
-    returns the number of frames written. An existing file is an error unless `overwrite`."""
+    returns the number of frames written. An existing file is an error unless `overwrite`.
+    `poses`, parallel to `frames` (None items: no pose), adds the pose columns; ValueError, and
+    no file, if it is not as long as `frames` or a pose is refused."""
     import io
 
     text = io.StringIO()
-    writer = FrameCsvWriter(text, n_windows, comments)
+    writer = FrameCsvWriter(text, n_windows, comments, pose=poses is not None)
     n = 0
-    for frame in frames:
-        writer.write(frame)
+    pairs = ((f, None) for f in frames) if poses is None else zip(frames, poses, strict=True)
+    for frame, pose in pairs:
+        writer.write(frame, pose)
         n += 1
     text.write(end_line(END_COMPLETE, n))
     atomic_write_text(path, text.getvalue(), overwrite=overwrite)
