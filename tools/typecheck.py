@@ -1,4 +1,4 @@
-"""Run mypy on the processing core, the drivers and storage (`make typecheck`).
+"""Run mypy on the processing core, the drivers, storage and navigation (`make typecheck`).
 
 mypy cannot see the editable install (an import hook) and knows nothing of setuptools'
 package-dir mapping, so `mypy drivers` would name the modules `drivers.*` and fail to resolve
@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TREE = REPO / "build" / "typecheck"
 ROOT_PACKAGE = "probe_nav"
-TARGETS = ("probe_nav.core", "probe_nav.drivers", "probe_nav.storage")
+TARGETS = ("probe_nav.core", "probe_nav.drivers", "probe_nav.storage", "probe_nav.navigation")
 
 _LOCATION = re.compile(r"^(?P<path>[^\s:][^:]*\.pyi?)(?P<rest>:\d+.*)$", re.DOTALL)
 _SUCCESS = re.compile(r"^Success: no issues found in (?P<sources>\d+) source files?$")
