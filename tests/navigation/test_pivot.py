@@ -46,6 +46,12 @@ def test_noisy_poses_recover_the_tip_within_half_a_millimetre(seed: int) -> None
     assert np.all(np.abs(error) < 4 * result.tip_sd_mm + 1e-9)
     # RMS of 200 chi(3) draws scaled by 0.25 mm: sd of the estimate ~0.015 mm; within 0.1 mm.
     assert result.rms_mm == pytest.approx(math.sqrt(3) * 0.25, abs=0.1)
+    # ... and it is the root mean square of the poses' distances from the pivot (not their mean,
+    # which is 8 % smaller for chi(3) noise)
+    residuals = np.linalg.norm(np.einsum("nij,j->ni", sweep.rotations, result.tip_mm)
+                               + sweep.translations_mm - result.pivot_mm, axis=1)
+    assert result.rms_mm == pytest.approx(float(np.sqrt(np.mean(residuals**2))), rel=1e-9)
+    assert result.max_residual_mm == pytest.approx(float(residuals.max()), rel=1e-9)
 
 
 def test_a_slipped_tip_shows_in_the_residual() -> None:
@@ -66,6 +72,16 @@ def test_a_probe_turned_about_one_axis_only_is_refused() -> None:
     assert rotation_spread_deg(rotations) < 1.0
     with pytest.raises(PivotError, match="about two axes"):
         pivot_calibrate(rotations, translations)
+
+
+def test_a_sweep_tilted_less_than_15_degrees_is_refused_and_more_is_taken() -> None:
+    # tilts up to 8 degrees (with roll) turn the probe ~9.5 degrees about its second axis
+    small = pivot_sweep(max_tilt_deg=8.0, seed=2)
+    assert 5.0 < rotation_spread_deg(small.rotations) < 15.0
+    with pytest.raises(PivotError, match="about two axes"):
+        pivot_calibrate(small.rotations, small.translations_mm)
+    wide = pivot_sweep(max_tilt_deg=15.0, seed=2)
+    assert pivot_calibrate(wide.rotations, wide.translations_mm).spread_deg >= 15.0
 
 
 def test_too_few_or_bad_poses_are_refused() -> None:
