@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         case,
         demo,
         gui,
+        locate,
         monitor,
         ports,
         qc,
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for module in (demo, gui, monitor, sim, ports, replay, record, repair_files, case, qc,
-                   calibrate, track):
+                   calibrate, track, locate):
         module.register(sub)
     return parser
 
