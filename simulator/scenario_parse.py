@@ -82,7 +82,9 @@ _RETIRED_PROBE_KEYS = {
 _DESIGN_KEYS = {"angular_fwhm_deg", "shielding_pct"}
 
 
-def _probe(data: dict[str, Any], tracer: str) -> ProbeModel:
+def parse_probe(data: dict[str, Any], tracer: str) -> ProbeModel:
+    """A ProbeModel from a `[probe]` table (a scenario's, or a real probe's calibration file);
+    ValueError naming the bad key."""
     data = dict(_check_keys(data, {f.name for f in fields(ProbeModel)} | {"preset"}
                             | set(_RETIRED_PROBE_KEYS) | _DESIGN_KEYS, "[probe]"))
     for key, instead in _RETIRED_PROBE_KEYS.items():
@@ -276,7 +278,7 @@ def parse(data: dict[str, Any], default_name: str) -> Scenario:
         description=str(data.get("description", "")),
         nuclide_name=tracer,
         frame_period_s=_frame_period(data.get("frame_period_s", 0.05)),
-        probe=_probe(data.get("probe", {}), tracer),
+        probe=parse_probe(data.get("probe", {}), tracer),
         sources=tuple(_source(i, s, tracer, t0_s) for i, s in enumerate(sources)),
         background=Background(
             room_cps=_positive(bg.get("room_cps", 0.0), "background.room_cps", True),

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_probe(path: Path) -> tuple[Any, str]:
     """(ProbeModel, nuclide name) from a probe TOML file; UserError if it is not one."""
     from probe_nav.calibration.nuclides import nuclide
-    from probe_nav.navigation.response import probe_from_table
+    from probe_nav.simulator.scenario_parse import parse_probe
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -53,7 +53,7 @@ def load_probe(path: Path) -> tuple[Any, str]:
     name = table.pop("nuclide", data.get("nuclide", "Tc-99m"))
     try:
         name = nuclide(str(name)).name
-        return probe_from_table(table, name), name
+        return parse_probe(table, name), name
     except (ValueError, KeyError) as exc:
         raise UserError(f"{path}: {exc}") from None
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from probe_nav.simulator.physics import ProbeModel, Tissue
 from probe_nav.simulator.rates import Background, RateModel
-from probe_nav.simulator.scenario_parse import _probe
 
 # Elements of the (frames x voxels) matrix computed at once: bounds the float64 temporaries
 # (about ten of them) to a few tens of MB.
@@ -32,12 +31,6 @@ CHUNK_ELEMENTS = 1 << 20
 # A line that puts less than this share of its primaries in the window is skipped (the 18-21 keV
 # x-rays of Tc-99m in its 126-155 keV window: exactly 0).
 MIN_WINDOW_SHARE = 1e-6
-
-
-def probe_from_table(data: dict[str, Any], nuclide_name: str = "Tc-99m") -> ProbeModel:
-    """A ProbeModel from a `[probe]` table with the scenario keys (preset, angular_fwhm_deg,
-    sensitivity_cps_per_mbq, crystal_setback_mm, ...); ValueError naming a bad key."""
-    return _probe(data, nuclide_name)
 
 
 @dataclass(frozen=True)
