@@ -8,7 +8,9 @@ What is heard (docs/audio.md):
 - pitch: a continuous tone, log rate -> log pitch (`pitch.rate_to_pitch_hz`);
 - clicks: one click per count (`clicks.ClickTrack`), decimated above `click_max_rate_cps`;
 - squelch: the pitch tone, only while z >= `squelch_z` or hot (held open `SQUELCH_HOLD_S`);
-- a hot cue on the onset of the hot decision (`cue`), alarms by priority (`alarms`).
+- a hot cue on the onset of the hot decision (`cue`), alarms by priority (`alarms`);
+- in navigation, aiming pips (`aim`) that quicken as the probe points at the chosen spot
+  (`set_aim`), silent with the count sound (mute, no signal) and when not renewed.
 The count feedback stops at once (within one volume ramp) when the link is not connected, on
 over range, or when no update came for `max(1 s, 5 frame intervals)` of audio time.
 """
@@ -21,6 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from probe_nav.audio.aim import AimVoice
 from probe_nav.audio.alarms import LOW_BATTERY, NO_SIGNAL, OVER_RANGE, AlarmSequencer
 from probe_nav.audio.clicks import ClickTrack, decimation_factor
 from probe_nav.audio.cue import CueVoice
@@ -33,6 +36,7 @@ from probe_nav.drivers.frames import LinkState
 TONE_LEVEL = 0.5  # peak of the count tone at volume 1
 CLICK_LEVEL = 0.8
 CUE_LEVEL = 0.4
+AIM_LEVEL = 0.3
 ALARM_LEVEL = 0.5
 SQUELCH_HOLD_S = 0.25  # squelch stays open this long after the last significant reading
 MIN_WATCHDOG_S = 1.0
@@ -55,6 +59,7 @@ class AudioFeedback:
         self._tone = ToneOscillator(fs, cfg.glide_ms / 1000.0, cfg.ramp_ms / 1000.0)
         self._clicks = ClickTrack(fs, self._seed)
         self._cue = CueVoice(fs)
+        self._aim = AimVoice(fs)
         self._alarms = AlarmSequencer(fs, cfg.alarm_realarm_s)
         self._reading: Reading | None = None
         self._link = LinkState.CONNECTING
@@ -116,6 +121,12 @@ class AudioFeedback:
                 self._on_live_frame(reading, _count(counts), live_s)
             self._retarget()
 
+    def set_aim(self, score: float | None) -> None:
+        """Navigation's aim score now (probe_nav.navigation.guidance.aim_score; None: no
+        guidance). It must be renewed at least every aim.AIM_HOLD_S or it falls silent."""
+        with self._lock:
+            self._aim.set_aim(score, self._sample)
+
     def acknowledge_alarm(self) -> None:
         """Silence the present alarms; each sounds again after the re-alarm interval if it
         persists (AudioSettings.alarm_realarm_s)."""
@@ -167,6 +178,9 @@ class AudioFeedback:
                 out += CLICK_LEVEL * count_vol * self._clicks.render(start, n)
             else:
                 self._clicks.render(start, n)  # consume (silently) what was due
+            aim = self._aim.render(start, n)  # consumed even when silent
+            if count_vol > 0.0 and self._reading is not None:
+                out += AIM_LEVEL * count_vol * aim
             out += self._cue.render(start, n)
             alarm_vol = max(cfg.volume, cfg.alarm_min_volume)
             out += ALARM_LEVEL * alarm_vol * self._alarms.render(start, n)

@@ -92,6 +92,12 @@ class AudioBridge:
         feedback.update(reading, link, counts=counts or 0, live_s=live_s or 0.0,
                         battery_low=battery_low)
 
+    def set_aim(self, score: float | None) -> None:
+        """Navigation's aim score for the aiming pips (None: silent); renewed every refresh."""
+        feedback = self.feedback
+        if feedback is not None:
+            feedback.set_aim(score)
+
     def apply(self, mode: str, volume: float, muted: bool) -> None:
         """New mode, volume or mute (ValueError for an invalid mode or volume)."""
         feedback = self.feedback
