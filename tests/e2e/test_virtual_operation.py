@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ import pytest
 from probe_nav.cases.session import FRAMES_FILE, FRAMES_PARTIAL, read_session_frames
 from tests.audio.conftest import pulse_sink, recorder  # noqa: F401 (fixtures used here)
 from tests.conftest import ROOT, cli
+from tests.xdisplay import x_display  # noqa: F401 (a fixture used here)
 
 # `make soak`: the same operation, then scanning on for PROBE_NAV_SOAK_S seconds of wall time
 SOAK_S = float(os.environ.get("PROBE_NAV_SOAK_S", "0"))
@@ -34,30 +33,6 @@ SILENCE_LIMIT_S = 1.0
 RSS_GROWTH_LIMIT_MB = 40.0  # after warm-up; a leak of one frame's objects per frame is far more
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def x_display() -> Iterator[str]:
-    """A private Xvfb (a real X server) on a free display number, stopped afterwards."""
-    if shutil.which("Xvfb") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but no Xvfb (Debian package xvfb)")
-        pytest.skip("no Xvfb (Debian package xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                             "1600x900x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as f:
-        number = f.readline().strip()  # written once the server accepts clients
-    if not number:
-        proc.kill()
-        pytest.fail("Xvfb did not start")
-    try:
-        yield f":{number}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def longest_silence_s(samples: np.ndarray, fs: int, threshold: float = 0.01) -> float:
@@ -73,7 +48,7 @@ def longest_silence_s(samples: np.ndarray, fs: int, threshold: float = 0.01) -> 
     return longest * block / fs
 
 
-def test_a_virtual_sentinel_node_biopsy(tmp_path: Path, x_display: str,
+def test_a_virtual_sentinel_node_biopsy(tmp_path: Path, x_display: str,  # noqa: F811
                                         pulse_sink: str,  # noqa: F811 (the fixture)
                                         recorder) -> None:  # noqa: F811 (the fixture)
     from tests.audio.conftest import FS

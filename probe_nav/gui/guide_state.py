@@ -1,0 +1,77 @@
+"""What the navigation guide shows, decided without Qt: the status, and the guidance numbers only
+while they are true now.
+
+The guidance is geometry between the live pose and a reconstructed spot, so it is shown only with
+a fresh valid pose ("tracking"); with the pose lost or never seen the numbers are withheld and the
+status says why, in words and colour, never an old arrow. The spots themselves may be seconds old
+(the reconstruction runs behind the counts): their age is shown beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from probe_nav.gui import style
+from probe_nav.navigation.guidance import Guidance, aim_score, guide
+
+GUIDING, NO_POSE, LOST, NO_SPOT, OFF = "GUIDING", "NO POSE", "TRACKING LOST", "NO SPOT YET", "OFF"
+STATUS_COLOURS = {
+    GUIDING: (style.NOT_HOT, style.TEXT),
+    NO_SPOT: (style.PANEL, style.TEXT),
+    NO_POSE: (style.WARNING, "black"),
+    LOST: (style.ALARM, "white"),
+    OFF: (style.PANEL, style.GREY_TEXT),
+}
+
+
+@dataclass(frozen=True)
+class GuideDisplay:
+    """The guide's content: status, the guidance (None unless GUIDING), the chosen spot's
+    label, and a detail line about the reconstruction."""
+
+    status: str
+    guidance: Guidance | None
+    spot_label: str
+    detail: str
+    aim: float | None  # the sound's aim score (None: silent)
+    selected: int  # index of the chosen spot (-1: none)
+
+    @property
+    def colours(self) -> tuple[str, str]:
+        """(background, text) of the status."""
+        return STATUS_COLOURS[self.status]
+
+
+def guide_display(snapshot: Any | None, selected: int = 0, skin_z_mm: float = 0.0
+                  ) -> GuideDisplay:
+    """The guide for a probe_nav.live.navigation.NavigationSnapshot (None: no navigation) with
+    spot `selected` chosen (wrapped to the spots there are)."""
+    if snapshot is None:
+        return GuideDisplay(OFF, None, "", "navigation is off", None, -1)
+    recon = snapshot.recon
+    spots = tuple(recon.spots) if recon is not None else ()
+    frames = recon.n_frames if recon is not None else 0
+    detail = f"{frames} posed frames · {snapshot.update_hz:.1f} updates/s"
+    unposed = getattr(snapshot, "unposed_frames", 0)
+    if unposed:
+        detail += f" · {unposed} frames without pose"
+    index = selected % len(spots) if spots else -1
+    label = ""
+    if spots:
+        spot = spots[index]
+        label = (f"spot {index + 1} of {len(spots)} · ±{spot.sd_mm:.0f} mm · "
+                 f"{100 * spot.relative_activity:.0f} %")
+        age = getattr(recon, "spots_age_frames", 0)
+        if age:
+            label += f" · {age} frames old"
+    if snapshot.tracking == "no pose":
+        return GuideDisplay(NO_POSE, None, label, detail, None, index)
+    if snapshot.tracking != "tracking" or snapshot.pose is None:
+        return GuideDisplay(LOST, None, label, detail, None, index)
+    if not spots:
+        return GuideDisplay(NO_SPOT, None, "sweep the probe over the area", detail, None, -1)
+    spot = spots[index]
+    g = guide(snapshot.pose.position_mm, snapshot.pose.axis,
+              (spot.x_mm, spot.y_mm, spot.z_mm), skin_z_mm)
+    return GuideDisplay(GUIDING, g, label, detail, aim_score(g.off_axis_deg), index)
