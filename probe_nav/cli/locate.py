@@ -5,13 +5,18 @@ frames without a pose are skipped. PROBE.toml holds a `[probe]` table with the k
 scenario's (preset, sensitivity_cps_per_mbq, angular_fwhm_deg, crystal_setback_mm, ...) and
 `nuclide` at the top or in the table (default Tc-99m). The skin is the plane z = --skin-z-mm,
 tissue below; the background rate is estimated unless --background-cps gives it.
+--nrrd writes the activity image as a NRRD volume; --slicer sends the image (IMAGE) and the
+spots (POINT) to 3D Slicer's OpenIGTLink server (docs/slicer.md): unreachable, the spots are
+still printed, one line says so on stderr, and the exit status is 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from probe_nav.errors import UserError
+
+SLICER_TIMEOUT_S = 5.0  # --slicer: connect and send within this, else exit 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="background rate in the window (default: estimated)")
     p.add_argument("--voxel-mm", type=float, default=3.0, help="voxel size (default 3 mm)")
     p.add_argument("--json", action="store_true", help="print JSON objects, one per line")
+    p.add_argument("--nrrd", metavar="OUT.nrrd",
+                   help="write the activity image as a NRRD volume (docs/slicer.md)")
+    p.add_argument("--force", action="store_true", help="replace --nrrd if it exists")
+    p.add_argument("--slicer", metavar="HOST:PORT",
+                   help="send the image and the spots to 3D Slicer's OpenIGTLink server "
+                        "(e.g. 127.0.0.1:18944; docs/slicer.md)")
     p.set_defaults(func=run)
 
 
@@ -66,8 +79,49 @@ def _check(value: float | None, what: str, positive: bool) -> None:
                         f"got {value}")
 
 
+def host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT of --slicer; UserError if it is not one."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"--slicer must be HOST:PORT (e.g. 127.0.0.1:18944), got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _check_nrrd(path: str, force: bool) -> Path:
+    """--nrrd names a new .nrrd file in an existing folder (or --force); UserError otherwise."""
+    from probe_nav.files import check_new_output
+
+    out = Path(path)
+    if out.suffix.lower() != ".nrrd":
+        raise UserError(f"--nrrd {out} must end in .nrrd")
+    try:
+        check_new_output(out, force)
+    except FileExistsError:
+        raise UserError(f"--nrrd {out} exists; add --force to replace it") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if not out.resolve().parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder does not exist")
+    return out
+
+
+def _send_to_slicer(address: tuple[str, int], result: Any) -> bool:
+    """Send the image and the spots; False (and one line on stderr) if Slicer is unreachable."""
+    from probe_nav.io.igtl_out import SlicerLink
+
+    with SlicerLink(*address, timeout_s=SLICER_TIMEOUT_S, log_level=logging.DEBUG) as link:
+        link.send_image(result.image)
+        link.send_spots(result.spots)
+        if link.flush(fail_fast=True):
+            return True
+    print(f"probe-nav locate: cannot reach 3D Slicer's OpenIGTLink server at "
+          f"{address[0]}:{address[1]} (is OpenIGTLinkIF's server connector active?)",
+          file=sys.stderr)
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
-    """Read the sweep and the probe, localise, print the spots."""
+    """Read the sweep and the probe, localise, print the spots (and write or send them)."""
     from probe_nav.io.frames_csv import read_frames_csv
     from probe_nav.navigation.localise import localise
     from probe_nav.navigation.response import ResponseModel
@@ -76,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     _check(args.voxel_mm, "--voxel-mm", positive=True)
     if not math.isfinite(args.skin_z_mm):
         raise UserError("--skin-z-mm must be a finite number")
+    address = host_port(args.slicer) if args.slicer else None
+    nrrd_path = _check_nrrd(args.nrrd, args.force) if args.nrrd else None
     probe, nuclide_name = load_probe(Path(args.probe))
     try:
         table = read_frames_csv(args.frames)
@@ -102,4 +158,17 @@ def run(args: argparse.Namespace) -> int:
         for s in result.spots:
             print(f"  x {s.x_mm:7.1f}  y {s.y_mm:7.1f}  z {s.z_mm:7.1f} mm  sd {s.sd_mm:5.1f} mm"
                   f"  relative activity {s.relative_activity:.2f}")
+    sys.stdout.flush()
+    if nrrd_path is not None:
+        from probe_nav.files import OutputExists
+        from probe_nav.io.nrrd_out import write_nrrd
+
+        try:
+            write_nrrd(nrrd_path, result.image, overwrite=args.force)
+        except OutputExists:
+            raise UserError(f"--nrrd {nrrd_path} exists; add --force to replace it") from None
+        except OSError as exc:
+            raise UserError(f"cannot write {nrrd_path}: {exc.strerror or exc}") from None
+    if address is not None and not _send_to_slicer(address, result):
+        return 1
     return 0

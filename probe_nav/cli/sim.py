@@ -1,5 +1,6 @@
-"""`probe-nav sim serve|run|list`: a simulated device on a pty or TCP (with faults on demand and
-ground truth beside the stream), a scenario played straight to a frames file, the scenarios."""
+"""`probe-nav sim serve|run|poses|list`: a simulated device on a pty or TCP (with faults on demand
+and ground truth beside the stream), a scenario played straight to a frames file, the scenario's
+probe path as an OpenIGTLink tracker, the scenarios."""
 
 from __future__ import annotations
 
@@ -55,6 +56,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", metavar="FILE", help=".csv or .jsonl (default: CSV on stdout)")
     run.add_argument("--force", action="store_true", help="replace --out if it exists")
     run.set_defaults(func=run_run)
+    poses = sim_sub.add_parser("poses", help="serve a scenario's probe path as an OpenIGTLink "
+                               "tracker (TRANSFORM messages); prints the port on one line")
+    poses.add_argument("--scenario", default="sln-scan", help="scenario name or .toml file")
+    poses.add_argument("--port", type=bounded_int(0, 65535), default=18944,
+                       help="TCP port on 127.0.0.1 (default 18944; 0 = any free)")
+    poses.add_argument("--device-name", default="ProbeToTracker",
+                       help="TRANSFORM device name (default ProbeToTracker)")
+    poses.add_argument("--rate-hz", type=bounded_float(0.0, 1000.0, "Hz", lo_open=True),
+                       default=60.0, help="poses per second (default 60)")
+    poses.add_argument("--noise-mm", type=bounded_float(0.0, 100.0, "mm"), default=0.0,
+                       help="Gaussian noise on the tip, sd per axis")
+    poses.add_argument("--noise-deg", type=bounded_float(0.0, 90.0, "degrees"), default=0.0,
+                       help="Gaussian noise on the axis direction, sd per direction")
+    poses.add_argument("--latency-s", type=bounded_float(0.0, 10.0, "s"), default=0.0,
+                       help="stamps late by this much (the pose sent at h is that of h - L)")
+    poses.add_argument("--seed", type=seed, default=0, help="random seed of the noise")
+    poses.set_defaults(func=run_poses)
     lister = sim_sub.add_parser("list", help="list the built-in scenarios")
     lister.set_defaults(func=run_list)
 
@@ -172,6 +190,34 @@ def run_serve(args: argparse.Namespace) -> int:
         if server.dropped_bytes:  # the host lost data the device sent: say so, it explains gaps
             log.warning("sim serve: %d bytes dropped because the host did not read them in time",
                         server.dropped_bytes)
+    return 0
+
+
+def run_poses(args: argparse.Namespace) -> int:
+    """Serve the scenario's probe path over OpenIGTLink until interrupted; the port is the first
+    line of standard output."""
+    from probe_nav.simulator.engine import Simulation
+    from probe_nav.simulator.pose_server import PoseServer, scenario_pose_at
+
+    if len(args.device_name.encode("utf-8")) > 20 or not args.device_name.isascii():
+        raise UserError("--device-name must be at most 20 ASCII characters")
+    sim = Simulation(_load(args.scenario), args.seed)
+    try:
+        server = PoseServer(scenario_pose_at(sim), port=args.port, rate_hz=args.rate_hz,
+                            noise_mm=args.noise_mm, noise_deg=args.noise_deg,
+                            latency_s=args.latency_s, seed=args.seed,
+                            device_name=args.device_name)
+    except OSError as exc:
+        raise UserError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from None
+    server.start()
+    print(server.port, flush=True)
+    try:
+        while True:
+            time.sleep(3600)  # SIGINT/SIGTERM raise KeyboardInterrupt here (see cli.main)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 
