@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from probe_nav.cli import track_aruco
 from probe_nav.errors import RunFailure, UserError
 
 POSE_COLUMNS = ("qw", "qx", "qy", "qz", "x_mm", "y_mm", "z_mm")
@@ -28,7 +29,7 @@ MAX_POSES = 1_000_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `track` subcommand group."""
-    p = sub.add_parser("track", help="probe tracking: tip (pivot) calibration",
+    p = sub.add_parser("track", help="probe tracking: tip (pivot) calibration, ArUco camera",
                        description="Probe tracking.")
     tsub = p.add_subparsers(dest="track_command", metavar="ACTION", parser_class=type(p))
     tsub.required = True
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", metavar="TIP.toml", help="write the result to this new file")
     c.add_argument("--force", action="store_true", help="replace TIP.toml if it exists")
     c.set_defaults(func=run_calibrate)
+    track_aruco.register(tsub)
 
 
 def read_poses(path: Path) -> tuple[np.ndarray, np.ndarray]:
