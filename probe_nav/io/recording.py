@@ -29,6 +29,7 @@ from pathlib import Path
 from probe_nav import files
 from probe_nav.drivers.frames import CountFrame
 from probe_nav.io.frames_csv import FrameCsvWriter, end_interrupted, end_line
+from probe_nav.io.frames_pose import Pose
 
 MIB = 1024 * 1024
 # The data disk also holds the case and QC databases (a record needs a few kB and its journal)
@@ -137,19 +138,22 @@ class RecordingFile:
             self._file.fd = value
 
     def start(self, n_windows: int = 1, comments: Iterable[str] = (),
-              spectrum: bool = False) -> None:
-        """Make the file with its comments and header row, named `partial` once written."""
+              spectrum: bool = False, pose: bool = False) -> None:
+        """Make the file with its comments and header row, named `partial` once written; `pose`
+        adds the pose columns (docs/frames-csv.md)."""
         if self._file is not None:
             raise RuntimeError("the recording has started already")
         self._file = files.AnonymousFile(self.partial.parent, self.partial.name)
         self._note("opened", str(self.partial))
-        self._writer = FrameCsvWriter(self._buffer, n_windows, comments, spectrum=spectrum)
+        self._writer = FrameCsvWriter(self._buffer, n_windows, comments, spectrum=spectrum,
+                                      pose=pose)
         self.flush()
 
-    def write(self, frame: CountFrame) -> None:
-        """Add one frame; the frames go to the OS every flush_period_s of recording time."""
+    def write(self, frame: CountFrame, pose: Pose | None = None) -> None:
+        """Add one frame (with its pose if the file has pose columns); the frames go to the OS
+        every flush_period_s of recording time."""
         assert self._writer is not None, "start() first"
-        self._writer.write(frame)
+        self._writer.write(frame, pose)
         self.frames_pending += 1
         real_s = max(float(frame.real_s), 0.0)
         self.recorded_s += real_s
