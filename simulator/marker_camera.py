@@ -14,6 +14,7 @@ OpenCV's convention), the quantity the tracker recovers.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -110,19 +111,30 @@ def render_board(board: MarkerBoard, camera: CameraModel, pose: np.ndarray,
                  size: tuple[int, int] | None = None) -> np.ndarray:
     """A grey uint8 camera image (height x width) of the board at `pose` (board to camera, 4x4
     mm). `size` (width, height) defaults to the camera model's."""
+    return render_boards(((board, pose),), camera, options, seed, size)
+
+
+def render_boards(scene: Sequence[tuple[MarkerBoard, np.ndarray]], camera: CameraModel,
+                  options: RenderOptions = RenderOptions(), seed: int = 0,
+                  size: tuple[int, int] | None = None) -> np.ndarray:
+    """One camera image of several boards, each (board, board-to-camera pose): a nearer card
+    hides what lies behind it (per supersampling point: occlusion edges are anti-aliased too),
+    e.g. the probe's board over the reference board on the skin."""
     if size is None:
         if camera.width is None or camera.height is None:
             raise ValueError("give the image size or a camera model with width and height")
         size = (camera.width, camera.height)
     width, height = size
-    pose = np.asarray(pose, float)
+    items = [(board, np.asarray(pose, float)) for board, pose in scene]
     image = np.full((height, width), options.background, dtype=float)
-    box = _footprint(board, camera, pose, width, height)
-    if box is None:
-        box = (0, 0, width, height)
-    x0, y0, x1, y1 = box
-    if x1 > x0 and y1 > y0:
-        image[y0:y1, x0:x1] = _render_box(board, camera, pose, options, box)
+    boxes = []
+    for board, pose in items:
+        box = _footprint(board, camera, pose, width, height)
+        boxes.append((0, 0, width, height) if box is None else box)
+    for members, (x0, y0, x1, y1) in _clusters(boxes):
+        if x1 > x0 and y1 > y0:
+            image[y0:y1, x0:x1] = _render_box([items[k] for k in members], camera, options,
+                                              (x0, y0, x1, y1))
     if options.blur_sd_px > 0:
         image = cv2.GaussianBlur(image, (0, 0), options.blur_sd_px)
     if options.noise_sd > 0:
@@ -130,9 +142,35 @@ def render_board(board: MarkerBoard, camera: CameraModel, pose: np.ndarray,
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def _render_box(board: MarkerBoard, camera: CameraModel, pose: np.ndarray,
-                options: RenderOptions, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The mean grey level of each pixel of the box over its n x n supersampling points.
+Box = tuple[int, int, int, int]
+
+
+def _clusters(boxes: list[Box]) -> list[tuple[list[int], Box]]:
+    """Boxes merged while any two overlap: (indices, bounding box) of each group, so that
+    every pixel is rendered once, with every board that may cover it."""
+    groups = [([k], box) for k, box in enumerate(boxes) if box[2] > box[0] and box[3] > box[1]]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                (a, ba), (b, bb) = groups[i], groups[j]
+                if ba[0] < bb[2] and bb[0] < ba[2] and ba[1] < bb[3] and bb[1] < ba[3]:
+                    union = (min(ba[0], bb[0]), min(ba[1], bb[1]), max(ba[2], bb[2]),
+                             max(ba[3], bb[3]))
+                    groups[i] = (a + b, union)
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
+def _render_box(items: list[tuple[MarkerBoard, np.ndarray]], camera: CameraModel,
+                options: RenderOptions, box: Box) -> np.ndarray:
+    """The mean grey level of each pixel of the box over its n x n supersampling points, each
+    point showing the nearest card it meets.
 
     The points form an n-rooks lattice (no two share a row or a column of the n^2 x n^2 sub-grid),
     so an edge along the pixel grid is resolved to 1/n^2 of a pixel, not 1/n."""
@@ -143,18 +181,32 @@ def _render_box(board: MarkerBoard, camera: CameraModel, pose: np.ndarray,
     sub_y = ((j + (i + 0.5) / n) / n - 0.5).ravel()
     uu, vv = np.meshgrid(np.arange(x0, x1, dtype=float), np.arange(y0, y1, dtype=float))
     total = np.zeros(uu.shape)
-    rot, t = pose[:3, :3], pose[:3, 3]
-    normal = rot[:, 2]
     for dx, dy in zip(sub_x, sub_y, strict=True):
         xn, yn = _rays(camera, uu + dx, vv + dy)
-        denom = normal[0] * xn + normal[1] * yn + normal[2]  # normal . ray (ray = (xn, yn, 1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lam = (normal @ t) / denom
-        seen = (lam > 0) & (denom < 0)  # in front of the camera, printed face towards it
-        px_, py_, pz_ = lam * xn - t[0], lam * yn - t[1], lam - t[2]
-        bx = rot[0, 0] * px_ + rot[1, 0] * py_ + rot[2, 0] * pz_
-        by = rot[0, 1] * px_ + rot[1, 1] * py_ + rot[2, 1] * pz_
-        refl = board.reflectance(np.where(seen, bx, 1e9), np.where(seen, by, 1e9))
-        total += np.where(np.isnan(refl), options.background,
-                          options.black + (options.white - options.black) * np.nan_to_num(refl))
+        grey = np.full(uu.shape, options.background)
+        nearest = np.full(uu.shape, np.inf)
+        for board, pose in items:
+            refl, depth = _cast(board, pose, xn, yn)
+            on = ~np.isnan(refl) & (depth < nearest)
+            grey = np.where(on, options.black + (options.white - options.black)
+                            * np.nan_to_num(refl), grey)
+            nearest = np.where(on, depth, nearest)
+        total += grey
     return total / len(sub_x)
+
+
+def _cast(board: MarkerBoard, pose: np.ndarray, xn: np.ndarray, yn: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The pattern where rays (xn, yn, 1) meet the board's printed face (NaN where they miss it
+    or see its back) and the ray parameter there (the depth z, mm)."""
+    rot, t = pose[:3, :3], pose[:3, 3]
+    normal = rot[:, 2]
+    denom = normal[0] * xn + normal[1] * yn + normal[2]  # normal . ray (ray = (xn, yn, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = (normal @ t) / denom
+    seen = (lam > 0) & (denom < 0)  # in front of the camera, printed face towards it
+    px_, py_, pz_ = lam * xn - t[0], lam * yn - t[1], lam - t[2]
+    bx = rot[0, 0] * px_ + rot[1, 0] * py_ + rot[2, 0] * pz_
+    by = rot[0, 1] * px_ + rot[1, 1] * py_ + rot[2, 1] * pz_
+    refl = board.reflectance(np.where(seen, bx, 1e9), np.where(seen, by, 1e9))
+    return refl, np.where(seen, lam, np.inf)

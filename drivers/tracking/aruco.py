@@ -12,26 +12,40 @@ image sequence) and implements PoseSource. The tracker frame is the CAMERA's (x 
 forward, mm); the marker is the board's frame, turned into the tip with the pivot calibration's
 offset (PoseSample.from_matrix). host_s is the host's monotonic time at which the frame was
 grabbed, less `latency_s` (the camera's exposure-to-delivery delay, if known).
+
+With a `reference` board (flat on the patient's skin, its own markers) in the same image, the
+tracker frame is the REFERENCE's instead (skin z = 0, tissue z < 0): the probe's marker is
+composed with the smoothed registration (drivers.tracking.reference), and a frame without a
+trusted registration (the reference unseen for more than its hold time, or just moved) gives an
+invalid sample.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
 
 from probe_nav.drivers.ratelimit import RateLimitedLog
+from probe_nav.drivers.tracking.aruco_corners import refine_corners
 from probe_nav.drivers.tracking.camera_model import CameraModel
-from probe_nav.drivers.tracking.marker_board import MarkerBoard
+from probe_nav.drivers.tracking.marker_board import MarkerBoard, check_disjoint
 from probe_nav.drivers.tracking.pose import PoseSample, Vec3
+from probe_nav.drivers.tracking.reference import (
+    HOLD_S,
+    JUMP_MM,
+    REFERENCE_MIN_MARKERS,
+    ReferenceFilter,
+    relative_pose,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +56,10 @@ MIN_MARKERS = 2
 # every wrong board can be caught: a print at the wrong scale fits exactly (at the wrong depth),
 # gaps 0.5 mm off read 0.6-1.0 px (and 8-12 mm of depth): measure the print's check bar.
 MAX_REPROJ_PX = 1.0
+# A marker whose corners sit further than this (RMS px) from the board's fit, and 4 times further
+# than the others' median, is dropped and the pose refitted: a marker partly hidden (a finger,
+# the probe's card over the reference) is found with a wrong corner, 1-2.5 px off.
+OUTLIER_PX = 0.5
 QUEUE_LEN = 10_000  # samples kept between polls (a camera at 30 fps: 5 minutes)
 FAILED_GRABS_LIMIT = 30  # consecutive failed grabs of a live camera before giving up
 
@@ -79,107 +97,6 @@ def make_detector() -> cv2.aruco.ArucoDetector:
                                    params)
 
 
-def refine_corners(grey: np.ndarray, corners: np.ndarray, cells: int) -> np.ndarray:
-    """A marker's 4 corners (4, 2) moved to the intersections of its four outer edges, each edge a
-    straight line fitted to where profiles across it end their black area (a moment method).
-
-    OpenCV's sub-pixel refinement pulls a small marker's corners 0.1-0.4 px inwards (its window
-    holds the marker's inner bits too), which at 300-500 mm is 0.5-1 mm of depth. The profiles
-    here reach at most 0.6 of a cell either side of the edge: the black border inside, the white
-    quiet zone outside, nothing else."""
-    c = np.asarray(corners, float).reshape(4, 2)
-    sides_px = np.linalg.norm(np.roll(c, -1, axis=0) - c, axis=1)
-    reach_px = min(0.6 * float(sides_px.min()) / cells, 4.0)
-    if reach_px < 0.8:
-        return c  # too small to profile: keep the detector's corners
-    centre = c.mean(axis=0)
-    offsets = np.arange(-reach_px, reach_px + 1e-9, 0.2)
-    lines = []
-    for i in range(4):
-        a, b = c[i], c[(i + 1) % 4]
-        along = (b - a) / np.linalg.norm(b - a)
-        normal = np.array([along[1], -along[0]])
-        if normal @ (a - centre) < 0:
-            normal = -normal  # outwards
-        # avoid the corners (within a cell of them the other edge enters the profile)
-        cell_px = float(sides_px[i]) / cells
-        t = np.arange(cell_px, float(sides_px[i]) - cell_px, 0.5)
-        if len(t) < 3:
-            return c
-        pts = (a + t[:, None] * along)[:, None, :] + offsets[None, :, None] * normal
-        prof = cv2.remap(grey, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
-                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        line = _edge_line(prof, offsets, reach_px, a, along, normal, t)
-        if line is None:  # no clean edge along this side: the detector's corners define it
-            n = normal
-            line = (n, float(n @ (a + b) / 2))
-        lines.append(line)
-    out = np.empty((4, 2))
-    for i in range(4):  # corner i lies on the edge before it (i-1 -> i) and the one after
-        (n1, d1), (n2, d2) = lines[(i - 1) % 4], lines[i]
-        m = np.array([n1, n2])
-        if abs(np.linalg.det(m)) < 1e-6:
-            return c
-        out[i] = np.linalg.solve(m, [d1, d2])
-    if np.max(np.linalg.norm(out - c, axis=1)) > max(1.5, 0.5 * float(sides_px.min()) / cells):
-        return c  # the fit ran off: keep the detector's corners
-    return out
-
-
-def _edge_line(prof: np.ndarray, offsets: np.ndarray, reach_px: float, start: np.ndarray,
-               along: np.ndarray, normal: np.ndarray, t: np.ndarray
-               ) -> tuple[np.ndarray, float] | None:
-    """The outer edge of one side from its profiles (rows: positions t along the side; columns:
-    offsets along the outward normal), or None if fewer than 3 profiles show a clean edge.
-
-    A clean profile is black at its inner end and white at its outer end. Where something
-    darker lies in the quiet zone (a finger, a neighbour's edge under strong foreshortening) the
-    profiles are cut shorter outside, down to 1 px; those still not clean are left out."""
-    inner_end = prof[:, :2].mean(axis=1)
-    inner_ok = inner_end <= prof.min(axis=1) + 0.25 * (prof.max(axis=1) - prof.min(axis=1))
-    if inner_ok.sum() < 3:
-        return None
-    for cut in range(len(offsets), 0, -1):
-        outer = offsets[cut - 1]
-        if outer < 1.0:
-            return None
-        part = prof[:, :cut]
-        lo, hi = part.min(axis=1), part.max(axis=1)
-        outer_end = part[:, -2:].mean(axis=1)
-        outer_ok = (outer_end >= hi - 0.25 * (hi - lo)) & (hi - lo > 20.0)
-        clean = inner_ok & outer_ok
-        if clean.sum() >= max(3.0, 0.8 * inner_ok.sum()):
-            break
-    part, t = part[clean], t[clean]
-    # Black and white of this side: the clean profiles' inner and outer ends, over the side.
-    black, white = float(np.median(inner_end[clean])), float(np.median(outer_end[clean]))
-    # The edge sits where the black area ends: o_edge = -reach + integral of the black share
-    # (exact for any blur that fits in the window, and for pixels' box integration).
-    share = np.clip((white - part) / (white - black), 0.0, 1.0)
-    o = -reach_px + np.trapezoid(share, offsets[:cut], axis=1)
-    inside = (o > -reach_px + 0.5) & (o < outer - 0.5)  # the whole edge in the window
-    if inside.sum() < 3:
-        return None
-    return _fit_line((start + t[:, None] * along + o[:, None] * normal)[inside])
-
-
-def _fit_line(points: np.ndarray) -> tuple[np.ndarray, float]:
-    """The line n.x = d (unit n) through points by total least squares, refitted once without
-    the points further than 3 robust sd from the first fit (a profile spoiled by a speck)."""
-    for _ in range(2):
-        mean = points.mean(axis=0)
-        centred = points - mean
-        _, vectors = np.linalg.eigh(centred.T @ centred)
-        n = vectors[:, 0]  # the direction of least spread: the normal
-        resid = centred @ n
-        mad = float(np.median(np.abs(resid)))
-        keep = np.abs(resid) <= max(3.0 * 1.4826 * mad, 0.05)
-        if keep.all() or keep.sum() < 3:
-            break
-        points = points[keep]
-    return n, float(n @ mean)
-
-
 def _grid_board(board: MarkerBoard) -> cv2.aruco.GridBoard:
     return cv2.aruco.GridBoard((board.markers_x, board.markers_y), board.marker_mm, board.gap_mm,
                                board.aruco_dictionary, np.asarray(board.ids, dtype=np.int32))
@@ -190,16 +107,39 @@ def detect_board(image: np.ndarray, board: MarkerBoard, camera: CameraModel,
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The board's marker corners found in `image`: object points (N*4, 3) and image points
     (N*4, 2), one marker after another; empty arrays if none."""
+    return detect_boards(image, (board,), camera, detector, refine)[0]
+
+
+def detect_boards(image: np.ndarray, boards: Sequence[MarkerBoard], camera: CameraModel,
+                  detector: cv2.aruco.ArucoDetector | None = None, refine: bool = True
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """detect_board for several boards in one image, the markers detected once per dictionary
+    (the boards must share no marker: marker_board.check_disjoint)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     detector = detector if detector is not None else make_detector()
-    detector.setDictionary(board.aruco_dictionary)
-    corners, ids, rejected = detector.detectMarkers(grey)
-    if len(corners) and len(rejected):  # (ids is None, not empty, when nothing was found)
-        # Markers the first pass missed (blur, a shadow) are sought where the board puts them.
-        corners, ids, rejected, _ = detector.refineDetectedMarkers(
-            grey, _grid_board(board), corners, ids, rejected, camera.matrix, camera.dist_coeffs)
-    objects = board.object_points()
     grey_f = grey.astype(np.float32)
+    found: dict[str, tuple[Any, Any, Any]] = {}
+    out = []
+    for board in boards:
+        if board.dictionary not in found:
+            detector.setDictionary(board.aruco_dictionary)
+            found[board.dictionary] = detector.detectMarkers(grey)
+        corners, ids, rejected = found[board.dictionary]
+        if len(corners) and len(rejected):  # (ids is None, not empty, when nothing was found)
+            # Markers the first pass missed (blur, a shadow) are sought where the board puts
+            # them (on copies: the detections serve the next board too).
+            detector.setDictionary(board.aruco_dictionary)
+            corners, ids, _, _ = detector.refineDetectedMarkers(
+                grey, _grid_board(board), tuple(c.copy() for c in corners), ids.copy(),
+                tuple(r.copy() for r in rejected), camera.matrix, camera.dist_coeffs)
+        out.append(_board_corners(grey_f, board, corners, ids, refine))
+    return out
+
+
+def _board_corners(grey_f: np.ndarray, board: MarkerBoard, corners: Sequence[np.ndarray],
+                   ids: np.ndarray | None, refine: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Object and image points of the detected markers that are the board's."""
+    objects = board.object_points()
     cells = board.aruco_dictionary.markerSize + 2
     index = {marker_id: k for k, marker_id in enumerate(board.ids)}
     obj: list[np.ndarray] = []
@@ -245,17 +185,45 @@ def marker_pose(image: np.ndarray, board: MarkerBoard, camera: CameraModel,
                 max_reproj_px: float = MAX_REPROJ_PX) -> BoardPose | None:
     """The board's pose in the camera's frame from one image, or None: fewer than MIN_MARKERS of
     its markers found, or an RMS reprojection error above max_reproj_px."""
-    obj, img = detect_board(image, board, camera, detector)
-    n_markers = len(obj) // 4
-    if n_markers < MIN_MARKERS:
-        return None
-    solved = solve_board_pose(obj, img, camera)
-    if solved is None:
-        return None
-    rvec, tvec, rms = solved
-    if rms > max_reproj_px:
-        return None
-    return BoardPose(rvec, tvec, n_markers, rms)
+    return marker_poses(image, (board,), camera, detector, max_reproj_px)[0]
+
+
+def marker_poses(image: np.ndarray, boards: Sequence[MarkerBoard], camera: CameraModel,
+                 detector: cv2.aruco.ArucoDetector | None = None,
+                 max_reproj_px: float = MAX_REPROJ_PX,
+                 min_markers: Sequence[int] | None = None) -> list[BoardPose | None]:
+    """marker_pose of each of several boards seen in one image (markers detected once);
+    `min_markers` per board (default MIN_MARKERS each)."""
+    found = detect_boards(image, boards, camera, detector)
+    least = [MIN_MARKERS] * len(boards) if min_markers is None else list(min_markers)
+    return [fit_board(obj, img, camera, max_reproj_px, n)
+            for (obj, img), n in zip(found, least, strict=True)]
+
+
+def fit_board(obj: np.ndarray, img: np.ndarray, camera: CameraModel, max_reproj_px: float,
+           min_markers: int = MIN_MARKERS) -> BoardPose | None:
+    """The pose from matched corners, a marker whose corners miss the fit dropped (see
+    OUTLIER_PX) while enough are left; None if too few markers or the fit is too poor."""
+    while len(obj) // 4 >= max(min_markers, MIN_MARKERS):
+        solved = solve_board_pose(obj, img, camera)
+        if solved is None:
+            return None
+        rvec, tvec, rms = solved
+        n_markers = len(obj) // 4
+        if n_markers > max(min_markers, MIN_MARKERS):
+            projected, _ = cv2.projectPoints(obj, rvec, tvec, camera.matrix, camera.dist_coeffs)
+            per_marker = np.sqrt(np.mean(np.sum((projected.reshape(-1, 2) - img) ** 2, axis=1)
+                                         .reshape(-1, 4), axis=1))
+            worst = int(np.argmax(per_marker))
+            others = np.delete(per_marker, worst)
+            if per_marker[worst] > max(OUTLIER_PX, 4.0 * float(np.median(others))):
+                keep = np.repeat(np.arange(n_markers) != worst, 4)
+                obj, img = obj[keep], img[keep]
+                continue
+        if rms > max_reproj_px:
+            return None
+        return BoardPose(rvec, tvec, n_markers, rms)
+    return None
 
 
 class Capture(Protocol):
@@ -283,13 +251,26 @@ def _open_quietly(source: int | str) -> cv2.VideoCapture:
     return capture
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ArucoSample:
     """One camera frame's result: the tip pose, and the board's pose behind it (None when the
-    board was not seen, then pose.valid is False)."""
+    board was not seen, then pose.valid is False). With a reference board: its pose in this
+    frame (None if not seen) and the registration used (the smoothed reference-to-camera 4x4,
+    None when there was none to trust, then pose.valid is False)."""
 
     pose: PoseSample
     board: BoardPose | None
+    reference: BoardPose | None = None
+    registration: np.ndarray | None = None
+
+    @property
+    def marker_matrix(self) -> np.ndarray | None:
+        """The probe's board in the tracker frame (the reference's when there is one), or None."""
+        if self.board is None:
+            return None
+        if self.registration is None:
+            return self.board.matrix
+        return relative_pose(self.registration, self.board.matrix)
 
 
 class ArucoPoseSource:
@@ -299,9 +280,15 @@ class ArucoPoseSource:
                  tip_offset_mm: Vec3 = (0.0, 0.0, 0.0), tool_axis: Vec3 = (0.0, 0.0, 1.0),
                  latency_s: float = 0.0, max_reproj_px: float = MAX_REPROJ_PX,
                  capture_factory: Callable[[int | str], Capture] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 reference: MarkerBoard | None = None, reference_hold_s: float = HOLD_S,
+                 reference_jump_mm: float = JUMP_MM) -> None:
+        if reference is not None:
+            check_disjoint(board, reference)  # BoardError before the camera is opened
         self.name = f"aruco:{camera_index_or_path}"
-        self.board, self.camera = board, camera
+        self.board, self.camera, self.reference = board, camera, reference
+        self.reference_filter = (None if reference is None else ReferenceFilter(
+            reference_hold_s, jump_mm=reference_jump_mm, name=f"{self.name} reference"))
         self.tip_offset_mm, self.tool_axis = tip_offset_mm, tool_axis
         self.latency_s, self.max_reproj_px = latency_s, max_reproj_px
         self._clock = clock
@@ -321,6 +308,7 @@ class ArucoPoseSource:
         self._stop = threading.Event()
         self.frames = 0
         self.rejected = 0  # frames without a pose: board not seen, too few markers, bad fit
+        self.no_reference = 0  # of them: the probe seen, but no trusted reference
         self.dropped = 0  # samples lost because nobody polled
         self.error: str | None = None
         self._last: PoseSample | None = None
@@ -396,22 +384,33 @@ class ArucoPoseSource:
                  ) -> None:
         """One frame to one sample (valid, or not with the last known pose)."""
         self.frames += 1
+        boards = (self.board,) if self.reference is None else (self.board, self.reference)
         try:
-            found = marker_pose(frame, self.board, self.camera, detector, self.max_reproj_px)
+            poses = marker_poses(frame, boards, self.camera, detector, self.max_reproj_px,
+                                 (MIN_MARKERS, REFERENCE_MIN_MARKERS)[:len(boards)])
         except cv2.error as exc:  # a frame of an unexpected format: counted, not fatal
             self._log.log(logging.WARNING, "bad_frame", "%s: frame %d not processed: %s",
                           self.name, self.frames, exc)
-            found = None
-        if found is None:
+            poses = [None] * len(boards)
+        found, seen_reference = poses[0], (poses[1] if len(poses) > 1 else None)
+        registration = None
+        if self.reference_filter is not None:
+            registration = self.reference_filter.update(
+                host_s, None if seen_reference is None else seen_reference.matrix)
+            if found is not None and registration is None:
+                self.no_reference += 1
+        result = ArucoSample(PoseSample(host_s, (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), False), found,
+                             seen_reference, registration)
+        marker = result.marker_matrix
+        if marker is None or (self.reference is not None and registration is None):
             self.rejected += 1
             last = self._last
             sample = PoseSample(host_s, last.position_mm if last else (0.0, 0.0, 0.0),
                                 last.axis if last else (0.0, 0.0, 1.0), valid=False)
         else:
-            sample = PoseSample.from_matrix(found.matrix, host_s, self.tip_offset_mm,
-                                            self.tool_axis)
+            sample = PoseSample.from_matrix(marker, host_s, self.tip_offset_mm, self.tool_axis)
             self._last = sample
         with self._lock:
             if len(self._queue) == self._queue.maxlen:
                 self.dropped += 1
-            self._queue.append(ArucoSample(sample, found))
+            self._queue.append(dataclasses.replace(result, pose=sample))

@@ -146,7 +146,29 @@ class MarkerBoard:
                 f"{self.marker_mm:g} mm, gap {self.gap_mm:g} mm, ids {self.ids[0]}-{self.ids[-1]}")
 
 
-def printable_image(board: MarkerBoard, dpi: float = 300.0) -> np.ndarray:
+def check_disjoint(first: MarkerBoard, second: MarkerBoard) -> None:
+    """BoardError unless the two boards share no marker: a marker of one read as the other's
+    would mix their poses. Markers are compared by their printed bits in all four turns (the
+    same id of one dictionary, or of two dictionaries that share patterns: DICT_4X4_50 and
+    DICT_4X4_100)."""
+    if first.aruco_dictionary.markerSize != second.aruco_dictionary.markerSize:
+        return  # different bit grids: one board's markers never decode as the other's
+    theirs = {np.rot90(bits, turn).tobytes(): marker_id
+              for marker_id, bits in zip(second.ids, second._bits, strict=True)
+              for turn in range(4)}
+    shared = [(marker_id, theirs[bits.tobytes()])
+              for marker_id, bits in zip(first.ids, first._bits, strict=True)
+              if bits.tobytes() in theirs]
+    if shared:
+        ids = ", ".join(str(a) if a == b else f"{a}={b}" for a, b in shared[:6])
+        raise BoardError(f"the two boards share {len(shared)} marker(s) (ids {ids}"
+                         f"{', ...' if len(shared) > 6 else ''}): ids {first.ids[0]}-"
+                         f"{first.ids[-1]} and {second.ids[0]}-{second.ids[-1]} of "
+                         f"{first.dictionary}/{second.dictionary} must not overlap")
+
+
+def printable_image(board: MarkerBoard, dpi: float = 300.0,
+                    title: str = "probe-nav marker board") -> np.ndarray:
     """The board to print at `dpi` (grey uint8): the card, a 50 mm check bar with 10 mm ticks
     under it and a legend that tells the technician to print at 100 % and measure the bar."""
     if not (math.isfinite(dpi) and 72 <= dpi <= 2400):
@@ -179,7 +201,7 @@ def printable_image(board: MarkerBoard, dpi: float = 300.0) -> np.ndarray:
     lines = [f"the bar above must measure 50 mm: print at 100 %, {dpi:g} dpi",
              board.describe(),
              f"card {card_w:g} x {card_h:g} mm; pose frame: centre, x right, y up, z out",
-             "probe-nav marker board"]
+             title]
     font = cv2.FONT_HERSHEY_SIMPLEX
     (_, one_px), _ = cv2.getTextSize("M", font, 1.0, 1)
     scale = 2.0 * px_per_mm / one_px  # capitals 2 mm high ...
