@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from probe_nav.cli import track_aruco
+from probe_nav.cli.track_latency import add_latency_parser
 from probe_nav.errors import RunFailure, UserError
 
 POSE_COLUMNS = ("qw", "qx", "qy", "qz", "x_mm", "y_mm", "z_mm")
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--force", action="store_true", help="replace TIP.toml if it exists")
     c.set_defaults(func=run_calibrate)
     track_aruco.register(tsub)
+    add_latency_parser(tsub)
 
 
 def read_poses(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -39,6 +39,7 @@ from probe_nav.live.trend import TREND_CAPACITY, Trend
 
 if TYPE_CHECKING:
     from probe_nav.cases.session import SessionRecorder
+    from probe_nav.live.navigation import Navigator
 
 log = logging.getLogger("probe_nav.live")  # the package's name, as before the split
 
@@ -50,8 +51,10 @@ class LiveSession:
                  trend_capacity: int = TREND_CAPACITY,
                  recorder: SessionRecorder | None = None,
                  counter: CounterSpec | None = None,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 navigator: Navigator | None = None) -> None:
         self.device = device
+        self.navigator = navigator  # every accepted frame is posed and reconstructed there
         self._wall_clock = wall_clock  # when a background was set (its age on the display)
         # every frame and event of the session, appended to files (a failing disk stops it)
         self._recording = GuardedRecording(recorder, self._recording_stopped)
@@ -382,6 +385,8 @@ class LiveSession:
             self._spectrum = frame.spectrum
         self._trend.add_frame(frame.t_s, reading.rate_cps, reading.rate_sd_cps)
         processed.append((reading, frame))
+        if self.navigator is not None:
+            self.navigator.on_frame(frame, event.host_s)
         return self._feed_measurements(frame)
 
     def _feed_measurements(self, frame: CountFrame) -> tuple:
