@@ -23,12 +23,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from probe_nav.drivers.ratelimit import RateLimitedLog
 from probe_nav.drivers.tracking import igtl_wire
 from probe_nav.drivers.tracking.pose import PoseSample, Vec3
+from probe_nav.drivers.tracking.registry import COMMON_KEYS, CommonOptions
 
 log = logging.getLogger(__name__)
 
@@ -258,3 +261,22 @@ def _implausible(matrix: np.ndarray) -> str:
     if not np.allclose(rot.T @ rot, np.eye(3), atol=1e-3) or np.linalg.det(rot) < 0:
         return "rotation not orthonormal"
     return ""
+
+
+def from_config(table: dict[str, Any], base_dir: Path, common: CommonOptions) -> IgtlPoseSource:
+    """The `openigtlink` tracker of a [tracker] table: host (default 127.0.0.1), port (default
+    18944), device (default ProbeToTracker), plus the common keys (drivers/tracking/registry)."""
+    unknown = sorted(set(table) - {*COMMON_KEYS, "host", "port", "device"})
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} for source openigtlink "
+                         "(host, port, device)")
+    host, port = table.get("host", "127.0.0.1"), table.get("port", DEFAULT_PORT)
+    device = table.get("device", "ProbeToTracker")
+    if not isinstance(host, str) or not host:
+        raise ValueError("host must be a host name or address")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be 1-65535, got {port!r}")
+    if not isinstance(device, str) or not device or len(device) > 20:
+        raise ValueError("device must be an OpenIGTLink device name of 1-20 characters")
+    return IgtlPoseSource(host, port, device, common.tip_offset_mm, common.tool_axis,
+                          common.latency_s)
