@@ -1,4 +1,6 @@
-"""`probe-nav gui --device URL [--protocol P]`: the surgeon's console on a real probe.
+"""`probe-nav gui --device URL [--protocol P] [--probe PROBE.toml --tracker TRACKER.toml]`: the
+surgeon's console on a real probe; with a probe model and a tracker, navigation too
+(docs/navigation.md).
 
 Without a display (or when Qt cannot open one) it says why in one line and runs the terminal
 monitor on the same device; `--console` insists on the console (also on a platform that shows
@@ -9,6 +11,8 @@ Ctrl-C / SIGTERM close the console (exit 130 / 143) with its session recording f
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
 
 from probe_nav.errors import UserError
 
@@ -20,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="serial device path or pyserial URL (`probe-nav ports` lists them)")
     p.add_argument("--protocol", default="probelink",
                    help="device protocol (default probelink; 'auto' asks the device)")
+    p.add_argument("--probe", metavar="PROBE.toml",
+                   help="the probe's [probe] table (as for locate): with --tracker, navigation")
+    p.add_argument("--tracker", metavar="TRACKER.toml",
+                   help="the tracker's [tracker] table (OpenIGTLink or camera; "
+                        "docs/navigation.md): with --probe, navigation")
+    p.add_argument("--skin-z-mm", type=float, default=0.0,
+                   help="the skin plane z in the tracker's frame (default 0)")
     p.add_argument("--duration", type=float, metavar="S", help="close after S seconds")
     p.add_argument("--console", action="store_true",
                    help="the console even on a platform that shows no window (e.g. "
@@ -34,6 +45,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration must be > 0, got {args.duration}")
+    if (args.probe is None) != (args.tracker is None):
+        raise UserError("navigation needs both --probe and --tracker")
+    if not math.isfinite(args.skin_z_mm):
+        raise UserError(f"--skin-z-mm must be finite, got {args.skin_z_mm}")
+    navigation = None
+    if args.probe is not None:
+        from probe_nav.cli.locate import load_probe
+
+        probe, nuclide_name = load_probe(Path(args.probe))  # a bad file: one line, exit 2
+        navigation = (probe, nuclide_name, Path(args.tracker), args.skin_z_mm)
     from probe_nav.cli.console_start import console_or_monitor
 
     def console(stops) -> int:
@@ -41,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             open_device(args.device, args.protocol)  # unknown protocol -> one line, exit 2
-            return run_device(args.device, args.protocol, args.duration, stops)
+            return run_device(args.device, args.protocol, args.duration, stops,
+                              navigation=navigation)
         except DriverError as exc:
             raise UserError(str(exc)) from None
 

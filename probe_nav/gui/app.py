@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from probe_nav.gui.settings import GuiSettings, load_settings
 from probe_nav.qt_app import ensure_qt_app
@@ -47,9 +47,11 @@ def run_training(scenario: str | None = None, seed: int = 0, duration_s: float |
 
 
 def run_device(url: str, protocol: str, duration_s: float | None = None,
-               stops: StopSignals | None = None) -> int:
+               stops: StopSignals | None = None,
+               navigation: tuple[Any, str, Path, float] | None = None) -> int:
     """The console on a device (DriverError if it cannot be opened); `stops` as for
-    run_training."""
+    run_training; `navigation` = (ProbeModel, nuclide, tracker file, skin z mm) adds it
+    (UserError for a tracker file that cannot be used)."""
     from probe_nav.gui.stops import StopSignals
 
     with (StopSignals() if stops is None else stops) as stops:
@@ -57,9 +59,12 @@ def run_device(url: str, protocol: str, duration_s: float | None = None,
 
         app = ensure_qt_app()
         settings = _settings()
-        session = open_session(url, protocol, settings)
         window = ConsoleWindow(settings.updated(device_url=url, protocol=protocol))
         window.training.hide()
+        navigator = None
+        if navigation is not None:
+            navigator = window.navigation.start_tracked(*navigation)
+        session = open_session(url, protocol, settings, navigator)
         window.use_session(session)
         return _exec(app, window, duration_s, stops)
 

@@ -4,7 +4,10 @@ while they are true now.
 The guidance is geometry between the live pose and a reconstructed spot, so it is shown only with
 a fresh valid pose ("tracking"); with the pose lost or never seen the numbers are withheld and the
 status says why, in words and colour, never an old arrow. The spots themselves may be seconds old
-(the reconstruction runs behind the counts): their age is shown beside them.
+(the reconstruction runs behind the counts): their age is shown beside them. Only confident spots
+(sd_mm <= CONFIDENT_SD_MM, the acceptance's line between a spot and noise) are guided to: early
+in a sweep, or from a sweep that missed the node, the fit's best point may be hundreds of mm
+uncertain, and an arrow to it would send the surgeon the wrong way with authority.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from probe_nav.gui import style
 from probe_nav.navigation.guidance import Guidance, aim_score, guide
 
+CONFIDENT_SD_MM = 15.0
 GUIDING, NO_POSE, LOST, NO_SPOT, OFF = "GUIDING", "NO POSE", "TRACKING LOST", "NO SPOT YET", "OFF"
 STATUS_COLOURS = {
     GUIDING: (style.NOT_HOT, style.TEXT),
@@ -50,12 +54,15 @@ def guide_display(snapshot: Any | None, selected: int = 0, skin_z_mm: float = 0.
     if snapshot is None:
         return GuideDisplay(OFF, None, "", "navigation is off", None, -1)
     recon = snapshot.recon
-    spots = tuple(recon.spots) if recon is not None else ()
+    found = tuple(recon.spots) if recon is not None else ()
+    spots = tuple(s for s in found if s.sd_mm <= CONFIDENT_SD_MM)
     frames = recon.n_frames if recon is not None else 0
     detail = f"{frames} posed frames · {snapshot.update_hz:.1f} updates/s"
     unposed = getattr(snapshot, "unposed_frames", 0)
     if unposed:
         detail += f" · {unposed} frames without pose"
+    if len(found) > len(spots):
+        detail += f" · {len(found) - len(spots)} uncertain (±>{CONFIDENT_SD_MM:.0f} mm)"
     index = selected % len(spots) if spots else -1
     label = ""
     if spots:

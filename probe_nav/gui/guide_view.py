@@ -23,7 +23,7 @@ class GuideView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(360, 420)
+        self.setMinimumSize(240, 260)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.display: GuideDisplay | None = None
         self._big = QFont(self.font())

@@ -12,7 +12,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from probe_nav.calibration.nuclides import NUCLIDES
-from probe_nav.core.pipeline import PipelineConfig
 from probe_nav.core.rate import METER_NAMES
 from probe_nav.core.timed import TIMED_PRESETS_S
 from probe_nav.drivers.frames import LinkState
@@ -23,8 +22,11 @@ from probe_nav.gui.case_panel import CasePanel
 from probe_nav.gui.controls import AUDIO_MODES, ControlPanel
 from probe_nav.gui.display_state import DisplayState, display_state
 from probe_nav.gui.fit import WindowFit, resize_to_screen
+from probe_nav.gui.navigation_link import ConsoleNavigation
+from probe_nav.gui.navigation_panel import NavigationPanel
 from probe_nav.gui.plots import SpectrumPlot, TrendPlot
 from probe_nav.gui.readout import BannerBar, ReadoutPanel
+from probe_nav.gui.session_open import open_session
 from probe_nav.gui.settings import GuiSettings, config_dir, save_settings
 from probe_nav.gui.training import TrainingPanel
 from probe_nav.gui.training_sim import TrainingSim
@@ -35,27 +37,7 @@ TREND_EVERY = 6  # trend, spectrum and map redrawn every 6th refresh (5 Hz)
 
 # (url, protocol, settings) -> an opened LiveSession; raises probe_nav.drivers.errors.DriverError
 SessionFactory = Callable[[str, str, GuiSettings], LiveSession]
-
-
-def open_session(url: str, protocol: str, settings: GuiSettings) -> LiveSession:
-    """Open a device and wrap it in a LiveSession with the user's meter."""
-    from probe_nav.cases.session import SessionRecorder
-    from probe_nav.drivers.registry import open_device
-    from probe_nav.errors import UserError
-
-    device = open_device(url, protocol)
-    device.open()
-    recorder: SessionRecorder | None
-    try:  # every session is recorded (docs/session-files.md): frames and events, appended
-        recorder = SessionRecorder.start(label=protocol, device=f"{protocol} {url}")
-    except UserError as exc:  # e.g. a read-only data folder: the readout runs, NOT RECORDING
-        logging.getLogger(__name__).warning("session not recorded: %s", exc)
-        recorder = None
-    except Exception:
-        device.close()
-        raise
-    # no background until the user sets one (B, entry, or carried over from this case)
-    return LiveSession(device, PipelineConfig(meter=settings.meter), recorder=recorder)
+__all__ = ["ConsoleWindow", "SessionFactory", "open_session"]
 
 
 class ConsoleWindow(QMainWindow):
@@ -92,6 +74,9 @@ class ConsoleWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.cases, "Case")
         self.tabs.addTab(self.spectrum, "Spectrum")
+        self.navigate = NavigationPanel()
+        self.tabs.addTab(self.navigate, "Navigate")
+        self.navigation = ConsoleNavigation(self.navigate, self.audio)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.training.setVisible(training is not None)
         # the layout and its fit to the screen (compact density, trend tab, controls collapse)
@@ -155,6 +140,7 @@ class ConsoleWindow(QMainWindow):
             "O": self._clear_over_range,
             "H": lambda: self.training.map_button.toggle(),
             "S": lambda: self.training.scan_button.toggle(),
+            "G": self.navigate.select_next,
             "Ctrl+Q": self.close,
         }
         for preset, key in zip(TIMED_PRESETS_S, ("1", "2", "5", "0"), strict=True):
@@ -187,6 +173,8 @@ class ConsoleWindow(QMainWindow):
             session.notify(self._pending_notice)
             self._pending_notice = ""
         self.cases.set_session(session)
+        if session.navigator is not None:
+            self.navigation.record_into(session.recorder)
         self._tab_changed(self.tabs.currentIndex())
 
     def use_training(self, sim: TrainingSim) -> None:
@@ -196,7 +184,8 @@ class ConsoleWindow(QMainWindow):
         self.training_sim = sim
         self.training.attach(sim)
         self.training.show()
-        self.use_session(open_session(sim.url, "probelink", self.settings))
+        navigator = self.navigation.start_training(sim)
+        self.use_session(open_session(sim.url, "probelink", self.settings, navigator))
 
     def switch_scenario(self, name: str) -> None:
         """Start a fresh simulated patient."""
@@ -204,6 +193,7 @@ class ConsoleWindow(QMainWindow):
         if self.session is not None:
             self.session.close()
             self.session = None
+        self.navigation.stop()
         if self.training_sim is not None:
             self.training_sim.stop()
             self.training_sim = None
@@ -225,6 +215,7 @@ class ConsoleWindow(QMainWindow):
         except (DriverError, UserError) as exc:
             self.say(str(exc))
             return
+        self.navigation.stop()  # the simulator's tracker goes with it
         if self.training_sim is not None:
             self.training_sim.stop()
             self.training_sim = None
@@ -372,7 +363,9 @@ class ConsoleWindow(QMainWindow):
             entry = self.background_step.measured(snap.new_background, self.settings.isotope)
             self.session.set_background(entry)
         self._ticks += 1
-        if self._ticks % TREND_EVERY == 0:
+        redraw = self._ticks % TREND_EVERY == 0
+        self.navigation.tick(redraw and self.tabs.currentWidget() is self.navigate, ds.live)
+        if redraw:
             t, rate, sd = self.session.trend(self.trend.window_s)
             bg = snap.background.rate_cps if snap.background is not None else None
             self.trend.show_trend(t, rate, sd, bg, ds.live)
@@ -393,6 +386,7 @@ class ConsoleWindow(QMainWindow):
         if self.session is not None:
             self.session.close()
             self.session = None
+        self.navigation.stop()
         if self.training_sim is not None:
             self.training_sim.stop()
             self.training_sim = None

@@ -67,11 +67,15 @@ class Navigator:
     def __init__(self, model: ResponseModel, pose_source: PoseSource, latency_s: float = 0.0,
                  voxel_mm: float = VOXEL_MM, background_cps: float | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 reconstruction: LiveReconstruction | None = None) -> None:
+                 reconstruction: LiveReconstruction | None = None,
+                 on_posed: Callable[[CountFrame, PoseSample | None], None] | None = None
+                 ) -> None:
         if not math.isfinite(latency_s):
             raise ValueError(f"the latency must be finite, got {latency_s}")
         self.source = pose_source
         self.latency_s = float(latency_s)
+        # every frame handled, with its pose or None, on the caller's thread (posed.csv)
+        self.on_posed = on_posed
         self._clock = clock
         self._track = PoseTrack()
         self._clock_map = ClockMap()
@@ -136,6 +140,8 @@ class Navigator:
             else:
                 pose = self._track.at(query_s)
             self._pending.popleft()
+            if self.on_posed is not None:
+                self.on_posed(frame, pose)
             if pose is None:
                 self._unposed += 1
                 continue
@@ -176,7 +182,13 @@ class Navigator:
         self._queue.put(_RESET)
 
     def close(self) -> None:
-        """Stop the worker (join it) and close the pose source."""
+        """Hand the frames still waiting for a pose to on_posed (posed if the track has their
+        time, else without), stop the worker (join it) and close the pose source."""
+        try:
+            self.poll_poses()
+            self._pose_pending(math.inf)
+        except Exception:  # closing goes on: the frames are in the session's own file
+            log.exception("frames waiting for a pose not handed on at close")
         self._queue.put(_STOP)
         self._thread.join(timeout=10.0)
         if self._thread.is_alive():

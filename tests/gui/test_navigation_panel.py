@@ -22,7 +22,7 @@ def snapshot(tracking: str = "tracking", spots=SPOTS, pose=None) -> SimpleNamesp
     pose = pose if pose is not None else PoseSample(1.0, (0.0, 0.0, 0.0), DOWN)
     recon = SimpleNamespace(spots=spots, image=None, background_cps=20.0, n_frames=300,
                             spots_age_frames=0)
-    return SimpleNamespace(recon=recon, pose=pose if tracking == "tracking" else pose,
+    return SimpleNamespace(recon=recon, pose=None if tracking == "no pose" else pose,
                            pose_age_s=0.05, tracking=tracking, update_hz=4.0, unposed_frames=0)
 
 
@@ -82,3 +82,13 @@ def test_panel_renders_status_colours_and_cycles_spots(qtbot) -> None:
     panel.new_sweep_requested.connect(lambda: fired.append(True))
     panel.new_sweep.click()
     assert fired == [True] and panel.selected == 0
+
+
+def test_an_uncertain_spot_is_not_guided_to() -> None:
+    """The fit's best point early in a sweep may be hundreds of mm uncertain: no arrow to it."""
+    vague = (Spot(0.0, 0.0, -13.0, 347.0, 100.0, 1.0),)
+    d = guide_display(snapshot(spots=vague))
+    assert d.status == NO_SPOT and d.guidance is None and d.aim is None
+    assert "1 uncertain" in d.detail
+    mixed = guide_display(snapshot(spots=(*vague, SPOTS[1])))
+    assert mixed.status == GUIDING and mixed.guidance.dy_mm == pytest.approx(30.0)
