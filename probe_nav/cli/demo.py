@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--view", choices=VIEWS, default="training",
                    help="the training view (default) or the main view only (the console and "
                    "--screenshot)")
+    p.add_argument("--slicer", metavar="HOST:PORT",
+                   help="send the probe, hot spots and activity to 3D Slicer's OpenIGTLink "
+                        "server (e.g. 127.0.0.1:18944; docs/slicer.md)")
     p.add_argument("--speed", type=float, default=4.0, metavar="X",
                    help="simulated seconds per second while waiting for a screenshot")
     p.set_defaults(func=run)
@@ -58,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--duration must be > 0, got {args.duration}")
     if args.scenario is not None:
         _check_scenario(args.scenario)
+    slicer = None
+    if args.slicer is not None:
+        from probe_nav.cli.locate import host_port
+
+        slicer = host_port(args.slicer)
     if args.screenshot is not None:
         return _screenshot(args)
     if args.terminal:
@@ -67,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     def console(stops) -> int:
         from probe_nav.gui.app import run_training
 
-        return run_training(args.scenario, args.seed, args.duration, args.view, stops)
+        return run_training(args.scenario, args.seed, args.duration, args.view, stops,
+                            slicer=slicer)
 
     return console_or_monitor(
         console_only=args.console, console=console, monitor=lambda: _terminal(args),

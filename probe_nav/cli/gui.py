@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "docs/navigation.md): with --probe, navigation")
     p.add_argument("--skin-z-mm", type=float, default=0.0,
                    help="the skin plane z in the tracker's frame (default 0)")
+    p.add_argument("--slicer", metavar="HOST:PORT",
+                   help="with navigation, send the probe, hot spots and activity to 3D Slicer's "
+                        "OpenIGTLink server (docs/slicer.md)")
     p.add_argument("--duration", type=float, metavar="S", help="close after S seconds")
     p.add_argument("--console", action="store_true",
                    help="the console even on a platform that shows no window (e.g. "
@@ -49,13 +52,20 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("navigation needs both --probe and --tracker")
     if not math.isfinite(args.skin_z_mm):
         raise UserError(f"--skin-z-mm must be finite, got {args.skin_z_mm}")
+    if args.slicer is not None and args.probe is None:
+        raise UserError("--slicer needs navigation (--probe and --tracker)")
     navigation = None
     if args.probe is not None:
-        from probe_nav.cli.locate import load_probe
+        from probe_nav.cli.locate import host_port, load_probe
+        from probe_nav.drivers.tracking.registry import TrackerConfigError, load_tracker
 
         probe, nuclide_name = load_probe(Path(args.probe))  # a bad file: one line, exit 2
-        navigation = (probe, nuclide_name, Path(args.tracker), args.skin_z_mm)
-    from probe_nav.cli.console_start import console_or_monitor
+        slicer = host_port(args.slicer) if args.slicer is not None else None
+        try:  # opened before the console, so a bad file is one line and nothing else
+            source = load_tracker(Path(args.tracker))
+        except TrackerConfigError as exc:
+            raise UserError(str(exc)) from None
+        navigation = (probe, nuclide_name, source, args.skin_z_mm, slicer)
 
     def console(stops) -> int:
         from probe_nav.gui.app import run_device
@@ -66,6 +76,16 @@ def run(args: argparse.Namespace) -> int:
                               navigation=navigation)
         except DriverError as exc:
             raise UserError(str(exc)) from None
+
+    try:
+        return _console_or_monitor(args, console)
+    finally:
+        if navigation is not None:
+            navigation[2].close()  # idempotent: the navigator closed it already if it ran
+
+
+def _console_or_monitor(args: argparse.Namespace, console) -> int:
+    from probe_nav.cli.console_start import console_or_monitor
 
     return console_or_monitor(
         console_only=args.console, console=console, monitor=lambda: _monitor(args),

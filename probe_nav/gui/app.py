@@ -26,7 +26,8 @@ def _settings() -> GuiSettings:
 
 
 def run_training(scenario: str | None = None, seed: int = 0, duration_s: float | None = None,
-                 view: str = "training", stops: StopSignals | None = None) -> int:
+                 view: str = "training", stops: StopSignals | None = None,
+                 slicer: tuple[str, int] | None = None) -> int:
     """The console on the built-in simulator until the window closes (or duration_s); view
     "main" hides the training panel (the simulated patient keeps being scanned). `stops`: the
     caller's installed StopSignals (install them before Qt is imported: gui/stops.py)."""
@@ -41,6 +42,8 @@ def run_training(scenario: str | None = None, seed: int = 0, duration_s: float |
         if scenario is not None:
             settings = settings.updated(scenario=scenario)
         window = ConsoleWindow(settings, training=TrainingSim(settings.scenario, seed=seed))
+        if slicer is not None:
+            window.navigation.connect_slicer(*slicer)
         if view == "main":
             window.training.hide()
         return _exec(app, window, duration_s, stops)
@@ -48,10 +51,11 @@ def run_training(scenario: str | None = None, seed: int = 0, duration_s: float |
 
 def run_device(url: str, protocol: str, duration_s: float | None = None,
                stops: StopSignals | None = None,
-               navigation: tuple[Any, str, Path, float] | None = None) -> int:
+               navigation: tuple[Any, str, Any, float, tuple[str, int] | None] | None = None
+               ) -> int:
     """The console on a device (DriverError if it cannot be opened); `stops` as for
-    run_training; `navigation` = (ProbeModel, nuclide, tracker file, skin z mm) adds it
-    (UserError for a tracker file that cannot be used)."""
+    run_training; `navigation` = (ProbeModel, nuclide, opened PoseSource, skin z mm, Slicer
+    HOST:PORT or None) adds it."""
     from probe_nav.gui.stops import StopSignals
 
     with (StopSignals() if stops is None else stops) as stops:
@@ -63,7 +67,10 @@ def run_device(url: str, protocol: str, duration_s: float | None = None,
         window.training.hide()
         navigator = None
         if navigation is not None:
-            navigator = window.navigation.start_tracked(*navigation)
+            probe, nuclide_name, source, skin_z_mm, slicer = navigation
+            navigator = window.navigation.start(probe, nuclide_name, source, 0.0, skin_z_mm)
+            if slicer is not None:
+                window.navigation.connect_slicer(*slicer)
         session = open_session(url, protocol, settings, navigator)
         window.use_session(session)
         return _exec(app, window, duration_s, stops)

@@ -9,7 +9,7 @@ and the console reads it with the OpenIGTLink client (probe_nav.drivers.tracking
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import time
 from typing import Any
 
 from probe_nav.gui.audio_bridge import AudioBridge
@@ -28,6 +28,7 @@ class ConsoleNavigation:
         self.navigator: Any = None
         self._pose_server: Any = None
         self.posed: Any = None  # PosedRecording of the session shown
+        self.slicer: Any = None  # SlicerFeed to 3D Slicer, if asked for
         panel.new_sweep_requested.connect(self.new_sweep)
 
     @property
@@ -60,23 +61,6 @@ class ConsoleNavigation:
         self.stop()
         self.navigator = self._navigator(probe, nuclide_name, None, source, latency_s, skin_z_mm)
         return self.navigator
-
-    def start_tracked(self, probe: Any, nuclide_name: str, tracker_file: Path,
-                      skin_z_mm: float = 0.0) -> Any:
-        """A Navigator on a real probe with the pose source of a tracker file (its latency is
-        the source's: the Navigator's residual latency is 0); UserError for a bad file."""
-        from probe_nav.drivers.tracking.registry import TrackerConfigError, load_tracker
-        from probe_nav.errors import UserError
-
-        try:
-            source = load_tracker(tracker_file)
-        except TrackerConfigError as exc:
-            raise UserError(str(exc)) from None
-        try:
-            return self.start(probe, nuclide_name, source, 0.0, skin_z_mm)
-        except BaseException:
-            source.close()
-            raise
 
     def _navigator(self, probe: Any, nuclide_name: str, tissue: Any, source: Any,
                    latency_s: float = 0.0, skin_z_mm: float = 0.0) -> Any:
@@ -113,14 +97,33 @@ class ConsoleNavigation:
         if self.navigator is not None:
             self.navigator.reset()
 
+    def connect_slicer(self, host: str, port: int) -> None:
+        """Send the probe, the spots and the image to 3D Slicer's OpenIGTLink server
+        (docs/slicer.md); an absent Slicer is logged and retried, never waited for."""
+        from probe_nav.io.igtl_out import SlicerLink
+        from probe_nav.live.slicer_feed import SlicerFeed
+
+        if self.slicer is not None:
+            self.slicer.close()
+        self.slicer = SlicerFeed(SlicerLink(host, port))
+
     def tick(self, draw_scene: bool, counts_live: bool) -> None:
         """Show the navigation state; the aim sounds only while the counts are live too."""
         snapshot = self.navigator.snapshot() if self.navigator is not None else None
         display = self.panel.show_snapshot(snapshot, draw_scene)
         self.audio.set_aim(display.aim if counts_live else None)
+        if self.slicer is not None and snapshot is not None:
+            self.slicer.update(snapshot, time.monotonic())
+
+    def close(self) -> None:
+        """Stop navigating and close the link to Slicer (the console is closing)."""
+        self.stop()
+        if self.slicer is not None:
+            self.slicer.close()
+            self.slicer = None
 
     def stop(self) -> None:
-        """Stop the navigator and the pose server (idempotent)."""
+        """Stop the navigator and the pose server (idempotent); Slicer stays connected."""
         navigator, server = self.navigator, self._pose_server
         self.navigator = self._pose_server = None
         if navigator is not None:

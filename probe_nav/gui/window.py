@@ -386,7 +386,7 @@ class ConsoleWindow(QMainWindow):
         if self.session is not None:
             self.session.close()
             self.session = None
-        self.navigation.stop()
+        self.navigation.close()
         if self.training_sim is not None:
             self.training_sim.stop()
             self.training_sim = None
