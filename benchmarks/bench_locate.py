@@ -4,11 +4,15 @@ freehand sweeps (prints figures, no pass/fail).
 For each case, fixed seeds: a 60 s freehand sweep over 60x60 mm (probe_nav.simulator.sweeps:
 20 mm/s raster, 2 mm hand jitter, tilts up to 15 degrees, tissue scatter on, 5 + 15 cps of room
 and blood-pool background, default cdte-14 probe) around a 10-20 kBq Tc-99m node 10-20 or 30-40
-mm deep within 15 mm of the centre, or around nothing. The sweep is written as a frame CSV and
+mm deep within 15 mm of the centre, or around nothing, or a 10-20 kBq node 10-20 mm deep under
+the centre with a 20-100 MBq injection site 60-80 mm from it outside the square
+(probe_nav.simulator.sweeps.injection_site_sources). The sweep is written as a frame CSV and
 located through the command line (`locate --json`, default 3 mm voxels) in this process; the
 time is the wall time of that call (the acceptance: under 20 s on the 2-core machine). Prints the
-3D and depth error of the strongest spot (a missed node: inf) with its sd, the medians, and for
-background alone the spots with sd_mm <= 15 (acceptance: none).
+3D and depth error of the strongest spot (a missed node: inf) with its sd, the medians, for
+background alone the spots with sd_mm <= 15 (acceptance: none), and beside the injection site
+the strongest spot's error (acceptance: within 10 mm) and the confident spots that are not the
+node (more than 10 mm from it, sd_mm <= 15).
 
 Run: python benchmarks/bench_locate.py [--quick]
 """
@@ -28,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probe_nav.io.frames_csv import write_frames_csv
 from probe_nav.simulator.physics import PointSource
-from probe_nav.simulator.sweeps import freehand_sweep, node_scenario
+from probe_nav.simulator.sweeps import freehand_sweep, injection_site_sources, node_scenario
 from tests.in_process import run_main
 
 
@@ -82,6 +86,27 @@ def main() -> None:
                       f"locate {elapsed:.1f} s", flush=True)
             print(f"{label}: median 3D error {np.median(errors):.1f} mm, median depth error "
                   f"{np.median(depth_errors):.1f} mm over {n} seeds")
+        errors, others = [], 0
+        for seed in range(n):
+            node, site = injection_site_sources(seed)
+            out, elapsed = locate(folder, "site", (node, site), seed)
+            times.append(elapsed)
+            truth = np.array(node.position_mm)
+            errs = [float(np.linalg.norm([s["x_mm"], s["y_mm"], s["z_mm"]] - truth))
+                    for s in out["spots"]]
+            errors.append(errs[0] if errs else float("inf"))
+            wrong = sum(1 for s, e in zip(out["spots"], errs, strict=True)
+                        if e > 10.0 and s["sd_mm"] <= 15)
+            others += wrong
+            gap = float(np.linalg.norm(np.array(site.position_mm) - truth))
+            print(f"injection site seed {seed}: {site.activity_mbq:4.0f} MBq {gap:4.1f} mm from a "
+                  f"{node.activity_mbq * 1e3:4.1f} kBq node {-truth[2]:4.1f} mm deep: strongest "
+                  f"spot {errors[-1]:5.1f} mm off; {len(errs)} spot(s), {wrong} other "
+                  f"confident; b {out['background_cps']:.2f} cps, locate {elapsed:.1f} s",
+                  flush=True)
+        print(f"beside an injection site: median error {np.median(errors):.1f} mm, "
+              f"{sum(e <= 10.0 for e in errors)} of {n} within 10 mm, {others} other confident "
+              f"spot(s)")
         confident = 0
         for seed in range(n):
             out, elapsed = locate(folder, "bg", (), seed)

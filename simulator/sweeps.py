@@ -151,3 +151,26 @@ def freehand_sweep(scenario: Scenario, duration_s: float = 60.0, seed: int = 0,
         frames.append(CountFrame(i, f.t_end_s, f.real_s, f.live_s, f.counts[:1]))
         rates.append(f.truth.true_rate_cps)
     return Sweep(tuple(frames), position, axis, np.asarray(rates))
+
+
+def injection_site_sources(seed: int, node_depth_mm: tuple[float, float] = (10.0, 20.0),
+                           node_kbq: tuple[float, float] = (10.0, 20.0),
+                           site_distance_mm: tuple[float, float] = (60.0, 80.0),
+                           site_depth_mm: tuple[float, float] = (10.0, 20.0),
+                           site_mbq: tuple[float, float] = (20.0, 100.0)
+                           ) -> tuple[PointSource, PointSource]:
+    """(node, injection site) for a sweep centred on x = y = 0: a Tc-99m node under the centre
+    and an injection site at a random bearing, site_distance_mm from the node (in 3D), outside
+    the usual 60 mm square; each figure drawn uniformly from its range, deterministic per seed
+    (issue 17: a sentinel node takes ~0.1-1 % of a 20-100 MBq peritumoral injection; 10-20 kBq
+    is the harder end)."""
+    rng = np.random.default_rng(5000 + seed)
+    node_z = -rng.uniform(*node_depth_mm)
+    kbq = rng.uniform(*node_kbq)
+    bearing = rng.uniform(0.0, 2.0 * math.pi)
+    distance = rng.uniform(*site_distance_mm)
+    site_z = -rng.uniform(*site_depth_mm)
+    across = math.sqrt(max(distance ** 2 - (node_z - site_z) ** 2, 0.0))
+    site = (across * math.cos(bearing), across * math.sin(bearing), site_z)
+    return (PointSource("node", (0.0, 0.0, node_z), kbq / 1000.0),
+            PointSource("injection site", site, rng.uniform(*site_mbq)))

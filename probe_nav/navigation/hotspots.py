@@ -6,16 +6,23 @@ response). Each round a score test at every voxel (is a point source there bette
 b profiled: probe_nav.navigation.hotspots.score_map) gives the candidates, a point is fitted at
 each (position and activity, and b unless given, by maximum likelihood), and the most
 significant is accepted while 2 log L improves by at least MIN_TEST_STATISTIC.
+
+Beside an injection site, o also holds a far field (probe_nav.navigation.farfield: a smooth
+rate growing towards the site) when the data ask for one (search_spots), and a spot fitted
+against the sides or the floor of the search box is counted as part of it, not reported: the
+sweep cannot place it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage, optimize
 
+from probe_nav.navigation.farfield import FarField, FieldFit
 from probe_nav.navigation.response import ResponseModel
 
 # A spot must improve 2 log L by this much over no spot. For a pure-noise peak that statistic is
@@ -25,6 +32,18 @@ from probe_nav.navigation.response import ResponseModel
 # large sd_mm.
 MIN_TEST_STATISTIC = 20.0
 MAX_SPOTS = 6  # at most this many spots
+# The far field (an injection site's shine-through) must improve 2 log L by this much over a
+# constant background: measured 3-18 without a site (17 sweeps: background alone and 30-40 mm
+# nodes; chi-square with 5 degrees of freedom passes 25 with p ~ 1e-4) and 20-2800 beside a
+# 20-75 MBq site 60-80 mm away.
+FAR_MIN_TEST_STATISTIC = 25.0
+# Before any spot is found, a far field must gain this much to be used from the start (a search
+# saved): 250-2800 beside most sites; without one, up to 31 (two nodes not yet found).
+FAR_FIRST_TEST_STATISTIC = 100.0
+# A fitted spot this close to the search box's sides or floor is a source beyond the box
+# (Powell stops on a bound within its xtol, 1e-3 mm), not a spot: search_spots.
+EDGE_MM = 0.5
+FAR_REFINE_ROUNDS = 2  # refinements of the spots, each followed by a refit of the far field
 CANDIDATES = 6  # local maxima of the score map fitted per round
 FIT_REACH_MM = 15.0  # a candidate's point is fitted within this distance of its voxel
 REFINE_ROUNDS = 3  # rounds of refitting every spot over the others
@@ -171,16 +190,109 @@ class PointFit:
         return math.sqrt(trace) if trace > 0 and math.isfinite(trace) else math.inf
 
 
+@dataclass(frozen=True)
+class SpotSearch:
+    """What search_spots found: the spots (largest activity first), the constant background b,
+    the far field's rate per frame (None if the sweep does not need one) and the far field's
+    2 log L gain over b alone, given the spots."""
+
+    spots: tuple[Spot, ...]
+    background_cps: float
+    far_cps: np.ndarray | None
+    far_test_statistic: float
+
+
 def find_spots(model: ResponseModel, system: np.ndarray, centres_mm: np.ndarray,
                shape: tuple[int, int, int], box: tuple[np.ndarray, np.ndarray],
                tips_mm: np.ndarray, axes: np.ndarray, live_s: np.ndarray, counts: np.ndarray,
-               background_cps: float | None) -> tuple[tuple[Spot, ...], float]:
-    """Spots (largest activity first) and the background rate (module docstring)."""
+               background_cps: float | None, far_field: bool = True
+               ) -> tuple[tuple[Spot, ...], float]:
+    """Spots (largest activity first) and the background rate (module docstring; with
+    far_field, over a far field when the sweep needs one: search_spots)."""
+    found = search_spots(model, system, centres_mm, shape, box, tips_mm, axes, live_s, counts,
+                         background_cps, far_field)
+    return found.spots, found.background_cps
+
+
+def search_spots(model: ResponseModel, system: np.ndarray, centres_mm: np.ndarray,
+                 shape: tuple[int, int, int], box: tuple[np.ndarray, np.ndarray],
+                 tips_mm: np.ndarray, axes: np.ndarray, live_s: np.ndarray, counts: np.ndarray,
+                 background_cps: float | None, far_field: bool = True) -> SpotSearch:
+    """Spots with or without a far field (probe_nav.navigation.farfield: an injection site
+    beside the sweep), whichever the data ask for: the far field is used when it improves
+    2 log L by FAR_MIN_TEST_STATISTIC over b alone given the spots found. It is used from the
+    start if it gains FAR_FIRST_TEST_STATISTIC before any spot, and otherwise tested after a
+    search without it, which is then done again with it if it passes (without it, a site's
+    shine-through is taken for a deep spot at the edge of the sweep, which then explains most
+    of it)."""
+    args = (model, system, centres_mm, shape, box, tips_mm, axes, live_s, counts,
+            background_cps)
+    if not far_field:
+        return _search(*args, None)
+    field = FarField(tips_mm, axes)
+    first = _far_gain(field, model, tips_mm, axes, live_s, counts, (), background_cps)
+    use = first[0] >= FAR_FIRST_TEST_STATISTIC
+    found = _search(*args, field if use else None)
+    gain, _ = _far_gain(field, model, tips_mm, axes, live_s, counts, found.spots,
+                        background_cps)
+    if use and gain < FAR_MIN_TEST_STATISTIC:  # the spots explain what it did: not needed
+        return _with_gain(_search(*args, None), gain)
+    if not use and gain >= FAR_MIN_TEST_STATISTIC:
+        return _with_gain(_search(*args, field), gain)
+    return _with_gain(found, gain)
+
+
+def _with_gain(found: SpotSearch, gain: float) -> SpotSearch:
+    return SpotSearch(found.spots, found.background_cps, found.far_cps, gain)
+
+
+def _spots_rate(model: ResponseModel, tips_mm: np.ndarray, axes: np.ndarray,
+                spots: Sequence[Spot] | Sequence[tuple[np.ndarray, float, float]]) -> np.ndarray:
+    """The rate (cps) of point sources at every pose."""
+    out = np.zeros(len(tips_mm))
+    for s in spots:
+        point, activity = ((np.array([s.x_mm, s.y_mm, s.z_mm]), s.activity_bq)
+                           if isinstance(s, Spot) else (s[0], s[1]))
+        out += activity * model.block(tips_mm, axes, np.asarray(point)[None])[:, 0]
+    return out
+
+
+def _far_gain(field: FarField, model: ResponseModel, tips_mm: np.ndarray, axes: np.ndarray,
+              live_s: np.ndarray, counts: np.ndarray, spots: Sequence[Spot],
+              background_cps: float | None) -> tuple[float, FieldFit]:
+    """2 log L gained by adding the far field to b over the spots (b fitted in both unless
+    given), and the far field's fit."""
+    fit_b = background_cps is None
+    rate = _spots_rate(model, tips_mm, axes, spots)
+    b0 = float(counts.sum() / live_s.sum()) if background_cps is None else float(background_cps)
+    null = PointFit(model, tips_mm, axes, live_s, counts, rate, b0, fit_b)
+    b = null.null_background_cps() if fit_b else b0
+    fit = field.fit(live_s, counts, rate, b, fit_b)
+    return null.test_statistic(fit.nll, b), fit
+
+
+def _search(model: ResponseModel, system: np.ndarray, centres_mm: np.ndarray,
+            shape: tuple[int, int, int], box: tuple[np.ndarray, np.ndarray],
+            tips_mm: np.ndarray, axes: np.ndarray, live_s: np.ndarray, counts: np.ndarray,
+            background_cps: float | None, field: FarField | None) -> SpotSearch:
+    """One search (module docstring), over the far field if one is given (refitted with b
+    after every new spot and every refinement)."""
     fit_b = background_cps is None
     b = float(counts.sum() / live_s.sum()) if background_cps is None else float(background_cps)
-    other = np.zeros(len(live_s))
+    spots_rate = np.zeros(len(live_s))
+    far = np.zeros(len(live_s))
+    theta = None
+
+    def refit_far() -> None:
+        nonlocal b, far, theta
+        if field is not None:
+            fit = field.fit(live_s, counts, spots_rate, b, fit_b, theta)
+            b, far, theta = fit.background_cps, fit.rate_cps, fit.theta
+
     found: list[tuple[np.ndarray, float, float]] = []
+    refit_far()
     while len(found) < MAX_SPOTS:
+        other = spots_rate + far
         fitter = PointFit(model, tips_mm, axes, live_s, counts, other, b, fit_b)
         if fit_b:
             b = fitter.null_background_cps()
@@ -200,24 +312,46 @@ def find_spots(model: ResponseModel, system: np.ndarray, centres_mm: np.ndarray,
             break
         _, point, activity, b_fit = best
         found.append((point, activity, fitter.position_sd_mm(point, activity, b_fit)))
-        other = other + activity * fitter.response(point)
+        spots_rate = spots_rate + activity * fitter.response(point)
         b = b_fit
-    found, b = _refine(model, found, box, tips_mm, axes, live_s, counts, b, fit_b)
-    if not found:
-        return (), b
-    largest = max(a for _, a, _ in found)
+        refit_far()
+    for _ in range(FAR_REFINE_ROUNDS if field is not None else 1):
+        found, b = _refine(model, found, box, tips_mm, axes, live_s, counts, b, fit_b, far)
+        spots_rate = _spots_rate(model, tips_mm, axes, found)
+        refit_far()
+    outside = [s for s in found if _at_edge(s[0], box)]
+    inside = [s for s in found if not _at_edge(s[0], box)]
+    far_cps = far if field is not None else None
+    if outside:  # sources the sweep cannot place: part of the far field, not spots
+        far_cps = (far if far_cps is None else far_cps) + _spots_rate(model, tips_mm, axes,
+                                                                        outside)
+    if not inside:
+        return SpotSearch((), b, far_cps, 0.0)
+    largest = max(a for _, a, _ in inside)
     spots = [Spot(float(p[0]), float(p[1]), float(p[2]), sd, a, a / largest)
-             for p, a, sd in found]
-    return tuple(sorted(spots, key=lambda s: -s.activity_bq)), b
+             for p, a, sd in inside]
+    return SpotSearch(tuple(sorted(spots, key=lambda s: -s.activity_bq)), b, far_cps, 0.0)
+
+
+def _at_edge(point_mm: np.ndarray, box: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether a fitted point rests on the search box's sides or floor (within EDGE_MM): its
+    likelihood still rises outwards, so the source is beyond what the sweep can localise (an
+    injection site's shine-through fits there). The top is the skin, where nodes may be."""
+    lo, hi = box
+    p = np.asarray(point_mm, float)
+    return bool(np.any(p[:2] - lo[:2] < EDGE_MM) or np.any(hi[:2] - p[:2] < EDGE_MM)
+                or p[2] - lo[2] < EDGE_MM)
 
 
 def _refine(model: ResponseModel, found: list[tuple[np.ndarray, float, float]],
             box: tuple[np.ndarray, np.ndarray], tips_mm: np.ndarray, axes: np.ndarray,
-            live_s: np.ndarray, counts: np.ndarray, b: float, fit_b: bool
+            live_s: np.ndarray, counts: np.ndarray, b: float, fit_b: bool,
+            base_cps: np.ndarray | None = None
             ) -> tuple[list[tuple[np.ndarray, float, float]], float]:
     """Refit each spot over the others (as found later ones may explain part of an earlier
     one: two shallow nodes first seen as one deeper point between them), dropping a spot that
-    no longer passes MIN_TEST_STATISTIC, for REFINE_ROUNDS rounds."""
+    no longer passes MIN_TEST_STATISTIC, for REFINE_ROUNDS rounds; base_cps (the far field)
+    is a fixed rate under them all."""
     spots = list(found)
     for _ in range(REFINE_ROUNDS):
         changed = False
@@ -225,9 +359,9 @@ def _refine(model: ResponseModel, found: list[tuple[np.ndarray, float, float]],
             if i >= len(spots):
                 continue
             others = [s for j, s in enumerate(spots) if j != i]
-            other = np.zeros(len(live_s))
-            for p, a, _ in others:
-                other += a * model.block(tips_mm, axes, p[None])[:, 0]
+            other = _spots_rate(model, tips_mm, axes, others)
+            if base_cps is not None:
+                other += base_cps
             fitter = PointFit(model, tips_mm, axes, live_s, counts, other, b, fit_b)
             b_null = fitter.null_background_cps() if fit_b else b
             fitter = PointFit(model, tips_mm, axes, live_s, counts, other, b_null, fit_b)

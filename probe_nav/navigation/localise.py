@@ -5,7 +5,9 @@ activities of the voxels in Bq, A the probe's response (probe_nav.navigation.res
 Bq of each voxel at each pose) and b >= 0 a constant background rate (room and blood pool).
 The hot spots and b come from probe_nav.navigation.hotspots (point sources fitted by maximum
 likelihood, one at a time, each with a Fisher-information uncertainty); the image is MLEM
-(Shepp-Vardi) with that b, stopped early (see mlem), for display.
+(Shepp-Vardi) with that b, stopped early (see mlem), for display. Beside an injection site b
+gains a far field, a smooth rate per frame for the site's shine-through
+(probe_nav.navigation.farfield), when the counts ask for it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from probe_nav.navigation.hotspots import Spot, find_spots, log_likelihood
+from probe_nav.navigation.hotspots import Spot, log_likelihood, search_spots
 from probe_nav.navigation.response import ResponseModel
 
 MARGIN_MM = 20.0  # the grid reaches this far beyond the tips' bounding box in x and y
@@ -77,9 +79,11 @@ class Image:
     log_likelihood: float
 
 
-def mlem(system: np.ndarray, live_s: np.ndarray, counts: np.ndarray, background_cps: float,
-         iterations: int = ITERATIONS) -> tuple[np.ndarray, float]:
-    """MLEM for x >= 0 from c ~ Poisson(live (A x + b)) with b fixed; returns (x, log L).
+def mlem(system: np.ndarray, live_s: np.ndarray, counts: np.ndarray,
+         background_cps: float | np.ndarray, iterations: int = ITERATIONS
+         ) -> tuple[np.ndarray, float]:
+    """MLEM for x >= 0 from c ~ Poisson(live (A x + b)) with b fixed (a constant, or a rate
+    per frame: the background plus a far field); returns (x, log L).
 
     A fixed, small number of iterations from a faint uniform start (START_SHARE of the counts):
     with ~1 count per frame and far more voxels than frames, MLEM fits noise as it goes (on
@@ -96,7 +100,7 @@ def mlem(system: np.ndarray, live_s: np.ndarray, counts: np.ndarray, background_
     # a uniform image whose expected counts are START_SHARE of all counts
     x = np.full(system.shape[1], START_SHARE * rate * float(live.sum())
                 / max(float(np.sum(sens[seen])) if seen.any() else 1.0, 1e-30)) * seen
-    b = float(background_cps)
+    b = np.asarray(background_cps, np.float64)
     for _ in range(iterations):
         mean = (weighted @ x.astype(np.float32)).astype(np.float64) + live * b
         ratio = (c / np.maximum(mean, 1e-300)).astype(np.float32)
@@ -107,19 +111,23 @@ def mlem(system: np.ndarray, live_s: np.ndarray, counts: np.ndarray, background_
 
 @dataclass(frozen=True)
 class Result:
-    """What `localise` found: the spots (largest first) and the image they came from."""
+    """What `localise` found: the spots (largest first), the image, the constant background
+    and, when the sweep needed one, the far field's rate per frame (an injection site's
+    shine-through: probe_nav.navigation.farfield)."""
 
     spots: tuple[Spot, ...]
     image: Image
     background_cps: float
+    far_field_cps: np.ndarray | None = None
 
 
 def localise(model: ResponseModel, tips_mm: np.ndarray, axes: np.ndarray, live_s: np.ndarray,
-             counts: np.ndarray, background_cps: float | None = None, voxel_mm: float = 3.0
-             ) -> Result:
+             counts: np.ndarray, background_cps: float | None = None, voxel_mm: float = 3.0,
+             far_field: bool = True) -> Result:
     """Hot spots of a sweep: frames with their mid-frame poses (tips and unit axes (F, 3)),
     live times and window counts; the background rate given or (None) estimated. The spots
-    come from hotspots.find_spots, the image is MLEM's with their background."""
+    come from hotspots.search_spots (over a far field if the sweep needs one and far_field),
+    the image is MLEM's with their background."""
     tips = np.asarray(tips_mm, float)
     axes = np.asarray(axes, float)
     live = np.asarray(live_s, float)
@@ -134,7 +142,8 @@ def localise(model: ResponseModel, tips_mm: np.ndarray, axes: np.ndarray, live_s
     lo = np.array([*(tips[:, :2].min(axis=0) - SPOT_MARGIN_MM), grid.z_mm.min() - voxel_mm / 2])
     hi = np.array([*(tips[:, :2].max(axis=0) + SPOT_MARGIN_MM), model.skin_z_mm])
     box = (lo, hi)
-    spots, b = find_spots(model, system, centres, grid.shape, box, tips, axes, live, c,
-                          background_cps)
-    x, ll = mlem(system, live, c, b)
-    return Result(spots, Image(grid, x, b, ITERATIONS, ll), b)
+    found = search_spots(model, system, centres, grid.shape, box, tips, axes, live, c,
+                         background_cps, far_field)
+    b = found.background_cps
+    x, ll = mlem(system, live, c, b if found.far_cps is None else b + found.far_cps)
+    return Result(found.spots, Image(grid, x, b, ITERATIONS, ll), b, found.far_cps)
