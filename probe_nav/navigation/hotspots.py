@@ -319,8 +319,8 @@ def _search(model: ResponseModel, system: np.ndarray, centres_mm: np.ndarray,
         found, b = _refine(model, found, box, tips_mm, axes, live_s, counts, b, fit_b, far)
         spots_rate = _spots_rate(model, tips_mm, axes, found)
         refit_far()
-    outside = [s for s in found if _at_edge(s[0], box)]
-    inside = [s for s in found if not _at_edge(s[0], box)]
+    outside = [s for s in found if at_edge(s[0], box)]
+    inside = [s for s in found if not at_edge(s[0], box)]
     far_cps = far if field is not None else None
     if outside:  # sources the sweep cannot place: part of the far field, not spots
         far_cps = (far if far_cps is None else far_cps) + _spots_rate(model, tips_mm, axes,
@@ -333,7 +333,7 @@ def _search(model: ResponseModel, system: np.ndarray, centres_mm: np.ndarray,
     return SpotSearch(tuple(sorted(spots, key=lambda s: -s.activity_bq)), b, far_cps, 0.0)
 
 
-def _at_edge(point_mm: np.ndarray, box: tuple[np.ndarray, np.ndarray]) -> bool:
+def at_edge(point_mm: np.ndarray, box: tuple[np.ndarray, np.ndarray]) -> bool:
     """Whether a fitted point rests on the search box's sides or floor (within EDGE_MM): its
     likelihood still rises outwards, so the source is beyond what the sweep can localise (an
     injection site's shine-through fits there). The top is the skin, where nodes may be."""
@@ -341,6 +341,9 @@ def _at_edge(point_mm: np.ndarray, box: tuple[np.ndarray, np.ndarray]) -> bool:
     p = np.asarray(point_mm, float)
     return bool(np.any(p[:2] - lo[:2] < EDGE_MM) or np.any(hi[:2] - p[:2] < EDGE_MM)
                 or p[2] - lo[2] < EDGE_MM)
+
+
+_at_edge = at_edge  # its former name
 
 
 def _refine(model: ResponseModel, found: list[tuple[np.ndarray, float, float]],

@@ -23,7 +23,12 @@ incremental and bounded for a whole operation:
   fit per call, at a looser tolerance than locate's) and finish_spots() runs a whole search at
   the end of a sweep. `spots_age_frames` says how many frames came since the spots were fitted.
   A fit calls `between_steps` now and then, so that a caller can image new frames meanwhile.
-  Unlike locate, no far field (an injection site beside the sweep) is modelled yet.
+* Beside an injection site, as locate (hotspots.search_spots): at the start of every spot cycle
+  the far field (live_fit.LiveFarField, a smooth rate growing towards the site) is refitted over
+  the spots and joins the background while it passes locate's test; and a spot fitted against
+  the search box's sides or floor (hotspots.at_edge) is not reported: with the far field in use
+  it is dropped (the field takes its rate), without it it stays a hidden source under the others
+  and the image (`hidden_spots`), so that the shine-through is never shown as a spot.
 """
 
 from __future__ import annotations
@@ -40,10 +45,11 @@ from probe_nav.navigation.hotspots import (
     MIN_TEST_STATISTIC,
     PointFit,
     Spot,
+    at_edge,
     local_maxima,
     score_map,
 )
-from probe_nav.navigation.live_fit import LiveFit
+from probe_nav.navigation.live_fit import LiveFarField, LiveFit
 from probe_nav.navigation.localise import (
     DEPTH_MM,
     ITERATIONS,
@@ -73,6 +79,7 @@ class _Fit:
     position_mm: np.ndarray
     activity_bq: float
     sd_mm: float
+    at_edge: bool = False  # against the search box's sides or floor: not reported
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,8 @@ class ReconSnapshot:
     n_poses: int  # poses kept (after merging and the cap)
     spots_age_frames: int  # frames added since the spots were last fitted
     dropped_frames: int  # frames forgotten to the size cap
+    far_field_cps: float | None = None  # the far field's mean rate over the poses, None unused
+    hidden_spots: int = 0  # fits against the search box's sides or floor, not in spots
 
 
 def _aligned_axis(lo: float, hi: float, step: float, voxel: float) -> np.ndarray:
@@ -132,7 +141,8 @@ class LiveReconstruction:
         self._grid: Grid | None = None
         self._system = np.zeros((0, 0), np.float32)  # rows: capacity; the first _rows are used
         self._rows = 0
-        self._spots: list[_Fit] = []
+        self._spots: list[_Fit] = []  # with the hidden ones (at_edge)
+        self._far = LiveFarField()
         self._jobs: list[_Fit | int] = []  # the steps left of the spot cycle under way
         self._seeks = 0  # new-spot searches so far (rotates the candidate tried)
         self._cycle_frames = 0  # n_frames when the cycle under way started
@@ -243,9 +253,12 @@ class LiveReconstruction:
             return self.snapshot()
         system, tips, axes, live, counts = self._arrays()
         assert self._grid is not None
+        far = self._far.rate_cps(tips, axes)
         if not self._spots:  # the background alone explains the counts so far
-            self._b = self._fitter(tips, axes, live, counts, np.zeros(len(live)))[1]
-        x, ll = mlem(system, live, counts, self._b)
+            self._b = self._fitter(tips, axes, live, counts, far)[1]
+        # as locate: the hidden spots' rate is part of the background the image is made over
+        far += self._spots_cps(tips, axes, [f for f in self._spots if f.at_edge])
+        x, ll = mlem(system, live, counts, self._b + far if far.any() else self._b)
         self._image = Image(self._grid, x, self._b, ITERATIONS, ll)
         return self.snapshot()
 
@@ -288,19 +301,25 @@ class LiveReconstruction:
 
     def snapshot(self) -> ReconSnapshot:
         """The image, spots and counters now."""
-        largest = max((f.activity_bq for f in self._spots), default=1.0)
+        shown = [f for f in self._spots if not f.at_edge]
+        largest = max((f.activity_bq for f in shown), default=1.0)
         spots = sorted((Spot(float(f.position_mm[0]), float(f.position_mm[1]),
                              float(f.position_mm[2]), f.sd_mm, f.activity_bq,
-                             f.activity_bq / largest) for f in self._spots),
+                             f.activity_bq / largest) for f in shown),
                        key=lambda s: -s.activity_bq)
         age = self._n_frames - (self._spots_frames if self._spots_frames is not None else 0)
+        far = None
+        if self._far.active and self._tips:
+            far = float(self._far.rate_cps(np.asarray(self._tips), np.asarray(self._axes)).mean())
         return ReconSnapshot(tuple(spots), self._image, self._b, self._n_frames,
-                             len(self._tips), age, self._dropped)
+                             len(self._tips), age, self._dropped, far,
+                             len(self._spots) - len(shown))
 
     # ------------------------------------------------------------ the spot search
 
     def _start_cycle(self, seeks: int) -> None:
         self._cycle_frames = self._n_frames
+        self._refit_far()
         self._jobs = [*sorted(self._spots, key=lambda f: f.activity_bq), *range(seeks)]
 
     def _box(self, tips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -308,6 +327,25 @@ class LiveReconstruction:
                        self._z.min() - self.voxel_mm / 2])
         hi = np.array([*(tips[:, :2].max(axis=0) + SPOT_MARGIN_MM), self.model.skin_z_mm])
         return lo, hi
+
+    def _spots_cps(self, tips: np.ndarray, axes: np.ndarray, fits: list[_Fit]) -> np.ndarray:
+        """The rate (cps) of fitted spots at every pose."""
+        out = np.zeros(len(tips))
+        for f in fits:
+            out += f.activity_bq * self.model.block(tips, axes, f.position_mm[None])[:, 0]
+        return out
+
+    def _refit_far(self) -> None:
+        """Test and refit the far field over the reported spots (live_fit.LiveFarField); in
+        use, it takes the rate of the hidden spots, which are dropped."""
+        _, tips, axes, live, counts = self._arrays()
+        shown = [f for f in self._spots if not f.at_edge]
+        b0 = self._b if math.isfinite(self._b) else float(counts.sum() / live.sum())
+        b = self._far.refit(self.model, tips, axes, live, counts,
+                            self._spots_cps(tips, axes, shown), self.fixed_background_cps,
+                            b0, bool(shown) or self._seeks > 0)
+        if b is not None:
+            self._spots, self._b = shown, b
 
     def _fitter(self, tips: np.ndarray, axes: np.ndarray, live: np.ndarray, counts: np.ndarray,
                 other: np.ndarray) -> tuple[LiveFit, float]:
@@ -332,9 +370,7 @@ class LiveReconstruction:
         self.spot_steps += 1
         box = self._box(tips)
         others = [f for f in self._spots if f is not job]
-        other = np.zeros(len(live))
-        for f in others:
-            other += f.activity_bq * self.model.block(tips, axes, f.position_mm[None])[:, 0]
+        other = self._spots_cps(tips, axes, others) + self._far.rate_cps(tips, axes)
         fitter, b_null = self._fitter(tips, axes, live, counts, other)
         if isinstance(job, _Fit):
             if job not in self._spots:
@@ -355,12 +391,15 @@ class LiveReconstruction:
         local = (np.maximum(box[0], start - FIT_REACH_MM), np.minimum(box[1], start + FIT_REACH_MM))
         point, activity, b_fit, nll = fitter.fit(start, activity, self.model.skin_z_mm, local)
         passes = fitter.test_statistic(nll, b_null) >= MIN_TEST_STATISTIC
+        edge = at_edge(point, box)
+        if passes and edge and self._far.active:  # the far field takes it: no spot
+            passes = False
         if isinstance(job, _Fit) and not passes:
             self._spots.remove(job)
             self._b = b_null
             return
         if passes:
-            fit = _Fit(point, activity, fitter.position_sd_mm(point, activity, b_fit))
+            fit = _Fit(point, activity, fitter.position_sd_mm(point, activity, b_fit), edge)
             self._spots = [*others, fit]
             self._b = b_fit
         elif not self._spots:

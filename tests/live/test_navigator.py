@@ -286,10 +286,13 @@ def test_the_worker_finds_the_node_of_a_sweep(model: ResponseModel, sweep: Sweep
                 and r.spots_age_frames < r.n_frames - 100  # fitted on 100+ frames
         _wait(done)
         spot = nav.snapshot().recon.spots[0]  # type: ignore[union-attr]
-        # 50 kBq 12 mm deep, 12 s over 60 mm: sd_mm ~2 mm (measured 2.1 mm, 2.6 mm off the
-        # truth); 6 mm is ~3 sd (sd_mm is already the 3-D sd)
+        # 50 kBq 12 mm deep, 12 s over 60 mm: sd_mm ~2 mm with a constant background (measured
+        # 2.1 mm, 2.6 mm off the truth); on this short partial sweep the node's own tissue
+        # scatter passes the far-field test (docs/navigation.md), whose five nuisance parameters
+        # take information from the position: sd_mm 4.4 mm, as locate gives on the same frames
+        # (4.5 mm). 6 mm is ~3 sd of the first; the sd must stay within the far field's figure.
         assert np.linalg.norm([spot.x_mm - 3.0, spot.y_mm + 4.0, spot.z_mm + 12.0]) < 6.0, spot
-        assert spot.sd_mm < 3.0
+        assert spot.sd_mm < 5.0
     finally:
         nav.close()
 

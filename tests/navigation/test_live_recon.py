@@ -1,17 +1,26 @@
 """Live reconstruction (issue 17 item 3): the incremental system matrix on a growing grid gives
-exactly locate's image, frames merge while the probe stands still, memory is capped, and after a
-60 s sweep the live spots agree with `locate`'s (probe_nav.navigation.localise)."""
+exactly locate's image, frames merge while the probe stands still, memory is capped, after a
+60 s sweep the live spots agree with `locate`'s (probe_nav.navigation.localise), and beside an
+injection site the live spots, like locate's, are not drawn to its shine-through."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
+from probe_nav.navigation.farfield import FarField
 from probe_nav.navigation.live_recon import MIN_POSES, LiveReconstruction
 from probe_nav.navigation.localise import localise, mlem
 from probe_nav.navigation.response import ResponseModel
 from probe_nav.simulator.physics import PointSource, ProbeModel
-from probe_nav.simulator.sweeps import freehand_sweep, hand_path, node_scenario
+from probe_nav.simulator.sweeps import (
+    freehand_sweep,
+    hand_path,
+    injection_site_sources,
+    node_scenario,
+)
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +148,11 @@ def test_frames_imaged_during_a_spot_fit_do_not_disturb_it(model: ResponseModel)
     # The Navigator images new frames from inside a long spot fit (between_steps): the fit
     # works on its own copies, so the spot it finds is the one it would have found anyway.
     node = PointSource("node", (0.0, 5.0, -12.0), 0.05)
-    sweep = freehand_sweep(node_scenario((node,), frame_period_s=0.1), 16.0, seed=4)
-    first, rest = 120, range(120, len(sweep.frames))
+    sweep = freehand_sweep(node_scenario((node,), frame_period_s=0.1), 20.0, seed=4)
+    # 160 frames first: by then the raster has passed over the node (at 120 the tips reached
+    # y = 0.1 mm, the node is at y = 5 mm, and there, as locate on those frames, the far
+    # field takes its counts and no spot is found)
+    first, rest = 160, range(160, len(sweep.frames))
 
     def run(interleave: bool) -> tuple[LiveReconstruction, list[int]]:
         rec = LiveReconstruction(model)
@@ -168,3 +180,68 @@ def test_frames_imaged_during_a_spot_fit_do_not_disturb_it(model: ResponseModel)
     assert (a[0].x_mm, a[0].y_mm, a[0].z_mm) == (b[0].x_mm, b[0].y_mm, b[0].z_mm)
     assert mixed.snapshot().n_frames == first + len(imaged)
     assert mixed.snapshot().spots_age_frames == len(imaged)  # fitted on the first frames
+
+
+def test_a_far_field_alone_gives_no_live_spot(model: ResponseModel) -> None:
+    # Noise-free counts (as locate's test in tests/navigation/test_injection_site.py) of a
+    # constant 20 cps plus a smooth far field (a site beyond +x, a little -y, 6 cps at the
+    # centre): the live search models it as a far field and shows no spot. (With Poisson counts
+    # of this weak a field, locate and the live search both fit the same sd-9 mm spot at the
+    # field's steepest corner: the statistics, not the live path.)
+    tips, axes = hand_path(600, 0.1, seed=2)
+    live = np.full(len(tips), 0.1)
+    theta = np.array([math.log(6.0), 1.2, -0.6, 0.4, -0.3])
+    rate = 20.0 + FarField(tips, axes).rate(theta)
+    rec = LiveReconstruction(model)
+    _feed_updating(rec, tips, axes, live, live * rate, every=40)
+    snap = rec.finish_spots()
+    assert snap.spots == () and snap.hidden_spots == 0, snap
+    assert snap.far_field_cps is not None
+    # b and the field's level trade, so their sum is compared with the truth's mean; noise-free,
+    # only the fit's tolerance is left (measured 28.51 against 28.53 cps)
+    assert snap.background_cps + snap.far_field_cps == pytest.approx(rate.mean(), rel=0.01)
+    # without the field the sweep's mean rate would be taken for a flat background
+    assert snap.background_cps < rate.mean() - 3.0
+
+
+def _feed_updating(rec: LiveReconstruction, tips: np.ndarray, axes: np.ndarray,
+                   live: np.ndarray, counts: np.ndarray, every: int) -> None:
+    for i in range(len(tips)):
+        rec.add(tips[i], axes[i], live[i], counts[i])
+        if i % every == every - 1:
+            rec.update()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # ~15-30 s each: a simulated sweep with scatter, fed live
+@pytest.mark.parametrize("seed", [1, 2])
+def test_beside_an_injection_site_the_live_spots_are_the_node(model: ResponseModel,
+                                                               seed: int) -> None:
+    # Seeds 1 (67 MBq 72 mm away, 17 mm deep node) and 2 (42 MBq 63 mm, a 12 mm deep node) of
+    # injection_site_sources: two on which locate finds the node (tests/navigation/
+    # test_injection_site.py, seeds 0-2; the one seed of 20 where locate fails is not among
+    # them), the cheapest two of 0-3 to simulate. Before the far field and the edge rule the
+    # live search put a confident spot (sd 2.8-4.7 mm) 41-51 mm off, towards the site, first on
+    # both; now the node alone (measured: 1.1 and 2.5 mm off, sd 1.4-1.5 mm), and no confident
+    # spot more than 25 mm off at any update of the sweep either (what the console shows).
+    # Seeds 0-6 measured: the node first in all 7; seed 5 keeps a second confident spot 27 mm
+    # off (locate has it too, 28 mm) and seed 6 shows one early for 4 updates (sd 13-15 mm).
+    node, site = injection_site_sources(seed)
+    sweep = freehand_sweep(node_scenario((node, site)), 60.0, seed=seed)
+    rec = LiveReconstruction(model)
+    wrong = []
+    for i in range(len(sweep.frames)):  # 20 Hz frames, an update each second
+        rec.add(sweep.position_mm[i], sweep.axis[i], sweep.live_s[i], sweep.counts[i])
+        if i % 20 == 19:
+            wrong += [(i, s) for s in rec.update().spots if s.sd_mm <= 15
+                      and math.dist((s.x_mm, s.y_mm, s.z_mm), node.position_mm) > 25]
+    assert not wrong, wrong
+    snap = rec.finish_spots()
+    assert snap.spots, snap
+    off = [math.dist((s.x_mm, s.y_mm, s.z_mm), node.position_mm) for s in snap.spots]
+    assert off[0] < 10.0, (off, snap.spots)
+    assert not [d for d, s in zip(off, snap.spots, strict=True) if s.sd_mm <= 15 and d > 25], \
+        (off, snap.spots)
+    assert snap.far_field_cps is not None and snap.far_field_cps > 0  # the site is modelled
+    image = snap.image
+    assert image is not None and np.all(np.isfinite(image.activity_bq))
