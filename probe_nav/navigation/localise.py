@@ -91,9 +91,11 @@ def mlem(system: np.ndarray, live_s: np.ndarray, counts: np.ndarray,
     so it is stopped early. The image is for display: its x-y is right, its depth smeared
     towards the skin; the spots' positions come from the point-source fits (hotspots)."""
     live = np.asarray(live_s, np.float64)
+    live32 = live.astype(np.float32)
     c = np.asarray(counts, np.float64)
-    weighted = system * live[:, None].astype(np.float32)  # live_f A_fj
-    sens = weighted.sum(axis=0, dtype=np.float64)
+    # live_f A_fj is never formed: it would double the memory of the system matrix (the live
+    # reconstruction's is up to 64 MB); live multiplies the vectors instead
+    sens = (live32 @ system).astype(np.float64)
     seen = sens > MIN_SENSITIVITY_SHARE * sens.max()
     sens = np.where(seen, sens, np.inf)
     rate = max(float(c.sum()) / float(live.sum()), 1e-9)
@@ -102,10 +104,10 @@ def mlem(system: np.ndarray, live_s: np.ndarray, counts: np.ndarray,
                 / max(float(np.sum(sens[seen])) if seen.any() else 1.0, 1e-30)) * seen
     b = np.asarray(background_cps, np.float64)
     for _ in range(iterations):
-        mean = (weighted @ x.astype(np.float32)).astype(np.float64) + live * b
-        ratio = (c / np.maximum(mean, 1e-300)).astype(np.float32)
-        x = x * (ratio @ weighted).astype(np.float64) / sens
-    mean = (weighted @ x.astype(np.float32)).astype(np.float64) + live * b
+        mean = live * ((system @ x.astype(np.float32)).astype(np.float64) + b)
+        ratio = (live * c / np.maximum(mean, 1e-300)).astype(np.float32)
+        x = x * (ratio @ system).astype(np.float64) / sens
+    mean = live * ((system @ x.astype(np.float32)).astype(np.float64) + b)
     return x, log_likelihood(c, mean)
 
 

@@ -48,7 +48,7 @@ def test_an_openigtlink_tracker_file_receives_poses_with_its_tip_offset(tmp_path
 
 
 @pytest.mark.parametrize("body,message", [
-    ('source = "nope"', "source must be one of aruco, openigtlink"),
+    ('source = "nope"', "source must be one of aruco, ndi, openigtlink"),
     ('source = "openigtlink"\nport = 70000', "port must be 1-65535"),
     ('source = "openigtlink"\nportt = 1', "unknown key 'portt'"),
     ('source = "openigtlink"\ntip_offset_mm = [1, 2]', "tip_offset_mm must be three"),
