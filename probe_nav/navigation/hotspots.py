@@ -48,6 +48,7 @@ CANDIDATES = 6  # local maxima of the score map fitted per round
 FIT_REACH_MM = 15.0  # a candidate's point is fitted within this distance of its voxel
 REFINE_ROUNDS = 3  # rounds of refitting every spot over the others
 FD_STEP_MM = 0.25  # finite-difference step of the Fisher information
+SCORE_ROWS = 2048  # rows of the system matrix squared at once in score_map
 
 
 def log_likelihood(counts: np.ndarray, mean: np.ndarray) -> float:
@@ -96,7 +97,11 @@ def score_map(system: np.ndarray, live_s: np.ndarray, counts: np.ndarray,
     resid = (counts / mu - 1.0) * live
     u = (resid.astype(np.float32) @ system).astype(np.float64)
     w = (live * live / mu)
-    i_aa = (w.astype(np.float32) @ (system * system)).astype(np.float64)
+    w32 = w.astype(np.float32)
+    i_aa = np.zeros(system.shape[1])
+    for start in range(0, system.shape[0], SCORE_ROWS):  # A^2 a block of rows at a time: a
+        rows = system[start:start + SCORE_ROWS]  # whole copy would double the matrix's memory
+        i_aa += (w32[start:start + SCORE_ROWS] @ (rows * rows)).astype(np.float64)
     i_ab = (w.astype(np.float32) @ system).astype(np.float64)
     i_bb = float(w.sum())
     info = np.maximum(i_aa - i_ab * i_ab / i_bb, 1e-300)
