@@ -79,6 +79,22 @@ def _check(value: float | None, what: str, positive: bool) -> None:
                         f"got {value}")
 
 
+def read_posed_csv(path: str) -> Any:
+    """A frame CSV with pose columns (FrameTable); UserError (one line) if it cannot be read or
+    has no pose columns."""
+    from probe_nav.io.frames_csv import read_frames_csv
+
+    try:
+        table = read_frames_csv(path)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if table.position_mm is None or table.axis is None:
+        raise UserError(f"{path}: no pose columns (x_mm,y_mm,z_mm,ux,uy,uz)")
+    return table
+
+
 def host_port(text: str) -> tuple[str, int]:
     """HOST:PORT of --slicer; UserError if it is not one."""
     host, sep, port = text.rpartition(":")
@@ -122,7 +138,6 @@ def _send_to_slicer(address: tuple[str, int], result: Any) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Read the sweep and the probe, localise, print the spots (and write or send them)."""
-    from probe_nav.io.frames_csv import read_frames_csv
     from probe_nav.navigation.localise import localise
     from probe_nav.navigation.response import ResponseModel
 
@@ -133,14 +148,7 @@ def run(args: argparse.Namespace) -> int:
     address = host_port(args.slicer) if args.slicer else None
     nrrd_path = _check_nrrd(args.nrrd, args.force) if args.nrrd else None
     probe, nuclide_name = load_probe(Path(args.probe))
-    try:
-        table = read_frames_csv(args.frames)
-    except OSError as exc:
-        raise UserError(f"cannot read {args.frames}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if table.position_mm is None or table.axis is None:
-        raise UserError(f"{args.frames}: no pose columns (x_mm,y_mm,z_mm,ux,uy,uz)")
+    table = read_posed_csv(args.frames)
     posed = np.all(np.isfinite(table.position_mm), axis=1) & (table.live_s > 0)
     if not posed.any():
         raise UserError(f"{args.frames}: no frames with a pose")

@@ -40,8 +40,7 @@ def add_latency_parser(tsub: argparse._SubParsersAction) -> None:
 
 def run_latency(args: argparse.Namespace) -> int:
     """Run `track latency`."""
-    from probe_nav.cli.locate import load_probe
-    from probe_nav.io.frames_csv import read_frames_csv
+    from probe_nav.cli.locate import load_probe, read_posed_csv
     from probe_nav.navigation.response import ResponseModel
     from probe_nav.navigation.temporal import LatencyError, estimate_latency
 
@@ -52,14 +51,7 @@ def run_latency(args: argparse.Namespace) -> int:
     if not math.isfinite(args.skin_z_mm):
         raise UserError("--skin-z-mm must be a finite number")
     probe, nuclide_name = load_probe(Path(args.probe))
-    try:
-        table = read_frames_csv(args.frames)
-    except OSError as exc:
-        raise UserError(f"cannot read {args.frames}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if table.position_mm is None or table.axis is None:
-        raise UserError(f"{args.frames}: no pose columns (x_mm,y_mm,z_mm,ux,uy,uz)")
+    table = read_posed_csv(args.frames)
     real = table.real_s if table.real_s is not None else np.zeros(len(table.t_s))
     mid = table.t_s - real / 2.0
     posed = np.all(np.isfinite(table.position_mm), axis=1) & np.all(np.isfinite(table.axis),

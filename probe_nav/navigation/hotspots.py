@@ -146,8 +146,12 @@ class PointFit:
             x0.append(self.background_cps)
         start = np.clip(np.array(x0), [b[0] for b in bounds], [b[1] for b in bounds])
         res = optimize.minimize(self.neg_log_likelihood, start, method="Powell",
-                                bounds=bounds, options={"xtol": 1e-3, "ftol": 1e-7})
+                                bounds=bounds, options=self.optimizer_options())
         return np.asarray(res.x[:3]), math.exp(res.x[3]), self._b(res.x), float(res.fun)
+
+    def optimizer_options(self) -> dict[str, float]:
+        """Powell's stopping rule (tolerances in the parameters' units: mm and log activity)."""
+        return {"xtol": 1e-3, "ftol": 1e-7}
 
     def null_background_cps(self) -> float:
         """The ML constant rate over the other sources with no new point."""

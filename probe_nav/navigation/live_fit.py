@@ -16,7 +16,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import optimize
 
 from probe_nav.navigation.farfield import FEATURE_SCALE_MM, FarField
 from probe_nav.navigation.hotspots import (
@@ -44,25 +43,12 @@ class LiveFit(PointFit):
             self.between()
         return super().neg_log_likelihood(params)
 
-    def fit(self, start_mm: np.ndarray, start_bq: float, skin_z_mm: float,
-            box: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float, float, float]:
-        """PointFit.fit with the live tolerances."""
-        lo, hi = box
-        log_a = math.log(max(start_bq, 1.0))
-        bounds = [(lo[0], hi[0]), (lo[1], hi[1]), (lo[2], min(hi[2], skin_z_mm - 0.5)),
-                  (log_a - 12.0, log_a + 8.0)]
-        x0 = [*start_mm, log_a]
-        if self.fit_background:
-            bounds.append((0.0, max(10.0 * self.background_cps, 1.0)))
-            x0.append(self.background_cps)
-        start = np.clip(np.array(x0), [b[0] for b in bounds], [b[1] for b in bounds])
+    def optimizer_options(self) -> dict[str, float]:
+        """The live tolerances (and maxfev evaluations if given)."""
         options: dict[str, float] = {"xtol": LIVE_XTOL, "ftol": LIVE_FTOL}
         if self.maxfev is not None:
             options["maxfev"] = self.maxfev
-        res = optimize.minimize(self.neg_log_likelihood, start, method="Powell",
-                                bounds=bounds, options=options)
-        b = float(res.x[4]) if self.fit_background else self.background_cps
-        return np.asarray(res.x[:3]), math.exp(res.x[3]), b, float(res.fun)
+        return options
 
 
 def _centre(tips_mm: np.ndarray) -> np.ndarray:
