@@ -385,8 +385,8 @@ class LiveSession:
             self._spectrum = frame.spectrum
         self._trend.add_frame(frame.t_s, reading.rate_cps, reading.rate_sd_cps)
         processed.append((reading, frame))
-        if self.navigator is not None:
-            self.navigator.on_frame(frame, event.host_s)
+        if self.navigator is not None and not reading.over_range:  # counts that mean nothing
+            self.navigator.on_frame(frame, event.host_s)  # would place "no activity" by a node
         return self._feed_measurements(frame)
 
     def _feed_measurements(self, frame: CountFrame) -> tuple:

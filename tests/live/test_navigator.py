@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from probe_nav.drivers.frames import CountFrame
+from probe_nav.drivers.frames import CountFrame, FaultFlag
 from probe_nav.drivers.tracking.pose import PoseSample
 from probe_nav.live.navigation import Navigator
 from probe_nav.navigation.live_recon import LiveReconstruction, ReconSnapshot
@@ -271,6 +271,11 @@ def test_the_live_session_hands_every_accepted_frame_to_the_navigator() -> None:
     live.poll()
     assert [f for f, _ in recorder.frames] == sent
     assert all(isinstance(h, float) for _, h in recorder.frames)
+    # an over-range frame's counts mean nothing about the activity there: not reconstructed
+    over = CountFrame(5, 0.6, 0.1, 0.1, (7,), flags=FaultFlag.OVER_RANGE)
+    device.emit_frame(over)
+    live.poll()
+    assert over not in [f for f, _ in recorder.frames]
 
 
 def test_the_worker_finds_the_node_of_a_sweep(model: ResponseModel, sweep: Sweep) -> None:
