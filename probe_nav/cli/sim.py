@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from probe_nav.errors import UserError
@@ -177,12 +178,8 @@ def run_serve(args: argparse.Namespace) -> int:
     server = start_server(args.protocol, args.scenario, args.link, args.seed, args.speed,
                           args.port, args.link_path, args.faults, args.truth)
     print(server.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)  # SIGINT/SIGTERM raise KeyboardInterrupt here (see cli.main)
-    except KeyboardInterrupt:
-        pass
-    finally:
+
+    def stop() -> None:
         server.stop()
         if server.truth_writer is not None:
             server.truth_writer.close()
@@ -190,6 +187,8 @@ def run_serve(args: argparse.Namespace) -> int:
         if server.dropped_bytes:  # the host lost data the device sent: say so, it explains gaps
             log.warning("sim serve: %d bytes dropped because the host did not read them in time",
                         server.dropped_bytes)
+
+    _serve_until_interrupted(stop)
     return 0
 
 
@@ -211,13 +210,7 @@ def run_poses(args: argparse.Namespace) -> int:
         raise UserError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from None
     server.start()
     print(server.port, flush=True)
-    try:
-        while True:
-            time.sleep(3600)  # SIGINT/SIGTERM raise KeyboardInterrupt here (see cli.main)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    _serve_until_interrupted(server.stop)
     return 0
 
 
@@ -262,3 +255,14 @@ def run_run(args: argparse.Namespace) -> int:
             stream.close()
             temp.discard()  # closes; removes nothing once linked
     return 0
+
+
+def _serve_until_interrupted(stop: Callable[[], None]) -> None:
+    """Block until Ctrl-C or SIGTERM (KeyboardInterrupt here, see cli.main), then stop()."""
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
