@@ -59,13 +59,17 @@ from probe_nav.navigation.localise import (
     Image,
     mlem,
 )
-from probe_nav.navigation.response import ResponseModel
+from probe_nav.navigation.response import BYTES_PER_CHUNK_ELEMENT, ResponseModel
 
 VOXEL_MM = 4.0  # live voxels: 0.42 times as many as locate's 3 mm, as much less time
 GROW_VOXELS = 5  # the grid's x-y bounds move in steps of this many voxels
 MERGE_MM = 1.0  # a frame this close to the previous kept pose (and MERGE_DEG) is merged into it
 MERGE_DEG = 2.0
 MAX_ELEMENTS = 1 << 24  # system matrix elements kept (float32: 64 MB)
+LIVE_CHUNK_ELEMENTS = 1 << 18  # system rows built this many elements at a time (~29 MB of temps)
+# The most memory the live reconstruction takes: the matrix, a second one while it grows or the
+# grid moves (both float32), and the temporaries of building a chunk of rows.
+MEMORY_BOUND_BYTES = 2 * 4 * MAX_ELEMENTS + BYTES_PER_CHUNK_ELEMENT * LIVE_CHUNK_ELEMENTS
 MIN_POSES = 20  # kept poses before any image or spot
 SPOT_EVERY_FRAMES = 20  # frames between spot updates (2 s at 10 Hz)
 NEW_CANDIDATES = 3  # score-map maxima fitted per spot update
@@ -217,7 +221,7 @@ class LiveReconstruction:
         if n > self._rows:
             self._system[self._rows:n] = self.model.matrix(
                 np.asarray(self._tips[self._rows:]), np.asarray(self._axes[self._rows:]),
-                grid.centres_mm)
+                grid.centres_mm, LIVE_CHUNK_ELEMENTS)
             self._rows = n
 
     def _regrid(self, grid: Grid, tips: np.ndarray, axes: np.ndarray) -> None:
@@ -234,7 +238,8 @@ class LiveReconstruction:
             target[ix:ix + old.shape[0], iy:iy + old.shape[1], :] = True
             system[: len(tips), target.ravel()] = self._system[: len(tips)]
             fresh = is_new.ravel()
-            system[: len(tips), fresh] = self.model.matrix(tips, axes, grid.centres_mm[fresh])
+            system[: len(tips), fresh] = self.model.matrix(tips, axes, grid.centres_mm[fresh],
+                                                           LIVE_CHUNK_ELEMENTS)
         self._system, self._grid = system, grid
         self._rows = len(tips) if old is not None else 0
 

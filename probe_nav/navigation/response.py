@@ -28,6 +28,9 @@ from probe_nav.simulator.rates import Background, RateModel
 # Elements of the (frames x voxels) matrix computed at once: bounds the float64 temporaries
 # (about ten of them) to a few tens of MB.
 CHUNK_ELEMENTS = 1 << 20
+# float64 temporaries of block(): the (F, V, 3) difference vectors twice (48 bytes) and about
+# eight (F, V) arrays (64 bytes)
+BYTES_PER_CHUNK_ELEMENT = 112
 # A line that puts less than this share of its primaries in the window is skipped (the 18-21 keV
 # x-rays of Tc-99m in its 126-155 keV window: exactly 0).
 MIN_WINDOW_SHARE = 1e-6
@@ -89,17 +92,19 @@ class ResponseModel:
             out += line.weight * line.response(rho, z) * np.exp(-line.mu_per_mm * path)
         return out
 
-    def chunks(self, n_frames: int, n_points: int) -> Iterator[slice]:
-        """Frame slices so that one block has about CHUNK_ELEMENTS elements."""
-        step = max(1, CHUNK_ELEMENTS // max(n_points, 1))
+    def chunks(self, n_frames: int, n_points: int, chunk_elements: int = CHUNK_ELEMENTS
+               ) -> Iterator[slice]:
+        """Frame slices so that one block has about chunk_elements elements."""
+        step = max(1, chunk_elements // max(n_points, 1))
         for start in range(0, n_frames, step):
             yield slice(start, min(start + step, n_frames))
 
-    def matrix(self, tips_mm: np.ndarray, axes: np.ndarray, points_mm: np.ndarray
-               ) -> np.ndarray:
-        """(F, V) float32 system matrix, built in chunks of frames."""
+    def matrix(self, tips_mm: np.ndarray, axes: np.ndarray, points_mm: np.ndarray,
+               chunk_elements: int = CHUNK_ELEMENTS) -> np.ndarray:
+        """(F, V) float32 system matrix, built in chunks of frames (the temporaries of a chunk
+        take about BYTES_PER_CHUNK_ELEMENT x chunk_elements bytes)."""
         tips, axes = np.asarray(tips_mm, float), np.asarray(axes, float)
         out = np.empty((len(tips), len(points_mm)), dtype=np.float32)
-        for rows in self.chunks(len(tips), len(points_mm)):
+        for rows in self.chunks(len(tips), len(points_mm), chunk_elements):
             out[rows] = self.block(tips[rows], axes[rows], points_mm)
         return out
