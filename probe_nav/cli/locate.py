@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from probe_nav.cli.private_file import check_output_path
 from probe_nav.errors import UserError
 
 SLICER_TIMEOUT_S = 5.0  # --slicer: connect and send within this, else exit 1
@@ -103,24 +104,6 @@ def host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _check_nrrd(path: str, force: bool) -> Path:
-    """--nrrd names a new .nrrd file in an existing folder (or --force); UserError otherwise."""
-    from probe_nav.files import check_new_output
-
-    out = Path(path)
-    if out.suffix.lower() != ".nrrd":
-        raise UserError(f"--nrrd {out} must end in .nrrd")
-    try:
-        check_new_output(out, force)
-    except FileExistsError:
-        raise UserError(f"--nrrd {out} exists; add --force to replace it") from None
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
-    if not out.resolve().parent.is_dir():
-        raise UserError(f"cannot write {out}: the folder does not exist")
-    return out
-
-
 def _send_to_slicer(address: tuple[str, int], result: Any) -> bool:
     """Send the image and the spots; False (and one line on stderr) if Slicer is unreachable."""
     from probe_nav.io.igtl_out import SlicerLink
@@ -146,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     if not math.isfinite(args.skin_z_mm):
         raise UserError("--skin-z-mm must be a finite number")
     address = host_port(args.slicer) if args.slicer else None
-    nrrd_path = _check_nrrd(args.nrrd, args.force) if args.nrrd else None
+    nrrd_path = (check_output_path(args.nrrd, "--nrrd", (".nrrd",), args.force)
+                 if args.nrrd else None)
     probe, nuclide_name = load_probe(Path(args.probe))
     table = read_posed_csv(args.frames)
     posed = np.all(np.isfinite(table.position_mm), axis=1) & (table.live_s > 0)

@@ -1,5 +1,6 @@
 """`write_private_file`: probe_nav.files.atomic_write_with for the command line (its errors as one
-UserError line), shared by `qc` and `case` for their PDF reports."""
+UserError line), shared by `qc` and `case` for their PDF reports; `check_output_path`, the check
+of an output option (`sim --out/--truth`, `locate --nrrd`) before any work is done."""
 
 from __future__ import annotations
 
@@ -26,3 +27,22 @@ def write_private_file(path: str | Path, write: Callable[[Path], object], force:
         raise UserError(f"{option} {path} exists; add --force to replace it") from None
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def check_output_path(path: str, option: str, suffixes: tuple[str, ...], force: bool) -> Path:
+    """`path` as the new output of `option`: one of `suffixes`, not there yet (or --force), in
+    an existing, writable folder; UserError (one line) otherwise."""
+    from probe_nav.files import check_new_output
+
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise UserError(f"{option} {out} must end in {' or '.join(suffixes)}")
+    try:
+        check_new_output(out, force)
+    except FileExistsError:
+        raise UserError(f"{option} {out} exists; add --force to replace it") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if not out.resolve().parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder does not exist")
+    return out

@@ -10,11 +10,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from probe_nav.cli.private_file import check_output_path
 from probe_nav.errors import UserError
 
 log = logging.getLogger(__name__)
+OUTPUT_SUFFIXES = (".csv", ".jsonl")  # sim run --out, sim serve --truth
 MAX_RUN_S = 1e6  # `sim run --duration`: 11.6 days of frames; beyond is a typing mistake
 MAX_SPEED = 1000.0  # `sim serve --speed`: 50 ms frames every 50 us of host time at most
 
@@ -150,30 +151,12 @@ def start_server(protocol: str, scenario: str, link: str, seed: int, speed: floa
         raise UserError(str(exc)) from None
 
 
-def _check_output(path: str, option: str, force: bool) -> Path:
-    """A .csv/.jsonl output that is new (or may be replaced: --force); UserError otherwise."""
-    from probe_nav.files import check_new_output
-
-    out = Path(path)
-    if out.suffix.lower() not in (".csv", ".jsonl"):
-        raise UserError(f"{option} {out} must end in .csv or .jsonl")
-    try:
-        check_new_output(out, force)
-    except FileExistsError:
-        raise UserError(f"{option} {out} exists; add --force to replace it") from None
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
-    if not out.resolve().parent.is_dir():
-        raise UserError(f"cannot write {out}: the folder does not exist")
-    return out
-
-
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; the URL is the first line of standard output."""
     if args.truth:
         from probe_nav.files import open_private
 
-        _check_output(args.truth, "--truth", args.force)
+        check_output_path(args.truth, "--truth", OUTPUT_SUFFIXES, args.force)
         open_private(args.truth, "w").close()  # made 0600 here; the server writes into it
     server = start_server(args.protocol, args.scenario, args.link, args.seed, args.speed,
                           args.port, args.link_path, args.faults, args.truth)
@@ -229,7 +212,7 @@ def run_run(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario)
     sim = Simulation(scenario, args.seed)
     sim.faults = plan
-    out = _check_output(args.out, "--out", args.force) if args.out else None
+    out = check_output_path(args.out, "--out", OUTPUT_SUFFIXES, args.force) if args.out else None
     temp = None if out is None else AnonymousFile(out.parent, out.name)  # named when complete
     stream = sys.stdout if temp is None else os.fdopen(temp.fd, "w", encoding="utf-8",
                                                        newline="", closefd=False)
