@@ -41,7 +41,7 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("drivers",),  # bytes in, CountFrames out
     ("calibration",),  # nuclide data, dead time, energy, NEMA: maths only
     ("simulator",),  # physics, scenarios, emulators, links, DeviceServer, launcher
-    ("core", "navigation"),  # rate, background, detection, timed counts; tracking: pure numpy
+    ("core", "navigation", "dosimetry"),  # rate, detection, timed counts; tracking; retention fits
     ("errors", "qt_app", "logs", "files"),  # error types; the Qt application; logging; files
     ("storage", "io", "report", "monitor", "audio"),  # SQLite, file formats, PDF, readout, sound
     ("cases", "qc"),  # case records and session files; QC/calibration records and procedures
@@ -56,7 +56,7 @@ FORBIDDEN: dict[tuple[str, str], str] = {
 QT = ("PySide6", "pyqtgraph", "shiboken6")
 QT_UNITS = frozenset({"qt_app", "report", "gui", "cli"})
 QT_MODULES = frozenset({"probe_nav.audio.qt_output"})
-QT_FREE = frozenset({"drivers", "calibration", "simulator", "core", "errors", "storage", "io",
+QT_FREE = frozenset({"drivers", "calibration", "simulator", "core", "dosimetry", "errors", "storage", "io",
                      "monitor", "audio", "logs", "files", "live"})  # transitively; not qt_output
 QT_MULTIMEDIA_MODULES = frozenset({"probe_nav.audio.qt_output"})
 CORE_MAY_IMPORT = frozenset({

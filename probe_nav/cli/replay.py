@@ -9,6 +9,15 @@ a device clock that jumped (or a stall) adds no lines. While over range a tick s
 `"over_range": true` and its rate fields are null (the counter's reading is not a rate then).
 Without --background-cps the background is measured from the first --background-s seconds
 (default 10) of live time; hot decisions start after.
+
+A file with several energy windows (columns w1, w2, ...) is processed window by window
+(probe_nav.core.windows): each --json tick adds `"windows": [{"index", "gross_cps", "net_cps",
+"corrected_cps", "corrected_sd_cps", "hot", "dominated"}, ...]`, corrected for crosstalk with
+--spill S:T=F[+-SD] (`1:0=0.095`: 9.5 % of window 1's counts appear in window 0), and --events
+lines carry `"window"`. corrected_cps is the unbiased estimate and may be below 0 (a
+display shows 0); `dominated` says the window's own detector fired on the other isotope's spill.
+The top-level fields are window 0's. Window w's background: --window-background W=B[+-SD], or
+the first --background-s seconds like window 0.
 """
 
 from __future__ import annotations
@@ -20,10 +29,12 @@ from typing import TextIO
 
 import numpy as np
 
+from probe_nav.calibration.crosstalk import SpillError, SpillMatrix
 from probe_nav.calibration.deadtime import DeadTimeModel
 from probe_nav.cli.background_args import add_background_arguments, background_config
 from probe_nav.core.pipeline import PipelineConfig, Readings, process_arrays
 from probe_nav.core.rate import METER_NAMES
+from probe_nav.core.windows import WindowBackground, WindowReadings, process_windows
 from probe_nav.errors import RunFailure, UserError
 from probe_nav.io.frames_csv import FrameCsvError, FrameTable, read_frames_csv
 
@@ -52,6 +63,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--live-time", choices=("auto", "measured", "none"), default="auto",
                    help="is the live_s column the counter's measured live time? auto (default): "
                         "yes once a frame has live_s < real_s; none: real time or computed")
+    p.add_argument("--spill", action="append", default=[], metavar="S:T=F[+-SD]",
+                   help="crosstalk: fraction F (sd SD) of window S's counts seen in window T, "
+                        "e.g. 1:0=0.095; repeat for more pairs")
+    p.add_argument("--window-background", action="append", default=[], metavar="W=B[+-SD]",
+                   help="the background of window W >= 1 in cps (window 0: --background-cps)")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--events", action="store_true", help="one line per hot/cold change")
     out.add_argument("--json", action="store_true", help="one line per tick of frame time")
@@ -167,28 +183,113 @@ def _hot(hot: bool, over: bool, background_set: bool) -> str:
 
 
 def write_ticks(readings: Readings, tick_s: float, out: TextIO,
-                real_s: np.ndarray | None = None) -> int:
-    """One JSON line per tick with the latest Reading (rates null while over range); returns
-    the number written."""
+                real_s: np.ndarray | None = None, windows: WindowReadings | None = None) -> int:
+    """One JSON line per tick with the latest Reading (rates null while over range), and with
+    `windows` each window's figures; returns the number written."""
     ticks, idx = tick_indices(readings.t_s, tick_s, real_s)
-    over = readings.over_range[idx].tolist()
+    over = readings.over_range[idx].tolist() if windows is None else \
+        windows.over_range[idx].tolist()
     cols = {name: getattr(readings, name)[idx].tolist() for name in TICK_FIELDS}
-    hot = readings.hot[idx].tolist()
+    hot = readings.hot[idx].tolist() if windows is None else windows.hot[idx, 0].tolist()
     background_set = np.isfinite(readings.background_cps[idx]).tolist()
+    extra = [""] * len(idx) if windows is None else _window_cells(windows, idx)
     for i, t in enumerate(ticks.tolist()):
         body = ", ".join(
             f'"{name}": {"null" if over[i] and name in RATE_FIELDS else _num(cols[name][i])}'
             for name in TICK_FIELDS)
         out.write(f'{{"t_s": {_num(t)}, {body}, '
                   f'"hot": {_hot(hot[i], over[i], background_set[i])}, '
-                  f'"over_range": {"true" if over[i] else "false"}}}\n')
+                  f'"over_range": {"true" if over[i] else "false"}{extra[i]}}}\n')
     return int(ticks.size)
+
+
+def _window_cells(w: WindowReadings, idx: np.ndarray) -> list[str]:
+    """`, "windows": [...]` for each tick (rates null while over range, hot null without a
+    background)."""
+    over = w.over_range[idx]
+    gross = w.gross_cps()[idx]
+    net = np.stack([r.net_cps for r in w.per_window], axis=1)[idx]
+    corr, corr_sd = w.corrected_cps[idx], w.corrected_sd_cps[idx]
+    hot, dom, bg = w.hot[idx], w.dominated[idx], w.background_set[idx]
+    cells = []
+    for i in range(idx.size):
+        entries = []
+        for k in range(w.n_windows):
+            def num(a: np.ndarray, i: int = i, k: int = k) -> str:
+                return "null" if over[i] else _num(float(a[i, k]))
+            entries.append(
+                f'{{"index": {k}, "gross_cps": {num(gross)}, "net_cps": {num(net)}, '
+                f'"corrected_cps": {num(corr)}, "corrected_sd_cps": {num(corr_sd)}, '
+                f'"hot": {_hot(bool(hot[i, k]), bool(over[i]), bool(bg[i, k]))}, '
+                f'"dominated": {"true" if dom[i, k] and not over[i] else "false"}}}')
+        cells.append(f', "windows": [{", ".join(entries)}]')
+    return cells
+
+
+def write_window_events(readings: WindowReadings, out: TextIO) -> int:
+    """One JSON line per change of a window's hot decision, in frame order (then window order);
+    returns the number written."""
+    hot = readings.hot
+    before = np.vstack([np.zeros((1, hot.shape[1]), dtype=bool), hot[:-1]])
+    frames, windows = np.nonzero(hot != before)
+    for i, k in zip(frames.tolist(), windows.tolist(), strict=True):
+        event = "hot" if hot[i, k] else "cold"
+        out.write(f'{{"t_s": {_num(float(readings.t_s[i]))}, "event": "{event}", '
+                  f'"window": {k}}}\n')
+    return int(frames.size)
+
+
+def _window_backgrounds(texts: list[str], n_windows: int) -> list[WindowBackground]:
+    """--window-background W=B[+-SD] options as one entry per window (window 0: None)."""
+    out: list[WindowBackground] = [None] * n_windows
+    for text in texts:
+        index, _, value = text.partition("=")
+        rate, _, sd = value.replace("±", "+-").partition("+-")
+        try:
+            w, b, b_sd = int(index), float(rate), float(sd) if sd else 0.0
+        except ValueError:
+            raise UserError(f"--window-background {text!r}: write W=B or W=B+-SD, e.g. "
+                            "1=12.5+-0.4") from None
+        if not 1 <= w < n_windows:
+            raise UserError(f"--window-background {text!r}: the file's windows are 0 to "
+                            f"{n_windows - 1} (window 0 takes --background-cps)")
+        if not (math.isfinite(b) and math.isfinite(b_sd) and b >= 0 and b_sd >= 0):
+            raise UserError(f"--window-background {text!r}: B and SD must be numbers >= 0")
+        if out[w] is not None:
+            raise UserError(f"--window-background: window {w} is given twice")
+        out[w] = (b, b_sd)
+    return out
+
+
+def _replay_windows(args: argparse.Namespace, config: PipelineConfig, table: FrameTable) -> int:
+    """Replay a file of several windows (or with --spill) through probe_nav.core.windows."""
+    try:
+        counts = table.window_counts()
+    except FrameCsvError as exc:
+        raise UserError(str(exc)) from None
+    n_windows = counts.shape[1]
+    try:
+        spill = SpillMatrix.parse(args.spill, n_windows)
+    except SpillError as exc:
+        raise UserError(f"--spill: {exc}") from None
+    backgrounds = _window_backgrounds(args.window_background, n_windows)
+    readings = process_windows(table.t_s, table.live_s, counts, table.real_s, table.flags,
+                               config, spill, backgrounds)
+    if args.events:
+        write_window_events(readings, sys.stdout)
+    else:
+        write_ticks(readings.per_window[0], args.tick or 0.1, sys.stdout, table.real_s,
+                    windows=readings)
+    sys.stdout.flush()
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay the file and print JSON Lines."""
     config = _config(args)
     table = _load(args.file)
+    if table.windows or args.spill or args.window_background:
+        return _replay_windows(args, config, table)
     try:
         readings = process_arrays(table.t_s, table.live_s, table.counts, table.real_s,
                                   table.flags, config)

@@ -95,6 +95,15 @@ class FrameTable:
     def __len__(self) -> int:
         return int(self.t_s.size)
 
+    def window_counts(self) -> np.ndarray:
+        """(n, W) counts of windows 0..W-1 (`counts`, `w1`, ...); FrameCsvError when a window
+        column is missing in between (w2 without w1)."""
+        found = sorted(int(h[1:]) for h in self.windows)
+        if found != list(range(1, len(found) + 1)):
+            raise FrameCsvError(f"{self.name}: window columns must be w1, w2, ... without gaps, "
+                                f"got {', '.join(f'w{i}' for i in found)}")
+        return np.stack([self.counts, *(self.windows[f"w{i}"] for i in found)], axis=1)
+
     @property
     def complete(self) -> bool:
         """Whether the recording ended normally (its end line says `complete`)."""

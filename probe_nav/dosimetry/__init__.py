@@ -1,0 +1,1 @@
+"""Retention dosimetry after radionuclide therapy: fits of whole-body retention series."""
