@@ -21,6 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# The common pairs of dual-isotope surgery (first isotope = window 0, second = window 1).
+ISOTOPE_PAIRS: dict[str, tuple[str, str]] = {
+    "I-125 + Tc-99m": ("I-125", "Tc-99m"),  # radioactive seed localisation + sentinel node
+    "In-111 + Tc-99m": ("In-111", "Tc-99m"),  # two tracers, e.g. In-111 octreotide + Tc-99m
+}
 MAX_WINDOWS = 8  # the frame formats carry at most 8 windows
 MAX_SPILL_FRACTION = 10.0  # a window can hold many times another's counts (downscatter), not more
 _SPILL = re.compile(

@@ -5,7 +5,8 @@ output, possibly on another thread. Everything sounds on the sample clock of `re
 given sequence of updates and renders always gives the same samples (for a given seed).
 
 What is heard (docs/audio.md):
-- pitch: a continuous tone, log rate -> log pitch (`pitch.rate_to_pitch_hz`);
+- pitch: a continuous tone, log rate -> log pitch (`pitch.rate_to_pitch_hz`), its colour the
+  `timbre` (a sine, or a bright tone for the second isotope of dual-isotope surgery);
 - clicks: one click per count (`clicks.ClickTrack`), decimated above `click_max_rate_cps`;
 - squelch: the pitch tone, only while z >= `squelch_z` or hot (held open `SQUELCH_HOLD_S`);
 - a hot cue on the onset of the hot decision (`cue`), alarms by priority (`alarms`);
@@ -28,7 +29,7 @@ from probe_nav.audio.alarms import LOW_BATTERY, NO_SIGNAL, OVER_RANGE, AlarmSequ
 from probe_nav.audio.clicks import ClickTrack, decimation_factor
 from probe_nav.audio.cue import CueVoice
 from probe_nav.audio.pitch import rate_to_pitch_hz
-from probe_nav.audio.settings import AudioSettings
+from probe_nav.audio.settings import TIMBRE_HARMONICS, AudioSettings
 from probe_nav.audio.tone import ToneOscillator
 from probe_nav.core.pipeline import Reading
 from probe_nav.drivers.frames import LinkState
@@ -57,6 +58,7 @@ class AudioFeedback:
         self._cfg = replace(cfg)
         self._sample = 0
         self._tone = ToneOscillator(fs, cfg.glide_ms / 1000.0, cfg.ramp_ms / 1000.0)
+        self._tone.set_harmonics(TIMBRE_HARMONICS[cfg.timbre])
         self._clicks = ClickTrack(fs, self._seed)
         self._cue = CueVoice(fs)
         self._aim = AimVoice(fs)
@@ -87,6 +89,7 @@ class AudioFeedback:
                 self._cfg = cfg
                 self._tone.glide_s = cfg.glide_ms / 1000.0
                 self._tone.ramp_s = cfg.ramp_ms / 1000.0
+                self._tone.set_harmonics(TIMBRE_HARMONICS[cfg.timbre])
                 self._alarms.realarm_s = cfg.alarm_realarm_s
             self._retarget()
 

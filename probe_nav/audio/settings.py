@@ -6,6 +6,12 @@ import math
 from dataclasses import dataclass
 
 MODES = ("pitch", "clicks", "squelch")
+# Tone colours: relative amplitudes of the harmonics of the count tone. Dual-isotope surgery gives
+# each isotope its own (probe_nav.live.dual.TIMBRES), so the surgeon hears which one sounds.
+TIMBRE_HARMONICS: dict[str, tuple[float, ...]] = {
+    "sine": (1.0,),
+    "bright": (1.0, 0.5, 0.33, 0.25),  # the first four of a sawtooth: reedy, clearly not a sine
+}
 
 
 @dataclass
@@ -13,6 +19,7 @@ class AudioSettings:
     """What the surgeon hears and how (rates in cps, frequencies in Hz, times in s)."""
 
     mode: str = "pitch"  # "pitch" | "clicks" | "squelch"
+    timbre: str = "sine"  # a key of TIMBRE_HARMONICS
     volume: float = 0.8  # 0..1, scales the count feedback (tone, clicks, hot cue)
     muted: bool = False  # silences the count feedback; alarms still sound (docs/audio.md)
     pitch_min_hz: float = 200.0
@@ -32,6 +39,9 @@ class AudioSettings:
         """Self, after checking every field; ValueError names the first bad one."""
         if self.mode not in MODES:
             raise ValueError(f"audio mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.timbre not in TIMBRE_HARMONICS:
+            raise ValueError(f"timbre must be one of {', '.join(TIMBRE_HARMONICS)}, "
+                             f"got {self.timbre!r}")
         _check_range("volume", self.volume, 0.0, 1.0)
         _check_range("alarm_min_volume", self.alarm_min_volume, 0.0, 1.0)
         if not 8000 <= int(self.sample_rate_hz) <= 384000:

@@ -26,6 +26,15 @@ class ToneOscillator:
         self.amp = 0.0
         self.target_hz = 0.0
         self.target_amp = 0.0
+        self.harmonics: tuple[float, ...] = (1.0,)  # amplitudes of f, 2f, 3f, ... (a timbre)
+
+    def set_harmonics(self, harmonics: tuple[float, ...]) -> None:
+        """The tone's colour: relative amplitudes of its harmonics (normalised to peak <= 1)."""
+        if not harmonics or any(not (h >= 0 and math.isfinite(h)) for h in harmonics) or \
+                sum(harmonics) <= 0:
+            raise ValueError(f"harmonic amplitudes must be >= 0 with a positive sum, "
+                             f"got {harmonics!r}")
+        self.harmonics = tuple(float(h) for h in harmonics)
 
     def set_target(self, freq_hz: float | None, amp: float) -> None:
         """Glide to `freq_hz` and ramp to `amp`; None keeps the pitch and ramps to silence."""
@@ -53,7 +62,11 @@ class ToneOscillator:
         dphi = TWO_PI * freq / fs
         phase = self.phase + np.cumsum(dphi) - dphi  # phase at each sample, first = current
         amp = self._ramp(k)
-        out = amp * np.sin(phase)
+        if len(self.harmonics) == 1:
+            out = amp * np.sin(phase)
+        else:  # sum of harmonics over the sum of their amplitudes: the peak stays <= amp
+            wave = sum(h * np.sin((k + 1) * phase) for k, h in enumerate(self.harmonics))
+            out = amp * wave / sum(self.harmonics)
         self.phase = float((phase[-1] + dphi[-1]) % TWO_PI)
         self.freq_hz = float(freq[-1])
         self.amp = float(amp[-1])

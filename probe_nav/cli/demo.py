@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from probe_nav.cli.dual_args import add_dual_arguments, dual_from_args
 from probe_nav.errors import UserError
 
 DEFAULT_SCENARIO = "sln-scan"
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slicer", metavar="HOST:PORT",
                    help="send the probe, hot spots and activity to 3D Slicer's OpenIGTLink "
                         "server (e.g. 127.0.0.1:18944; docs/slicer.md)")
+    add_dual_arguments(p)
     p.add_argument("--speed", type=float, default=4.0, metavar="X",
                    help="simulated seconds per second while waiting for a screenshot")
     p.set_defaults(func=run)
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--duration must be > 0, got {args.duration}")
     if args.scenario is not None:
         _check_scenario(args.scenario)
+    dual = dual_from_args(args)
     slicer = None
     if args.slicer is not None:
         from probe_nav.cli.locate import host_port
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         from probe_nav.gui.app import run_training
 
         return run_training(args.scenario, args.seed, args.duration, args.view, stops,
-                            slicer=slicer)
+                            slicer=slicer, dual=dual)
 
     return console_or_monitor(
         console_only=args.console, console=console, monitor=lambda: _terminal(args),
@@ -97,7 +100,7 @@ def _screenshot(args: argparse.Namespace) -> int:
         raise UserError(f"--speed must be > 0, got {args.speed}")
     try:
         out = render_screenshot(args.screenshot, args.scenario or DEFAULT_SCENARIO, args.after,
-                                args.view, args.seed, args.speed)
+                                args.view, args.seed, args.speed, dual=dual_from_args(args))
     except OSError as exc:
         raise UserError(f"cannot write {args.screenshot}: {exc}") from None
     print(out, flush=True)

@@ -14,6 +14,7 @@ import argparse
 import math
 from pathlib import Path
 
+from probe_nav.cli.dual_args import add_dual_arguments, dual_from_args
 from probe_nav.errors import UserError
 
 
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slicer", metavar="HOST:PORT",
                    help="with navigation, send the probe, hot spots and activity to 3D Slicer's "
                         "OpenIGTLink server (docs/slicer.md)")
+    add_dual_arguments(p)
     p.add_argument("--duration", type=float, metavar="S", help="close after S seconds")
     p.add_argument("--console", action="store_true",
                    help="the console even on a platform that shows no window (e.g. "
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--skin-z-mm must be finite, got {args.skin_z_mm}")
     if args.slicer is not None and args.probe is None:
         raise UserError("--slicer needs navigation (--probe and --tracker)")
+    dual = dual_from_args(args)
     navigation = None
     if args.probe is not None:
         from probe_nav.cli.locate import host_port, load_probe
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             open_device(args.device, args.protocol)  # unknown protocol -> one line, exit 2
             return run_device(args.device, args.protocol, args.duration, stops,
-                              navigation=navigation)
+                              navigation=navigation, dual=dual)
         except DriverError as exc:
             raise UserError(str(exc)) from None
 

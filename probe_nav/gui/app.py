@@ -14,6 +14,7 @@ from probe_nav.qt_app import ensure_qt_app
 
 if TYPE_CHECKING:
     from probe_nav.gui.stops import StopSignals
+    from probe_nav.live.dual import Dual
 
 SCREENSHOT_SIZE = (1600, 900)  # a common laptop screen; make screenshots renders others
 
@@ -27,7 +28,7 @@ def _settings() -> GuiSettings:
 
 def run_training(scenario: str | None = None, seed: int = 0, duration_s: float | None = None,
                  view: str = "training", stops: StopSignals | None = None,
-                 slicer: tuple[str, int] | None = None) -> int:
+                 slicer: tuple[str, int] | None = None, dual: Dual | None = None) -> int:
     """The console on the built-in simulator until the window closes (or duration_s); view
     "main" hides the training panel (the simulated patient keeps being scanned). `stops`: the
     caller's installed StopSignals (install them before Qt is imported: gui/stops.py)."""
@@ -42,6 +43,8 @@ def run_training(scenario: str | None = None, seed: int = 0, duration_s: float |
         if scenario is not None:
             settings = settings.updated(scenario=scenario)
         window = ConsoleWindow(settings, training=TrainingSim(settings.scenario, seed=seed))
+        if dual is not None:
+            window.dual.enable(*dual)
         if slicer is not None:
             window.navigation.connect_slicer(*slicer)
         if view == "main":
@@ -51,8 +54,8 @@ def run_training(scenario: str | None = None, seed: int = 0, duration_s: float |
 
 def run_device(url: str, protocol: str, duration_s: float | None = None,
                stops: StopSignals | None = None,
-               navigation: tuple[Any, str, Any, float, tuple[str, int] | None] | None = None
-               ) -> int:
+               navigation: tuple[Any, str, Any, float, tuple[str, int] | None] | None = None,
+               dual: Dual | None = None) -> int:
     """The console on a device (DriverError if it cannot be opened); `stops` as for
     run_training; `navigation` = (ProbeModel, nuclide, opened PoseSource, skin z mm, Slicer
     HOST:PORT or None) adds it."""
@@ -65,6 +68,8 @@ def run_device(url: str, protocol: str, duration_s: float | None = None,
         settings = _settings()
         window = ConsoleWindow(settings.updated(device_url=url, protocol=protocol))
         window.training.hide()
+        if dual is not None:
+            window.dual.enable(*dual)
         navigator = None
         if navigation is not None:
             probe, nuclide_name, source, skin_z_mm, slicer = navigation
@@ -101,7 +106,7 @@ def _exec(app, window, duration_s: float | None, stops: StopSignals) -> int:
 def render_screenshot(path: str | Path, scenario: str = "sln-scan", after_s: float = 20.0,
                       view: str = "training", seed: int = 0, speed: float = 4.0,
                       timeout_s: float = 120.0, size: tuple[int, int] = SCREENSHOT_SIZE,
-                      scale: float = 1.0) -> Path:
+                      scale: float = 1.0, dual: Dual | None = None) -> Path:
     """Run the console offscreen on the simulator for `after_s` simulated seconds (at `speed`
     times real time) and save the window as PNG; returns the path. `size` is the screen in
     device pixels, `scale` its scaling (1.5: 150 %, the window is size/1.5 logical pixels);
@@ -132,6 +137,8 @@ def render_screenshot(path: str | Path, scenario: str = "sln-scan", after_s: flo
                            case_store_path=str(Path(scratch.name) / "cases.sqlite3"))
     if view == "main":
         window.training.hide()
+    if dual is not None:
+        window.dual.enable(*dual)
     window.resize(int(size[0] / scale), int(size[1] / scale))
     window.show()
     # B as a surgeon does it: the probe on normal tissue (a corner of the map, away from every

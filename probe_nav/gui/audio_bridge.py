@@ -107,6 +107,19 @@ class AudioBridge:
         if feedback is not None:
             feedback.apply_settings(self._settings)
 
+    def set_timbre(self, timbre: str) -> None:
+        """The count tone's colour (dual-isotope: one per isotope); ValueError if unknown."""
+        feedback = self.feedback
+        base = feedback.settings if feedback is not None else self._settings
+        self._settings = replace(base, timbre=timbre).validated()
+        if feedback is not None:
+            feedback.apply_settings(self._settings)
+
+    @property
+    def timbre(self) -> str:
+        """The count tone's colour now."""
+        return self._settings.timbre
+
     def acknowledge_alarm(self) -> None:
         """Silence the alarm sounding now (it sounds again if the problem persists)."""
         feedback = self.feedback

@@ -62,6 +62,7 @@ class WindowFit(QObject):
         self.window = window
         self.banners, self.readout, self.trend, self.tabs = banners, readout, trend, tabs
         self.training, self.controls = training, controls
+        self.also_fit: list[QWidget] = []  # more widgets with fit(height_px, compact)
 
         self.controls_scroll = QScrollArea()
         self.controls_scroll.setObjectName("controls_scroll")
@@ -139,6 +140,8 @@ class WindowFit(QObject):
         if last is None or fit.trend_as_tab != last.trend_as_tab:
             self._place_trend(fit.trend_as_tab)
         self.readout.fit(height_px, fit.compact)  # type: ignore[attr-defined]
+        for widget in self.also_fit:  # e.g. the dual-isotope readout
+            widget.fit(height_px, fit.compact)  # type: ignore[attr-defined]
         self._fit_width_later()
 
     def _fit_width_later(self) -> None:

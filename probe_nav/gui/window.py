@@ -21,6 +21,8 @@ from probe_nav.gui.background_step import STATE_FILE, BackgroundStep
 from probe_nav.gui.case_panel import CasePanel
 from probe_nav.gui.controls import AUDIO_MODES, ControlPanel
 from probe_nav.gui.display_state import DisplayState, display_state
+from probe_nav.gui.dual_link import ConsoleDual
+from probe_nav.gui.dual_view import DualPanel
 from probe_nav.gui.fit import WindowFit, resize_to_screen
 from probe_nav.gui.navigation_link import ConsoleNavigation
 from probe_nav.gui.navigation_panel import NavigationPanel
@@ -77,11 +79,14 @@ class ConsoleWindow(QMainWindow):
         self.navigate = NavigationPanel()
         self.tabs.addTab(self.navigate, "Navigate")
         self.navigation = ConsoleNavigation(self.navigate, self.audio)
+        self.dual = ConsoleDual(DualPanel(), self.readout, self.audio)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.training.setVisible(training is not None)
         # the layout and its fit to the screen (compact density, trend tab, controls collapse)
         self.fit = WindowFit(self, banners=self.banners, readout=self.readout, trend=self.trend,
                              tabs=self.tabs, training=self.training, controls=self.controls)
+        self.fit.column.insertWidget(2, self.dual.panel)
+        self.fit.also_fit.append(self.dual.panel)
         resize_to_screen(self, 1600, 1000)
 
         self.controls.select(meter=settings.meter, preset_s=settings.timed_preset_s,
@@ -141,6 +146,7 @@ class ConsoleWindow(QMainWindow):
             "H": lambda: self.training.map_button.toggle(),
             "S": lambda: self.training.scan_button.toggle(),
             "G": self.navigate.select_next,
+            "W": lambda: self.say(self.dual.switch()),
             "Ctrl+Q": self.close,
         }
         for preset, key in zip(TIMED_PRESETS_S, ("1", "2", "5", "0"), strict=True):
@@ -258,6 +264,8 @@ class ConsoleWindow(QMainWindow):
             return
         press = self.background_step.press(self.session, self.settings.background_s)
         message = press.message
+        if press.started:
+            self.dual.start_background(self.settings.background_s)
         if press.started and self.cases.case_id is None:
             opened = self.cases.new_case()
             message = (f"no case was open: started case {opened}. {message}" if opened else
@@ -345,9 +353,10 @@ class ConsoleWindow(QMainWindow):
         if self.session is None:
             return
         snap = self.session.poll()
-        for reading, frame in snap.frames:
-            self.audio.update(reading, LinkState.CONNECTED, counts=frame.total_window0,
-                              live_s=frame.live_s, battery_low=snap.battery_low)
+        if not self.dual.feed(snap):  # dual-isotope feeds the sound from the selected window
+            for reading, frame in snap.frames:
+                self.audio.update(reading, LinkState.CONNECTED, counts=frame.total_window0,
+                                  live_s=frame.live_s, battery_low=snap.battery_low)
         if not snap.live:
             self.audio.update(None, snap.link, battery_low=snap.battery_low)
         ds = display_state(snap, self.audio.available, self.audio.status_text, muted=self.muted,

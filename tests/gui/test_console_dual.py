@@ -1,0 +1,48 @@
+"""The console's dual-isotope mode on the rsl-dual-isotope training scenario: two readouts side
+by side, corrected for crosstalk, W switches the isotope the sound follows (and its timbre), B
+measures both backgrounds. Real widgets offscreen, a real pty; waits bound a hang."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+
+from probe_nav.calibration.crosstalk import SpillMatrix
+from tests.gui.conftest import WAIT_MS
+
+
+def test_dual_isotope_console(make_sim, make_console, qtbot) -> None:
+    sim = make_sim("rsl-dual-isotope", speed=1.0)
+    window = make_console(sim)
+    window.dual.enable("I-125 + Tc-99m", SpillMatrix.parse(["1:0=0.095+-0.004"], 2))
+    panel = window.dual.panel
+    assert panel.isVisible() and not window.readout.isVisible()
+    assert window.audio.timbre == "sine"  # the node's tracer first, the familiar tone
+    qtbot.waitUntil(lambda: panel.last is not None and panel.last.live, timeout=WAIT_MS)
+    assert "BACKGROUND NOT SET" in panel.boxes[0].lamp.text()
+    area = sim.bounds(margin_mm=200.0)
+    sim.hold(area.x_min_mm, area.y_min_mm)  # normal tissue, as a surgeon does it
+    window.start_background()  # 1 s in these tests' settings
+    qtbot.waitUntil(lambda: all(b is not None for b in window.dual.dual.backgrounds),
+                    timeout=WAIT_MS)
+    sim.hold(0.0, 0.0)  # over the I-125 seed
+    qtbot.waitUntil(lambda: panel.last.live and panel.last.windows[0].hot, timeout=WAIT_MS)
+    seed = panel.last.windows[0]
+    assert seed.corrected_cps > 1000 and math.isfinite(seed.corrected_sd_cps)
+    assert panel.boxes[0].lamp.text() == "HOT"
+    assert "♪" in panel.boxes[1].title.text()
+    qtbot.keyClick(window, Qt.Key.Key_W)
+    assert window.dual.dual.selected == 0 and window.audio.timbre == "bright"
+    qtbot.waitUntil(lambda: "♪" in panel.boxes[0].title.text(), timeout=WAIT_MS)
+    assert "CROSSTALK NOT CORRECTED" not in panel.footer.text()
+
+
+def test_without_calibration_it_says_not_corrected(make_sim, make_console, qtbot) -> None:
+    sim = make_sim("rsl-dual-isotope", speed=1.0)
+    window = make_console(sim)
+    window.dual.enable("I-125 + Tc-99m", None)
+    qtbot.waitUntil(lambda: window.dual.panel.last is not None, timeout=WAIT_MS)
+    assert "CROSSTALK NOT CORRECTED" in window.dual.panel.footer.text()
+    window.dual.disable()
+    assert window.readout.isVisible() and not window.dual.panel.isVisible()
