@@ -86,14 +86,14 @@ class SessionRecorder:
         header = ["probe-nav session recording", f"started: {time.time():.3f} (unix s)"]
         if device:
             header.append(f"device: {device}")
-        try:
-            self._frames.start(self.config.n_windows, (*header, *comments))
-        except OSError as exc:
-            self._frames.abort(exc)
-            os.close(self._events_fd)
-            raise UserError(f"{self.directory}: cannot record a session there "
-                            f"({exc.strerror or exc})") from None
+        # The frame file starts with the first frame: its header then has a column for every
+        # window the device counts (known only once it speaks), so none is ever dropped.
+        self._header = (*header, *comments)
         self.event("session_start", device=device)
+
+    def _start_frames(self, n_windows: int) -> None:
+        """Make the frame file with columns for n_windows windows (or the configured number)."""
+        self._frames.start(max(self.config.n_windows, n_windows), self._header)
 
     @classmethod
     def start(cls, sessions_dir: Path | None = None, label: str = "", **kwargs) -> SessionRecorder:
@@ -139,6 +139,8 @@ class SessionRecorder:
     def write(self, frame: CountFrame) -> None:
         """Append one frame; written out when flush_period_s of recording time has gathered.
         OSError (DiskLow under the free-space margin) when the recording must stop."""
+        if not self._frames.started:
+            self._start_frames(len(frame.counts))
         fsyncs = self._frames.fsyncs
         self._frames.write(frame)
         if self._frames.fsyncs != fsyncs:
@@ -150,16 +152,18 @@ class SessionRecorder:
 
     def _event(self, kind: str, t_s: float | None, check_space: bool,
                fields: dict[str, object]) -> None:
-        self._frames.flush(check_space=False)
+        if self._frames.started:
+            self._frames.flush(check_space=False)
         record = {"unix_s": round(time.time(), 3), "t_s": t_s, "event": kind, **fields}
         line = json.dumps(_jsonable(record), separators=(", ", ": ")) + "\n"
         files.write_all(self._events_fd, line.encode("utf-8"))
-        if check_space:
+        if check_space and self._frames.started:
             self._frames.flush()  # DiskLow under the margin, once the event is written
 
     def flush(self) -> None:
         """Hand the pending frames to the OS now (call on a host timer when frames stall)."""
-        self._frames.flush()
+        if self._frames.started:
+            self._frames.flush()
 
     def close(self) -> None:
         """Write everything with the end line, fsync, rename to frames.csv, close (idempotent)."""
@@ -174,6 +178,8 @@ class SessionRecorder:
             raise
         os.close(self._events_fd)
         self._events_fd = -1
+        if not self._frames.started:  # no frame came: an empty, complete recording
+            self._start_frames(1)
         self._frames.finish(END_COMPLETE)
 
     def abort(self, exc: BaseException | str) -> None:

@@ -29,9 +29,14 @@ class PosedRecording:
         self._file: RecordingFile | None = RecordingFile(
             self.directory / POSED_PARTIAL, self.directory / POSED_FILE,
             durability=durability or Durability(flush_period_s=0.1, fsync_period_s=1.0))
-        self._file.start(n_windows, ("probe-nav posed frames: the pose each frame was given "
-                                     "(tip mm, unit axis; tracker frame)",), pose=True)
+        self._n_windows = n_windows  # at least; the first frame may bring more (all are kept)
         self.frames = 0
+
+    def _start(self, n_windows: int) -> None:
+        assert self._file is not None
+        self._file.start(max(self._n_windows, n_windows),
+                         ("probe-nav posed frames: the pose each frame was given (tip mm, unit "
+                          "axis; tracker frame)",), pose=True)
 
     @property
     def path(self) -> Path | None:
@@ -43,6 +48,8 @@ class PosedRecording:
         if self._file is None:
             return
         try:
+            if not self._file.started:
+                self._start(len(frame.counts))
             self._file.write(frame, None if pose is None else (pose.position_mm, pose.axis))
             self.frames += 1
         except OSError as exc:
@@ -56,6 +63,10 @@ class PosedRecording:
             return
         file, self._file = self._file, None
         try:
+            if not file.started:
+                self._file = file
+                self._start(1)
+                self._file = None
             file.finish()
         except OSError as exc:
             log.error("posed frames not finished cleanly: %s", end_reason(exc))

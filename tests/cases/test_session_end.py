@@ -41,8 +41,9 @@ def test_fsync_by_recording_time(tmp_path: Path, monkeypatch) -> None:
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
     rec = SessionRecorder(tmp_path / "s")
+    rec.write(_frame(0))  # the frame file starts with the first frame (making it syncs its folder)
     synced.clear()
-    for seq in range(1, 501):  # 5 s of 10 ms frames
+    for seq in range(1, 500):  # 5 s of 10 ms frames with the first
         rec.write(_frame(seq))
     # once per second of recording time (RecorderConfig default), frames and events alike
     assert synced == [rec._frames_fd, rec._events_fd] * 5

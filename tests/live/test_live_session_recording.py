@@ -73,8 +73,11 @@ def test_a_failing_session_file_stops_the_recording_not_the_readout(tmp_path):
         recorder = SessionRecorder.start(tmp_path, label="broken", device=server.url)
         session = LiveSession(device, PipelineConfig(background_cps=5.0), recorder=recorder)
         try:
-            os.close(recorder._frames_fd)  # the disk goes away under the recorder
             shown: list[tuple[Reading, CountFrame]] = []
+            # the frame file starts with the first frame (its columns follow the device)
+            _poll_until(session, lambda s: recorder._frames_fd >= 0, shown)
+            os.close(recorder._frames_fd)  # the disk goes away under the recorder
+            shown.clear()
             _poll_until(session, lambda s: len(shown) > 20, shown)
             snap = session.poll()
             assert session.recorder is None
