@@ -43,8 +43,10 @@ class PointSource:
     """A source: a point (radius 0) or a uniform sphere, with its activity at scenario start.
 
     The activity decays with the nuclide's half-life and, if given, a biological half-life
-    (effective decay constant = physical + biological); it is only there in [from_s, until_s),
-    e.g. a node that is excised, or the specimen that appears on the bench for the ex vivo count.
+    (effective decay constant = physical + biological) or an n-component biological clearance
+    (`clearance`: (share of activity_mbq, biological half-life in s) per component, shares
+    summing to 1, at scenario start); it is only there in [from_s, until_s), e.g. a node that is
+    excised, or the specimen that appears on the bench for the ex vivo count.
     """
 
     name: str
@@ -55,6 +57,11 @@ class PointSource:
     biological_half_life_s: float = _INF
     from_s: float = -_INF
     until_s: float = _INF
+    clearance: tuple[tuple[float, float], ...] = ()  # (share at t = 0, T_bio s); () = mono
+
+    def __post_init__(self) -> None:
+        if self.clearance and not math.isinf(self.biological_half_life_s):
+            raise ValueError("a source has either biological_half_life_s or clearance, not both")
 
     @property
     def nuclide(self) -> Nuclide:
@@ -63,7 +70,8 @@ class PointSource:
 
     @property
     def decay_constant_per_s(self) -> float:
-        """Effective decay constant: physical plus biological clearance."""
+        """Effective decay constant: physical plus mono-exponential biological clearance (a
+        multi-component `clearance` is not in it: activity_at applies that)."""
         bio = 0.0 if math.isinf(self.biological_half_life_s) else (
             math.log(2.0) / self.biological_half_life_s)
         return self.nuclide.decay_constant_per_s + bio
@@ -72,7 +80,17 @@ class PointSource:
         """Activity in MBq at scenario time t_s (0 when the source is not there)."""
         if not self.from_s <= t_s < self.until_s:
             return 0.0
-        return self.activity_mbq * math.exp(-self.decay_constant_per_s * t_s)
+        decayed = self.activity_mbq * math.exp(-self.decay_constant_per_s * t_s)
+        if not self.clearance:
+            return decayed
+        return decayed * biological_retention(self.clearance, t_s)
+
+
+def biological_retention(clearance: tuple[tuple[float, float], ...], t_s: float) -> float:
+    """sum_k f_k exp(-ln 2 t / T_bio,k): the biologically retained share at t_s of what the
+    components (share f_k, biological half-life T_bio,k in s) held at t = 0."""
+    return math.fsum(share * math.exp(-math.log(2.0) * t_s / half_life_s)
+                     for share, half_life_s in clearance)
 
 
 Source = PointSource

@@ -27,7 +27,9 @@ _HOUR_S = 3600.0
 _TOP = {"name", "description", "nuclide", "frame_period_s", "t0_after_injection_h", "probe",
         "tissue", "background", "windows", "sources", "path", "bench"}
 _SOURCE = {"name", "position_mm", "activity_mbq", "injected_activity_mbq", "uptake_fraction",
-           "nuclide", "radius_mm", "biological_half_life_h", "from_s", "until_s"}
+           "nuclide", "radius_mm", "biological_half_life_h", "clearance", "from_s", "until_s"}
+MAX_CLEARANCE_COMPONENTS = 8
+FRACTION_SUM_TOLERANCE = 1e-6
 _WAYPOINT = {"position_mm", "dwell_s", "speed_mm_s", "travel_s", "axis"}
 _PROBE_TEXT = {"sensitivity_nuclide", "dead_time_kind", "detector", "shield_material"}
 _PROBE_INT = {"spectrum_channels"}
@@ -169,6 +171,13 @@ def _source(i: int, src: Any, tracer: str, t0_s: float) -> PointSource:
             raise ValueError(f"{where}.uptake_fraction must be <= 1, got {uptake}")
         lam = nuc.decay_constant_per_s + (0 if math.isinf(bio_s) else math.log(2) / bio_s)
         activity = injected * uptake * math.exp(-lam * t0_s)
+    clearance: tuple[tuple[float, float], ...] = ()
+    if "clearance" in src:
+        if "biological_half_life_h" in src:
+            raise ValueError(f"{where} gives both clearance and biological_half_life_h; use one")
+        clearance, retained = _clearance(src["clearance"], f"{where}.clearance", t0_s)
+        if "injected_activity_mbq" in src:
+            activity *= retained
     from_s = _number(src.get("from_s", -math.inf), f"{where}.from_s") if "from_s" in src \
         else -math.inf
     until_s = _number(src["until_s"], f"{where}.until_s") if "until_s" in src else math.inf
@@ -183,7 +192,38 @@ def _source(i: int, src: Any, tracer: str, t0_s: float) -> PointSource:
         biological_half_life_s=bio_s,
         from_s=from_s,
         until_s=until_s,
+        clearance=clearance,
     )
+
+
+def _clearance(data: Any, where: str, t0_s: float) -> tuple[tuple[tuple[float, float], ...],
+                                                              float]:
+    """A source's `clearance = [{fraction, biological_half_life_h}, ...]` (fractions of the
+    activity at administration, summing to 1) as PointSource.clearance: the components' shares
+    at scenario start, t0_s after administration, and the share still retained then."""
+    if not isinstance(data, list) or not 1 <= len(data) <= MAX_CLEARANCE_COMPONENTS:
+        raise ValueError(f"{where} must be a list of 1 to {MAX_CLEARANCE_COMPONENTS} tables "
+                         "{fraction, biological_half_life_h}")
+    parts = []
+    for k, comp in enumerate(data):
+        at = f"{where}[{k}]"
+        comp = _check_keys(comp, {"fraction", "biological_half_life_h"}, at)
+        if "fraction" not in comp or "biological_half_life_h" not in comp:
+            raise ValueError(f"{at} needs fraction and biological_half_life_h")
+        fraction = _positive(comp["fraction"], f"{at}.fraction")
+        if fraction > 1:
+            raise ValueError(f"{at}.fraction must be <= 1, got {comp['fraction']!r}")
+        parts.append((fraction, _positive(comp["biological_half_life_h"],
+                                          f"{at}.biological_half_life_h") * _HOUR_S))
+    total = math.fsum(f for f, _ in parts)
+    if abs(total - 1.0) > FRACTION_SUM_TOLERANCE:
+        raise ValueError(f"{where}: the fractions must sum to 1, got {total:.9g}")
+    at_start = [f * math.exp(-math.log(2) * t0_s / t_bio_s) for f, t_bio_s in parts]
+    retained = math.fsum(at_start)
+    if not retained > 0:
+        raise ValueError(f"{where}: nothing is left at scenario start, "
+                         f"{t0_s / _HOUR_S:g} h after administration")
+    return tuple((a / retained, t) for a, (_, t) in zip(at_start, parts, strict=True)), retained
 
 
 def _windows(data: Any, tracer: str) -> tuple[EnergyWindow, ...]:

@@ -1,6 +1,7 @@
-"""`probe-nav sim serve|run|poses|list`: a simulated device on a pty or TCP (with faults on demand
-and ground truth beside the stream), a scenario played straight to a frames file, the scenario's
-probe path as an OpenIGTLink tracker, the scenarios."""
+"""`probe-nav sim serve|run|poses|retention|list`: a simulated device on a pty or TCP (with faults
+on demand and ground truth beside the stream), a scenario played straight to a frames file, the
+scenario's probe path as an OpenIGTLink tracker, a therapy patient's retention series, the
+scenarios."""
 
 from __future__ import annotations
 
@@ -75,6 +76,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="stamps late by this much (the pose sent at h is that of h - L)")
     poses.add_argument("--seed", type=seed, default=0, help="random seed of the noise")
     poses.set_defaults(func=run_poses)
+    retention = sim_sub.add_parser(
+        "retention", help="count a therapy scenario's patient in fixed geometry at given times "
+        "after administration (a retention series for `probe-nav dosimetry fit`) with its truth")
+    retention.add_argument("scenario", metavar="SCENARIO", help="scenario name or .toml file")
+    retention.add_argument("--times-h", required=True, metavar="H,H,...",
+                           help="hours after administration, increasing, e.g. 4,24,48,96,168")
+    retention.add_argument("--count-s", type=bounded_float(0.0, 86400.0, "s", lo_open=True),
+                           default=60.0, help="counting time of each point (default 60)")
+    retention.add_argument("--background-s", type=bounded_float(0.0, 86400.0, "s", lo_open=True),
+                           default=60.0, help="background count after each point (default 60)")
+    retention.add_argument("--window", type=bounded_int(0, 7), default=0,
+                           help="energy window to count (default 0, the scenario's own)")
+    retention.add_argument("--seed", type=seed, default=0, help="random seed of the counts")
+    retention.add_argument("--json", action="store_true", help="print the series as JSON")
+    retention.set_defaults(func=run_retention)
     lister = sim_sub.add_parser("list", help="list the built-in scenarios")
     lister.set_defaults(func=run_list)
 
@@ -237,6 +253,47 @@ def run_run(args: argparse.Namespace) -> int:
         if temp is not None:
             stream.close()
             temp.discard()  # closes; removes nothing once linked
+    return 0
+
+
+def _hours(text: str) -> list[float]:
+    """--times-h: comma-separated finite hours."""
+    try:
+        hours = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise UserError(f"--times-h must be numbers of hours separated by commas, "
+                        f"got {text!r}") from None
+    return hours
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    """Print a scenario's retention series (a table, or JSON with --json) and its truth."""
+    import json
+
+    from probe_nav.simulator.retention import measure_series
+
+    scenario = _load(args.scenario)
+    try:
+        series = measure_series(scenario, _hours(args.times_h), args.count_s, args.seed,
+                                args.background_s, args.window)
+    except ValueError as exc:
+        raise UserError(f"sim retention: {exc}") from None
+    data = series.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=1))
+        return 0
+    truth = data["truth"]
+    print(f"{series.scenario}: {series.nuclide}, window {series.window}, "
+          f"{truth['administered_mbq']:g} MBq administered")
+    print("t_h      counts   live_s  rate_cps  bg_cps  true_retained  true_cps")
+    for i, t_h in enumerate(data["times_h"]):
+        print(f"{t_h:<7g} {data['counts'][i]:>8d} {data['live_s'][i]:8.2f} "
+              f"{data['counts'][i] / data['live_s'][i]:9.2f} {data['background_cps'][i]:7.2f} "
+              f"{truth['retained_fraction'][i]:14.4f} {truth['expected_cps'][i]:9.2f}")
+    parts = ", ".join(f"{c['fraction']:.3g} x T_eff {c['effective_half_life_h']:.3g} h"
+                      for c in truth["components"])
+    print(f"truth: {parts}; TIAC {truth['tiac_h']:.4g} h (equivalent T_eff "
+          f"{truth['t_eff_h']:.4g} h)")
     return 0
 
 
