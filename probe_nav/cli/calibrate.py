@@ -1,5 +1,6 @@
-"""`probe-nav calibrate energy|sensitivity|deadtime`: calibrations on a device, the simulator or
-recorded files, stored as sealed records that become the probe's active calibration."""
+"""`probe-nav calibrate energy|sensitivity|deadtime|crosstalk`: calibrations on a device, the
+simulator or recorded files, stored as sealed records that become the probe's active calibration
+(crosstalk: cli/calibrate_crosstalk.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     activity = bounded_float(0.0, MAX_ACTIVITY_MBQ, "MBq", lo_open=True)
     activity_sd = bounded_float(0.0, MAX_ACTIVITY_MBQ, "MBq")
-    cal = sub.add_parser("calibrate", help="energy, sensitivity and dead-time calibration")
+    cal = sub.add_parser("calibrate", help="energy, sensitivity, dead-time and crosstalk "
+                         "calibration")
     cal_sub = cal.add_subparsers(dest="qc_command", metavar="WHAT", parser_class=type(cal))
     cal_sub.required = True
 
@@ -59,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     dead.add_argument("--model", choices=("nonparalysable", "paralysable"),
                       default="nonparalysable", help="counter model")
     dead.set_defaults(func=run_deadtime)
+
+    from probe_nav.cli.calibrate_crosstalk import register as register_crosstalk
+
+    register_crosstalk(cal_sub)
 
 
 def _energies(args: argparse.Namespace) -> tuple[list[float], list[float] | None]:

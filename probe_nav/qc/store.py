@@ -74,7 +74,8 @@ def _finite(value: object) -> bool:
 
 def check_calibration(test: str, result: dict[str, Any]) -> None:
     """StoreError unless a calibration's values are physical: energy coefficients finite,
-    sensitivity 0 < cps/MBq <= MAX_CPS_PER_MBQ with a finite sd, dead time 0 to MAX_DEAD_TIME_S."""
+    sensitivity 0 < cps/MBq <= MAX_CPS_PER_MBQ with a finite sd, dead time 0 to MAX_DEAD_TIME_S,
+    crosstalk a solvable spill matrix."""
     def bad(what: str, value: object, allowed: str) -> StoreError:
         return StoreError(f"{test} calibration: {what} {value!r} is outside the allowed range "
                           f"{allowed}; not stored")
@@ -95,6 +96,10 @@ def check_calibration(test: str, result: dict[str, Any]) -> None:
         value = result.get("dead_time_s")
         if not (_finite(value) and 0 <= value <= MAX_DEAD_TIME_S):  # type: ignore[operator]
             raise bad("dead time", value, f"0 to {MAX_DEAD_TIME_S:g} s")
+    elif test == "crosstalk":  # a usable spill matrix (probe_nav.calibration.crosstalk)
+        from probe_nav.qc.crosstalk import check_crosstalk
+
+        check_crosstalk(result)
 
 
 class QcStore:
