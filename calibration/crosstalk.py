@@ -128,6 +128,17 @@ class SpillMatrix:
         """The spill from `source` into `target`, None when not given."""
         return next((s for s in self.spills if (s.source, s.target) == (source, target)), None)
 
+    def subset(self, indices: Sequence[int]) -> SpillMatrix:
+        """The spills among these windows, renumbered 0, 1, ... in the order given (a device's
+        calibration of all its windows, for the pair counted)."""
+        where = {w: k for k, w in enumerate(indices)}
+        if len(where) != len(indices) or any(not 0 <= w < self.n_windows for w in indices):
+            raise SpillError(f"windows {list(indices)} are not distinct windows of "
+                             f"{self.n_windows}")
+        return SpillMatrix(len(indices), tuple(
+            Spill(where[s.source], where[s.target], s.fraction, s.sd) for s in self.spills
+            if s.source in where and s.target in where))
+
     def texts(self) -> list[str]:
         """The `S:T=F+-SD` strings (the record's and the command line's form)."""
         return [s.text() for s in self.spills]

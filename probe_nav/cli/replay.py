@@ -13,7 +13,8 @@ Without --background-cps the background is measured from the first --background-
 A file with several energy windows (columns w1, w2, ...) is processed window by window
 (probe_nav.core.windows): each --json tick adds `"windows": [{"index", "gross_cps", "net_cps",
 "corrected_cps", "corrected_sd_cps", "hot", "dominated"}, ...]`, corrected for crosstalk with
---spill S:T=F[+-SD] (`1:0=0.095`: 9.5 % of window 1's counts appear in window 0), and --events
+--spill S:T=F[+-SD] (`1:0=0.095`: 9.5 % of window 1's counts appear in window 0) or
+--crosstalk-probe MODEL:SERIAL (its calibration in the QC records), and --events
 lines carry `"window"`. corrected_cps is the unbiased estimate and may be below 0 (a
 display shows 0); `dominated` says the window's own detector fired on the other isotope's spill.
 The top-level fields are window 0's. Window w's background: --window-background W=B[+-SD], or
@@ -66,6 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--spill", action="append", default=[], metavar="S:T=F[+-SD]",
                    help="crosstalk: fraction F (sd SD) of window S's counts seen in window T, "
                         "e.g. 1:0=0.095; repeat for more pairs")
+    p.add_argument("--crosstalk-probe", metavar="MODEL:SERIAL",
+                   help="crosstalk: this probe's calibration (probe-nav calibrate crosstalk) "
+                        "from the QC records (--qc-db), instead of --spill")
+    p.add_argument("--qc-db", metavar="PATH",
+                   help="QC records database (default: qc.sqlite in the user data directory)")
     p.add_argument("--window-background", action="append", default=[], metavar="W=B[+-SD]",
                    help="the background of window W >= 1 in cps (window 0: --background-cps)")
     out = p.add_mutually_exclusive_group(required=True)
@@ -261,6 +267,33 @@ def _window_backgrounds(texts: list[str], n_windows: int) -> list[WindowBackgrou
     return out
 
 
+def _calibrated_spill(args: argparse.Namespace, n_windows: int) -> SpillMatrix:
+    """--crosstalk-probe MODEL:SERIAL: its newest crosstalk calibration; UserError when it has
+    none or it was made for another number of windows."""
+    from pathlib import Path
+
+    from probe_nav.qc.crosstalk import active_spill
+    from probe_nav.qc.store import QcStore, default_db_path
+    from probe_nav.storage import StoreError
+
+    if args.spill:
+        raise UserError("give --spill or --crosstalk-probe, not both")
+    model, _, serial = args.crosstalk_probe.partition(":")
+    path = Path(args.qc_db) if args.qc_db else default_db_path()
+    if not path.exists():
+        raise UserError(f"--qc-db {path}: no such QC records database")
+    try:
+        with QcStore(path) as store:
+            probe = store.find_probe(model.strip(), serial.strip())
+            spill = active_spill(store, probe, n_windows)
+    except (SpillError, StoreError) as exc:
+        raise UserError(f"--crosstalk-probe: {exc}") from None
+    if spill is None:
+        raise UserError(f"--crosstalk-probe {args.crosstalk_probe}: no crosstalk calibration of "
+                        f"that probe in {path} (probe-nav calibrate crosstalk)")
+    return spill
+
+
 def _replay_windows(args: argparse.Namespace, config: PipelineConfig, table: FrameTable) -> int:
     """Replay a file of several windows (or with --spill) through probe_nav.core.windows."""
     try:
@@ -272,6 +305,8 @@ def _replay_windows(args: argparse.Namespace, config: PipelineConfig, table: Fra
         spill = SpillMatrix.parse(args.spill, n_windows)
     except SpillError as exc:
         raise UserError(f"--spill: {exc}") from None
+    if args.crosstalk_probe is not None:
+        spill = _calibrated_spill(args, n_windows)
     backgrounds = _window_backgrounds(args.window_background, n_windows)
     readings = process_windows(table.t_s, table.live_s, counts, table.real_s, table.flags,
                                config, spill, backgrounds)
@@ -288,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
     """Replay the file and print JSON Lines."""
     config = _config(args)
     table = _load(args.file)
-    if table.windows or args.spill or args.window_background:
+    if table.windows or args.spill or args.window_background or args.crosstalk_probe:
         return _replay_windows(args, config, table)
     try:
         readings = process_arrays(table.t_s, table.live_s, table.counts, table.real_s,

@@ -8,25 +8,49 @@ isotope - its corrected rate, its hot decision, its own timbre (live.dual.TIMBRE
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtWidgets import QWidget
 
-from probe_nav.calibration.crosstalk import SpillMatrix
-from probe_nav.drivers.frames import LinkState
+from probe_nav.calibration.crosstalk import SpillError, SpillMatrix
+from probe_nav.drivers.frames import DeviceInfo, LinkState
 from probe_nav.gui.audio_bridge import AudioBridge
 from probe_nav.gui.dual_view import DualPanel
 from probe_nav.live.dual import TIMBRES, DualError, DualIsotope
 from probe_nav.live.snapshot import LiveSnapshot
+from probe_nav.storage import StoreError
 
 log = logging.getLogger(__name__)
+
+# device info -> (its crosstalk calibration over all its windows, where it came from), or None
+SpillLookup = Callable[[DeviceInfo], tuple[SpillMatrix, str] | None]
+
+
+def qc_spill(info: DeviceInfo) -> tuple[SpillMatrix, str] | None:
+    """The probe's newest crosstalk calibration in the QC store (probe-nav calibrate crosstalk);
+    None when the store has none for it."""
+    from probe_nav.qc.crosstalk import active_spill
+    from probe_nav.qc.store import QcStore
+
+    with QcStore.open_default() as store:
+        probe = store.find_probe(info.model, info.serial)
+        matrix = active_spill(store, probe, len(info.windows), info.windows)
+        if matrix is None or probe is None:
+            return None
+        record = store.latest(probe, "calibration", "crosstalk")
+        return matrix, f"calibration record {record.id if record else '?'} of {probe.label}"
 
 
 class ConsoleDual:
     """Dual-isotope counting in the console (off until `enable`)."""
 
-    def __init__(self, panel: DualPanel, single_readout: QWidget, audio: AudioBridge) -> None:
+    def __init__(self, panel: DualPanel, single_readout: QWidget, audio: AudioBridge,
+                 spill_lookup: SpillLookup | None = None) -> None:
         self.panel, self.single_readout, self.audio = panel, single_readout, audio
         self.dual: DualIsotope | None = None
+        self.spill_lookup = spill_lookup or qc_spill
+        self._looked_up = False
+        self.calibration_note = ""
         self.panel.hide()
 
     @property
@@ -37,6 +61,8 @@ class ConsoleDual:
     def enable(self, preset: str, spill: SpillMatrix | None) -> None:
         """Count the pair `preset` with this crosstalk calibration (None: not corrected)."""
         self.dual = DualIsotope(preset, spill)
+        self._looked_up = spill is not None  # entered: no lookup; else the probe's, once known
+        self.calibration_note = "entered (--spill)" if spill is not None else ""
         self.panel.show()
         self.single_readout.hide()
         self._apply_timbre()
@@ -70,6 +96,9 @@ class ConsoleDual:
             return False
         try:
             state = self.dual.feed(snap)
+            if not self._looked_up and snap.info is not None and self.dual.indices is not None:
+                self._looked_up = True
+                self._use_calibration(snap.info)
         except DualError as exc:  # the device has no such pair of windows: say so, go single
             self.disable()
             snap_notice = f"dual-isotope off: {exc}"
@@ -83,8 +112,25 @@ class ConsoleDual:
                 self.audio.update(reading, LinkState.CONNECTED,
                                   counts=self.dual.selected_counts(frame), live_s=frame.live_s,
                                   battery_low=snap.battery_low)
+        self.panel.calibration_note = self.calibration_note
         self.panel.show_state(state)
         return True
+
+    def _use_calibration(self, info: DeviceInfo) -> None:
+        """The probe's crosstalk calibration (QC store) for the pair's windows, if it has one."""
+        assert self.dual is not None and self.dual.indices is not None
+        try:
+            found = self.spill_lookup(info)
+        except (SpillError, StoreError, OSError) as exc:  # unusable: say so, stay uncorrected
+            self.calibration_note = f"calibration not used: {exc}"
+            log.warning("dual-isotope: %s", self.calibration_note)
+            return
+        if found is None:
+            return
+        matrix, label = found
+        self.dual.set_spill(matrix.subset(self.dual.indices))
+        self.calibration_note = label
+        log.info("dual-isotope crosstalk from %s: %s", label, " ".join(matrix.texts()))
 
     def _apply_timbre(self) -> None:
         if self.dual is not None:

@@ -100,6 +100,7 @@ class DualPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.footer)
         self.last: DualState | None = None
+        self.calibration_note = ""  # where the crosstalk correction comes from
 
     def fit(self, window_height_px: int, compact: bool = False) -> None:
         """Size the numbers to the window: two side by side, each at least 1/10 of its height
@@ -117,6 +118,8 @@ class DualPanel(QWidget):
         notes = [f"{SWITCH_KEY}: sound follows the other isotope"]
         if not state.corrected:
             notes.insert(0, "CROSSTALK NOT CORRECTED (no calibration): each window's own rate")
+        elif self.calibration_note:
+            notes.insert(0, f"crosstalk corrected: {self.calibration_note}")
         if state.background_progress is not None:
             notes.insert(0, f"measuring both backgrounds … {100 * state.background_progress:.0f} %")
         self.footer.setText("   ·   ".join(notes))

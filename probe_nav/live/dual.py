@@ -116,6 +116,14 @@ class DualIsotope:
     def _new_processor(self) -> WindowsProcessor:
         return WindowsProcessor(2, self.config, self.spill, self._backgrounds)
 
+    def set_spill(self, spill: SpillMatrix | None) -> None:
+        """A crosstalk calibration found later (the probe's, once it has said who it is); the
+        estimate starts again, the backgrounds stay."""
+        if spill is not None and spill.n_windows != 2:
+            raise DualError(f"a spill matrix of {spill.n_windows} windows for an isotope pair")
+        self.spill = spill
+        self._processor = self._new_processor()
+
     def switch(self) -> int:
         """The sound follows the other isotope; returns the new selection."""
         self.selected = 1 - self.selected

@@ -86,3 +86,25 @@ def test_window_columns_without_gaps(tmp_path: Path) -> None:
     f.write_text("t_s,live_s,counts,w2\n0.05,0.05,1,2\n# end: complete, 1 frames\n")
     out = run_main("replay", str(f), "--json")
     assert out.returncode == 2 and "w1, w2, ... without gaps" in out.stderr
+
+
+def test_the_probes_calibration_from_the_qc_records(tmp_path: Path) -> None:
+    db = tmp_path / "qc.sqlite"
+    done = run_main("calibrate", "crosstalk", "--sim", "rsl-dual-isotope", "--db", str(db),
+                    "--operator", "t")
+    assert done.returncode == 0, done.stderr
+    f = tmp_path / "dual.csv"
+    write_dual(f)
+    probe = "probe-nav simulated probe:SIM-0001"
+    ticks = replay(f, "--json", "--tick", "1", "--crosstalk-probe", probe, "--qc-db", str(db))
+    site = next(t for t in ticks if t["t_s"] == 18.0)["windows"][0]
+    assert site["dominated"] is True and site["hot"] is False  # the stored 9.6 % is close
+    missing = run_main("replay", str(f), "--json", "--crosstalk-probe", "other:1",
+                       "--qc-db", str(db))
+    assert missing.returncode == 2 and "no crosstalk calibration" in missing.stderr
+    nodb = run_main("replay", str(f), "--json", "--crosstalk-probe", probe,
+                    "--qc-db", str(tmp_path / "none.sqlite"))
+    assert nodb.returncode == 2 and "no such QC records database" in nodb.stderr
+    both = run_main("replay", str(f), "--json", "--crosstalk-probe", probe, "--qc-db", str(db),
+                    "--spill", "1:0=0.1")
+    assert both.returncode == 2 and "not both" in both.stderr

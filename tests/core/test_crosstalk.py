@@ -89,3 +89,15 @@ def test_spill_fraction_uncertainty_adds_in_quadrature() -> None:
 def test_crosstalk_cps_is_what_the_correction_removes() -> None:
     spill = SpillMatrix.parse(["1:0=0.095"], 2)
     np.testing.assert_allclose(crosstalk_cps(np.array([[10.0, 1000.0]]), spill), [[95.0, 0.0]])
+
+
+def test_subset_renumbers_the_pair() -> None:
+    """A device's calibration over 3 windows, for the pair counted in windows 2 and 0."""
+    full = SpillMatrix.parse(["2:0=0.1+-0.01", "0:2=0.02", "1:0=0.3"], 3)
+    pair = full.subset([2, 0])
+    assert pair.n_windows == 2
+    assert sorted(pair.texts()) == ["0:1=0.1+-0.01", "1:0=0.02"]
+    with pytest.raises(SpillError):
+        full.subset([0, 0])
+    with pytest.raises(SpillError):
+        full.subset([0, 3])
