@@ -27,6 +27,7 @@ class ToneOscillator:
         self.target_hz = 0.0
         self.target_amp = 0.0
         self.harmonics: tuple[float, ...] = (1.0,)  # amplitudes of f, 2f, 3f, ... (a timbre)
+        self._peak = 1.0
 
     def set_harmonics(self, harmonics: tuple[float, ...]) -> None:
         """The tone's colour: relative amplitudes of its harmonics (normalised to peak <= 1)."""
@@ -35,6 +36,11 @@ class ToneOscillator:
             raise ValueError(f"harmonic amplitudes must be >= 0 with a positive sum, "
                              f"got {harmonics!r}")
         self.harmonics = tuple(float(h) for h in harmonics)
+        # normalised by the waveform's true peak (not the sum of the amplitudes, which is
+        # reached by no phase and would make the tone quieter than the sine for nothing)
+        phase = np.linspace(0.0, TWO_PI, 4096, endpoint=False)
+        wave = sum(h * np.sin((k + 1) * phase) for k, h in enumerate(self.harmonics))
+        self._peak = float(np.abs(wave).max()) * (1.0 + 1e-5)  # the grid misses < 1e-6 of it
 
     def set_target(self, freq_hz: float | None, amp: float) -> None:
         """Glide to `freq_hz` and ramp to `amp`; None keeps the pitch and ramps to silence."""
@@ -64,9 +70,9 @@ class ToneOscillator:
         amp = self._ramp(k)
         if len(self.harmonics) == 1:
             out = amp * np.sin(phase)
-        else:  # sum of harmonics over the sum of their amplitudes: the peak stays <= amp
+        else:  # sum of harmonics over its peak: the peak stays <= amp
             wave = sum(h * np.sin((k + 1) * phase) for k, h in enumerate(self.harmonics))
-            out = amp * wave / sum(self.harmonics)
+            out = amp * wave / self._peak
         self.phase = float((phase[-1] + dphi[-1]) % TWO_PI)
         self.freq_hz = float(freq[-1])
         self.amp = float(amp[-1])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
@@ -45,8 +46,9 @@ class ConsoleDual:
     """Dual-isotope counting in the console (off until `enable`)."""
 
     def __init__(self, panel: DualPanel, single_readout: QWidget, audio: AudioBridge,
-                 spill_lookup: SpillLookup | None = None) -> None:
+                 spill_lookup: SpillLookup | None = None, trend: Any = None) -> None:
         self.panel, self.single_readout, self.audio = panel, single_readout, audio
+        self.trend = trend  # its axis says which window it plots while dual is on
         self.dual: DualIsotope | None = None
         self.spill_lookup = spill_lookup or qc_spill
         self._looked_up = False
@@ -65,6 +67,8 @@ class ConsoleDual:
         self.calibration_note = "entered (--spill)" if spill is not None else ""
         self.panel.show()
         self.single_readout.hide()
+        if self.trend is not None:
+            self.trend.setLabel("left", "device window 0, gross", units="cps")
         self._apply_timbre()
         log.info("dual-isotope %s, crosstalk %s", preset,
                  spill.texts() if spill is not None else "not corrected")
@@ -74,6 +78,8 @@ class ConsoleDual:
         self.dual = None
         self.panel.hide()
         self.single_readout.show()
+        if self.trend is not None:
+            self.trend.setLabel("left", "rate", units="cps")
         self.audio.set_timbre("sine")
 
     def switch(self) -> str:

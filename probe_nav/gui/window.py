@@ -21,6 +21,7 @@ from probe_nav.gui.background_step import STATE_FILE, BackgroundStep
 from probe_nav.gui.case_panel import CasePanel
 from probe_nav.gui.controls import AUDIO_MODES, ControlPanel
 from probe_nav.gui.display_state import DisplayState, display_state
+from probe_nav.gui.dosimetry_panel import DosimetryPanel
 from probe_nav.gui.dual_link import ConsoleDual
 from probe_nav.gui.dual_view import DualPanel
 from probe_nav.gui.fit import WindowFit, resize_to_screen
@@ -78,8 +79,10 @@ class ConsoleWindow(QMainWindow):
         self.tabs.addTab(self.spectrum, "Spectrum")
         self.navigate = NavigationPanel()
         self.tabs.addTab(self.navigate, "Navigate")
+        self.dosimetry = DosimetryPanel(case_store_path)
+        self.tabs.addTab(self.dosimetry, "Dosimetry")
         self.navigation = ConsoleNavigation(self.navigate, self.audio)
-        self.dual = ConsoleDual(DualPanel(), self.readout, self.audio)
+        self.dual = ConsoleDual(DualPanel(), self.readout, self.audio, trend=self.trend)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.training.setVisible(training is not None)
         # the layout and its fit to the screen (compact density, trend tab, controls collapse)
@@ -283,6 +286,7 @@ class ConsoleWindow(QMainWindow):
 
     def _case_opened(self, case_id: str) -> None:
         """Another case is open: its own backgrounds (a new case has none yet)."""
+        self.dosimetry.follow_case(case_id)
         if case_id != self.background_step.book.case_id:
             self.background_step.case_opened(case_id)
             if self.session is not None:
@@ -366,6 +370,7 @@ class ConsoleWindow(QMainWindow):
         self.controls.show_progress(snap.timed_progress, snap.background_progress)
         if snap.new_timed is not None:
             self.cases.offer(snap.new_timed)
+            self.dosimetry.offer(snap.new_timed, snap.background)
         if snap.new_background_count is not None:
             self.cases.offer_background(snap.new_background_count)
         if snap.new_background is not None:  # B finished: kept for this case and window

@@ -40,3 +40,15 @@ def test_feedback_takes_the_timbre_from_its_settings() -> None:
     assert fb._tone.harmonics == (1.0,)
     with pytest.raises(ValueError, match="timbre"):
         AudioSettings(timbre="kazoo").validated()
+
+
+def test_the_bright_tone_is_as_loud_as_it_can_be_without_clipping() -> None:
+    """Normalised by its true peak: the peak reaches the volume (the sum of the amplitudes is
+    never reached and would make the second isotope quieter for nothing)."""
+    fs = 48_000
+    tone = ToneOscillator(fs)
+    tone.set_harmonics(TIMBRE_HARMONICS["bright"])
+    tone.set_target(441.0, 0.8)
+    tone.render(4800)
+    peak = np.abs(tone.render(48_000)).max()
+    assert 0.8 * 0.99 < peak <= 0.8 + 1e-12
