@@ -56,8 +56,9 @@ FORBIDDEN: dict[tuple[str, str], str] = {
 QT = ("PySide6", "pyqtgraph", "shiboken6")
 QT_UNITS = frozenset({"qt_app", "report", "gui", "cli"})
 QT_MODULES = frozenset({"probe_nav.audio.qt_output"})
-QT_FREE = frozenset({"drivers", "calibration", "simulator", "core", "dosimetry", "errors", "storage", "io",
-                     "monitor", "audio", "logs", "files", "live"})  # transitively; not qt_output
+# Qt-free transitively (not qt_output):
+QT_FREE = frozenset({"drivers", "calibration", "simulator", "core", "dosimetry", "errors",
+                     "storage", "io", "monitor", "audio", "logs", "files", "live"})
 QT_MULTIMEDIA_MODULES = frozenset({"probe_nav.audio.qt_output"})
 CORE_MAY_IMPORT = frozenset({
     "__future__", "abc", "bisect", "collections", "dataclasses", "enum", "functools", "heapq",

@@ -23,7 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TREE = REPO / "build" / "typecheck"
 ROOT_PACKAGE = "probe_nav"
-TARGETS = ("probe_nav.core", "probe_nav.drivers", "probe_nav.storage", "probe_nav.navigation")
+TARGETS = ("probe_nav.core", "probe_nav.drivers", "probe_nav.storage", "probe_nav.navigation",
+           "probe_nav.dosimetry")
 
 _LOCATION = re.compile(r"^(?P<path>[^\s:][^:]*\.pyi?)(?P<rest>:\d+.*)$", re.DOTALL)
 _SUCCESS = re.compile(r"^Success: no issues found in (?P<sources>\d+) source files?$")

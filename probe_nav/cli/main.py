@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         calibrate,
         case,
         demo,
+        dosimetry,
         gui,
         locate,
         monitor,
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for module in (demo, gui, monitor, sim, ports, replay, record, repair_files, case, qc,
-                   calibrate, track, locate):
+                   calibrate, track, locate, dosimetry):
         module.register(sub)
     return parser
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,8 +45,8 @@ def test_online_and_batch_are_bit_identical(cuts: list[int], seed: int) -> None:
                             backgrounds=[None, (400.0, 5.0)])
     online = WindowsProcessor(2, config, spill, [None, (400.0, 5.0)])
     edges = [0, *sorted(set(cuts)), 400]
-    parts = [online.process(t[a:b], live[a:b], counts[a:b]) for a, b in zip(edges, edges[1:])
-             if b > a]
+    parts = [online.process(t[a:b], live[a:b], counts[a:b])
+             for a, b in itertools.pairwise(edges) if b > a]
     arrays_equal(batch, WindowReadings.concatenate(parts))
 
 

@@ -1,0 +1,1 @@
+"""Tests of retention dosimetry: series, fits, release time, the `dosimetry fit` command."""
