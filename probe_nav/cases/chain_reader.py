@@ -55,6 +55,15 @@ class ChainReader:
     _sealer: Sealer | None
     skipped_records: int
 
+    def _tables(self) -> tuple[str, ...]:
+        """The sealed tables the database has (a salvaged older one lacks the later ones)."""
+        try:
+            have = {str(r[0]) for r in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError:
+            return SEALED_TABLES
+        return tuple(t for t in SEALED_TABLES if t in have)
+
     def _rows(self, table: str) -> Iterator[dict[str, object]]:
         """Every readable row of a table in rowid order; unreadable stretches are skipped."""
         last = 0
@@ -82,7 +91,7 @@ class ChainReader:
     def _read_chain(self, case_id: str | None) -> CaseRecords:
         """Every row that claims to belong to the case (or, for None, to no case)."""
         found = CaseRecords()
-        for table in SEALED_TABLES:
+        for table in self._tables():
             if table == "cases" and case_id is None:
                 continue
             if self.read_only:
@@ -158,7 +167,7 @@ class ChainReader:
             raise StoreError(f"{self.path}: written by an older probe-nav and damaged: its "
                              "records cannot be verified with keyed seals")
         ids: set[str] = set(chain_names(self._conn, SCOPE)) if not self.read_only else set()
-        for table in SEALED_TABLES:
+        for table in self._tables():
             ids.update("" if r.get("case_id") is None else str(r["case_id"])
                        for r in self._rows(table))
         problems: list[str] = []
@@ -172,5 +181,5 @@ class ChainReader:
             head = self._salvage_head(chain)
             problems += chain_problems(self._sealer, SCOPE, chain, what, listed, head,
                                        "cases" if case_id is not None else None)
-        problems += ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
+        problems += ledger_problems(self._conn, self._sealer, self._tables(), str(self.path))
         return VerifyReport(problems, len(ids), records)

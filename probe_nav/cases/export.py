@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 from probe_nav.cases.model import Case, Measurement, format_unix_s
+from probe_nav.cases.retention import RetentionRecord
 from probe_nav.cases.rules import NodeTable
 from probe_nav.cases.store import CaseNote
 
@@ -38,8 +39,10 @@ def _verdict_text(table: NodeTable, node: str) -> str:
 
 
 def case_to_json(case: Case, measurements: Sequence[Measurement], table: NodeTable,
-                 notes: Sequence[CaseNote] = ()) -> str:
-    """The whole case as one JSON document (times as Unix seconds and UTC text)."""
+                 notes: Sequence[CaseNote] = (),
+                 retention: Sequence[RetentionRecord] = ()) -> str:
+    """The whole case as one JSON document (times as Unix seconds and UTC text), with its
+    retention points (dosimetry) when it has any."""
     doc = {
         "format": "probe-nav case v1",
         "case": {**case.as_dict(), "reference_unix_s": case.reference_unix_s,
@@ -58,6 +61,8 @@ def case_to_json(case: Case, measurements: Sequence[Measurement], table: NodeTab
         } for r in table.rows],
         "notes": [{"t_unix_s": n.t_unix_s, "text": n.text} for n in notes],
     }
+    if retention:
+        doc["retention_points"] = [p.as_dict() for p in retention]
     return json.dumps(_plain(doc), indent=2, ensure_ascii=False) + "\n"
 
 

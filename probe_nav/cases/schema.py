@@ -9,6 +9,9 @@ v3: keyed, chained seals (probe_nav.storage.chain): every case, measurement, not
     (the case row is #0) plus one for sessions without a case; the unkeyed checksums are
     verified first (a database that fails them is not upgraded) and then blanked.
     A later migration that adds a column must re-seal (a MAC covers every column).
+v4: retention points (dosimetry after radionuclide therapy: fixed-geometry counts at times after
+    the case's administration), a new table sealed in the case's chain like measurements and
+    notes; no existing row changes, so nothing is re-sealed.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ def legacy_note_checksum(row: dict[str, object]) -> str:
 
 
 SCOPE = "case"  # the chain scope of case records; sessions without a case are chain ''
-SEALED_TABLES = ("cases", "measurements", "case_notes", "sessions")
+V3_SEALED_TABLES = ("cases", "measurements", "case_notes", "sessions")  # as v3 sealed them
 _TIME_COLUMN = {"measurements": "measured_unix_s", "case_notes": "t_unix_s",
                 "sessions": "started_unix_s"}
 
@@ -169,7 +172,7 @@ def migrate_v3(conn: sqlite3.Connection) -> None:
         raise StoreError(f"{path}: not upgraded to keyed checksums: {problems[0]}{more}; the "
                          "file is unchanged (restore it from a backup)")
     sealer = install(conn)
-    for table in SEALED_TABLES:
+    for table in V3_SEALED_TABLES:
         _script(conn, f"""ALTER TABLE {table} ADD COLUMN seq INTEGER;
             ALTER TABLE {table} ADD COLUMN prev_mac TEXT NOT NULL DEFAULT '';
             ALTER TABLE {table} ADD COLUMN mac TEXT NOT NULL DEFAULT ''""")
@@ -185,10 +188,42 @@ def migrate_v3(conn: sqlite3.Connection) -> None:
     if caseless:
         reseal(conn, sealer, SCOPE, "", caseless, str(path))
     resealed = sum(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-                   for t in SEALED_TABLES)
+                   for t in V3_SEALED_TABLES)
     if resealed:  # an existing database, not a new one: say so, in it and in the log
         record_upgrade(conn, resealed, "unkeyed SHA-256 (schema v2)")
 
 
-MIGRATIONS = (migrate_v1, migrate_v2, migrate_v3)
+KEYED_SEALS_VERSION = 3  # from this version on every row carries a keyed seal
+
+V4_SQL = """
+CREATE TABLE retention_points (
+    id INTEGER PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases(case_id),
+    measured_unix_s REAL NOT NULL,
+    time_h REAL NOT NULL,
+    counts INTEGER NOT NULL,
+    live_s REAL NOT NULL,
+    background_cps REAL NOT NULL,
+    background_sd_cps REAL NOT NULL,
+    geometry TEXT NOT NULL,
+    operator TEXT NOT NULL DEFAULT '',
+    recorded_unix_s REAL NOT NULL,
+    seq INTEGER,
+    prev_mac TEXT NOT NULL DEFAULT '',
+    mac TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX retention_points_by_case ON retention_points(case_id, measured_unix_s)
+"""
+RETENTION_COLUMNS = ("case_id", "measured_unix_s", "time_h", "counts", "live_s",
+                     "background_cps", "background_sd_cps", "geometry", "operator",
+                     "recorded_unix_s")
+
+
+def migrate_v4(conn: sqlite3.Connection) -> None:
+    """Version 4: the retention_points table (see the module docstring)."""
+    _script(conn, V4_SQL)
+
+
+SEALED_TABLES = (*V3_SEALED_TABLES, "retention_points")
+MIGRATIONS = (migrate_v1, migrate_v2, migrate_v3, migrate_v4)
 SCHEMA_VERSION = len(MIGRATIONS)

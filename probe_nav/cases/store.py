@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from probe_nav.cases.chain_reader import VERIFY_COMMAND as VERIFY_COMMAND
@@ -32,6 +33,12 @@ from probe_nav.cases.model import (
     new_case,
     with_id,
 )
+from probe_nav.cases.retention import (
+    RetentionRecord,
+    check_new_point,
+    new_retention_record,
+    retention_from_row,
+)
 from probe_nav.cases.rows import (
     CaseNote,
     SessionRef,
@@ -42,6 +49,7 @@ from probe_nav.cases.rows import (
 from probe_nav.cases.rules import NodeTable, RulesConfig, node_table
 from probe_nav.cases.schema import (
     CASE_COLUMNS,
+    KEYED_SEALS_VERSION,
     MEASUREMENT_COLUMNS,
     MIGRATIONS,
     SCOPE,
@@ -113,7 +121,7 @@ class CaseStore(ChainReader):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the database at all ({exc})") from None
         sealer = None
-        if version >= len(MIGRATIONS):
+        if version >= KEYED_SEALS_VERSION:
             try:
                 sealer = open_sealer(conn, path)
             except BaseException:
@@ -231,6 +239,21 @@ class CaseStore(ChainReader):
                                                  "directory": str(directory)})
         log.info("%s: session %s linked to case %s", self.path, directory, case_id)
 
+    def add_retention_point(self, case_id: str, *, counts: object, live_s: float,
+                            geometry: str, **when_and_background: object) -> RetentionRecord:
+        """Record a retention count (probe_nav.cases.retention: measured_unix_s or time_h,
+        background_cps, background_sd_cps, operator); returns it once committed. UserError for
+        a case without administration time, an implausible value or a repeated point."""
+        case = self._anchor(case_id)
+        record = new_retention_record(case, counts=counts, live_s=live_s, geometry=geometry,
+                                      recorded_unix_s=time.time(),
+                                      **when_and_background)  # type: ignore[arg-type]
+        check_new_point(record, self.retention_points(case.case_id))
+        row_id, mac = self._append(case.case_id, "retention_points", record.row_values())
+        log.info("%s: retention point %d (%.4g h, %s) of case %s written", self.path, row_id,
+                 record.time_h, record.geometry, case.case_id)
+        return replace(record, point_id=row_id, mac=mac)
+
     # ---- reading (each case's chain is read and verified by ChainReader) ----------------
     def _anchor(self, case_id: str) -> Case:
         """The case's own row, its seal verified (for writing); UserError if there is none."""
@@ -302,6 +325,14 @@ class CaseStore(ChainReader):
     def node_table(self, case_id: str, config: RulesConfig | None = None) -> NodeTable:
         """The node table with ratios and verdicts for the case's procedure."""
         return node_table(self.case(case_id), self.measurements(case_id), config)
+
+    def retention_points(self, case_id: str) -> list[RetentionRecord]:
+        """The case's retention points by time (its whole chain verified); UserError if there
+        is no such case."""
+        case_id = self.case(case_id).case_id
+        rows = self._verified(case_id).rows.get("retention_points", [])
+        return sorted((retention_from_row(r) for r in rows),
+                      key=lambda p: (p.measured_unix_s, p.point_id or 0))
 
     def notes(self, case_id: str) -> list[CaseNote]:
         """Decisions and remarks of the case, in time order (its whole chain verified)."""

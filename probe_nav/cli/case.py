@@ -183,7 +183,8 @@ def run_show(args: argparse.Namespace) -> int:
         ms = store.measurements(case.case_id)
         table = store.node_table(case.case_id)
         if args.json:
-            sys.stdout.write(case_to_json(case, ms, table, store.notes(case.case_id)))
+            sys.stdout.write(case_to_json(case, ms, table, store.notes(case.case_id),
+                             store.retention_points(case.case_id)))
             _report_skipped(store)
             return 0
         print(f"case {case.case_id}: {case.procedure}, {case.nuclide}, probe "
@@ -323,7 +324,8 @@ def run_export(args: argparse.Namespace) -> int:
         ms = store.measurements(case.case_id)
         table = store.node_table(case.case_id)
         text = (case_to_csv(case, ms, table) if fmt == "csv" else
-                case_to_json(case, ms, table, store.notes(case.case_id)))
+                case_to_json(case, ms, table, store.notes(case.case_id),
+                             store.retention_points(case.case_id)))
         _write_out(args.out, text, args.force)
         _report_skipped(store)
     return 0

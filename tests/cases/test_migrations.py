@@ -31,7 +31,7 @@ def _v1_database(path: Path) -> None:
 
 
 def test_schema_versions_are_counted() -> None:
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
 
 
 def test_v1_to_current_keeps_records_and_adds_checksums(tmp_path: Path) -> None:
@@ -56,6 +56,11 @@ def test_v1_to_current_keeps_records_and_adds_checksums(tmp_path: Path) -> None:
         # the migrated database takes new records
         store.add_note("OLD-1", "adenoma confirmed by frozen section")
         assert [n.text for n in store.notes("OLD-1")] == ["adenoma confirmed by frozen section"]
+        # and retention points (schema v4) in the same chain (1000 s after its injection)
+        point = store.add_retention_point("OLD-1", counts=50, live_s=10.0, geometry="1m",
+                                          time_h=0.25)
+        assert store.retention_points("OLD-1") == [point]
+        assert not store.verify().problems
 
 
 def test_every_earlier_version_migrates(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from probe_nav.cases.schema import SCHEMA_VERSION
+from probe_nav.cases.schema import KEYED_SEALS_VERSION, SCHEMA_VERSION
 from probe_nav.cases.store import CaseStore
 from probe_nav.qc.store import QcStore
 from probe_nav.storage import TamperedRecord
@@ -33,9 +33,10 @@ def test_case_store_logs_opening_migrations_and_writes(tmp_path: Path, caplog) -
     info = lines(caplog, logging.INFO)
     assert info == [
         *(f"{path}: schema migrated from version {v} to {v + 1}"
-          for v in range(SCHEMA_VERSION - 1)),
-        f"{path}.key: new database key made",
-        f"{path}: schema migrated from version {SCHEMA_VERSION - 1} to {SCHEMA_VERSION}",
+          for v in range(KEYED_SEALS_VERSION - 1)),
+        f"{path}.key: new database key made",  # by the migration to keyed seals
+        *(f"{path}: schema migrated from version {v} to {v + 1}"
+          for v in range(KEYED_SEALS_VERSION - 1, SCHEMA_VERSION)),
         f"{path}: database opened (schema version {SCHEMA_VERSION})",
         f"{path}: case C-1 written",
         f"{path}: measurement {m.measurement_id} (node SLN 1, in_vivo) of case C-1 written",
