@@ -18,7 +18,7 @@ import numpy as np
 from probe_nav.cases.model import Case
 from probe_nav.cases.report import header_lines
 from probe_nav.cases.retention import RetentionRecord
-from probe_nav.dosimetry.fit import RetentionAnalysis, RetentionFit
+from probe_nav.dosimetry.fit import SCATTER_P, RetentionAnalysis, RetentionFit
 from probe_nav.report import PdfReport
 from probe_nav.report import numbers as fmt
 from probe_nav.report.axes import nice_ceiling
@@ -140,6 +140,11 @@ def _results(report: PdfReport, analysis: RetentionAnalysis,
            "(TIAC × ln 2)." if chosen.model == "bi" else ""))
     headers = ["", *(MODEL_NAMES[f.model] + (" (chosen)" if f is chosen else "") for f in fits)]
     report.table(headers, _fit_rows(fits), align=("l", *("r" for _ in fits)))
+    if chosen.chi2_p is not None and chosen.chi2_p < SCATTER_P:  # said, not hidden
+        report.note(f"WARNING: scatter beyond counting statistics (χ²/dof "
+                    f"{chosen.chi2_dof:.3g}, p = {chosen.chi2_p:.2g}): the sds above understate "
+                    "the uncertainty; check each point's geometry, or the model (a "
+                    "bi-exponential needs at least 6 points to be chosen by AICc).")
     if analysis.bi is None:
         report.note(f"No bi-exponential fit: {analysis.bi_note}.")
     elif analysis.bi_note:

@@ -27,7 +27,7 @@ from probe_nav.errors import UserError
 
 KINDS = ("in_vivo", "ex_vivo", "bed", "background")
 PROCEDURES = ("sln-breast", "sln-melanoma", "sln-head-neck", "roll", "rsl", "parathyroid",
-              "psma", "other")
+              "psma", "therapy", "other")  # therapy: retention dosimetry after radionuclide therapy
 MAX_ID_LENGTH = 64
 CLOCK_SKEW_S = 300.0  # a time up to 5 min in the future is the host clock's error, not a mistake
 MAX_HALF_LIVES = 30.0  # times further from the reference make decay factors beyond 2^+-30

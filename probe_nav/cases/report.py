@@ -27,6 +27,7 @@ PROCEDURE_NAMES = {
     "rsl": "radioactive seed localisation (RSL)",
     "parathyroid": "radioguided parathyroidectomy",
     "psma": "PSMA-radioguided surgery",
+    "therapy": "radionuclide therapy, retention dosimetry",
     "other": "other",
 }
 THRESHOLD_COLOUR = "#b00000"

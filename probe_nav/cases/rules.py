@@ -41,6 +41,7 @@ RULES_BY_PROCEDURE: Mapping[str, tuple[str, ...]] = {
     "rsl": ("ex_vivo_background", "bed_check"),
     "parathyroid": ("parathyroid_20", "bed_check"),
     "psma": ("ex_vivo_background", "bed_check"),
+    "therapy": (),  # retention counts of a patient, no nodes (docs/theranostics.md)
     "other": ("ten_percent", "ex_vivo_background", "bed_check"),
 }
 

@@ -145,3 +145,30 @@ def test_log_axis_ticks_and_labels() -> None:
     assert log_ticks(20.0, 500.0) == [20.0, 50.0, 100.0, 200.0, 500.0]
     assert [log_tick_label(v) for v in (1000.0, 10.0, 1.0, 0.5, 0.02)] == [
         "1000", "10", "1", "0.5", "0.02"]
+
+
+def test_scatter_beyond_counting_is_said_in_the_report(tmp_path) -> None:
+    """A mono fit of a bi-exponential truth on 5 points (bi cannot be chosen by AICc there)
+    leaves chi2/dof far above 1: the PDF says its sds understate the uncertainty."""
+    import pypdf
+
+    from probe_nav.cases.dosimetry_report import write_dosimetry_report
+    from probe_nav.cases.store import CaseStore
+    from probe_nav.dosimetry.fit import fit_series
+
+    path = tmp_path / "cases.sqlite"
+    with CaseStore.open(path) as store:
+        injected = time.time() - 10 * 86400.0
+        store.create_case("I-2", "therapy", "I-131", injection_unix_s=injected,
+                          created_unix_s=injected + 60.0)
+        for t_h in (2.0, 6.0, 24.0, 48.0, 72.0):  # 95 % at 13 h, 5 % at 66 h, 1e4-5e5 counts
+            rate = 9000.0 * (0.95 * 0.5 ** (t_h / 13.0) + 0.05 * 0.5 ** (t_h / 66.0))
+            store.add_retention_point("I-2", counts=round(rate * 60.0), live_s=60.0,
+                                      geometry="1m", time_h=t_h, background_cps=1.0)
+        out = tmp_path / "i2.pdf"
+        points = store.retention_points("I-2")
+        analysis = fit_series([p.as_point() for p in points], "I-131")
+        assert analysis.bi is None or analysis.chosen.model == "mono"
+        write_dosimetry_report(out, store.case("I-2"), points, analysis)
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(out).pages)
+    assert "scatter beyond counting statistics" in " ".join(text.split())
