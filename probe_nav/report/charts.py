@@ -145,17 +145,7 @@ class NodeBarChart:
 
         painter.save()
         painter.setFont(chart_font())
-        ticks = nice_ticks(0.0, x_max, 5)
-        for t, text in zip(ticks, tick_labels(ticks, numbers.fixed), strict=True):
-            painter.setPen(QPen(GRID, _mm(device, 0.15)))
-            painter.drawLine(QPointF(px(t), plot.top()), QPointF(px(t), plot.bottom()))
-            painter.setPen(AXIS_INK)
-            painter.drawText(QRectF(px(t) - _mm(device, 12), plot.bottom() + _mm(device, 0.8),
-                                    _mm(device, 24), _mm(device, 4)),
-                             int(Qt.AlignHCenter | Qt.AlignTop), text)
-        painter.drawText(QRectF(plot.left(), plot.bottom() + _mm(device, 4.8), plot.width(),
-                                _mm(device, 4.5)), int(Qt.AlignHCenter | Qt.AlignTop),
-                         self.axis_label)
+        draw_x_axis(painter, plot, nice_ticks(0.0, x_max, 5), px, self.axis_label)
         self._draw_refs(painter, rect, plot, px)
         y = plot.top()
         bar_h = _mm(device, self.BAR_MM)
@@ -208,6 +198,23 @@ class NodeBarChart:
             painter.fillRect(box, QColor("#ffffff"))
             painter.setPen(QColor(ref.colour))
             painter.drawText(box, int(Qt.AlignCenter), ref.label)
+
+
+def draw_x_axis(painter: QPainter, plot: QRectF, ticks: Sequence[float],
+                px: Callable[[float], float], title: str, *, label_mm: float = 24.0,
+                title_gap_mm: float = 4.8, title_mm: float = 4.5) -> None:
+    """Vertical grid lines at `ticks` with their labels under the plot, and the axis title
+    below them (one drawer for every chart with a value x axis)."""
+    device = painter.device()
+    for t, text in zip(ticks, tick_labels(list(ticks), numbers.fixed), strict=True):
+        painter.setPen(QPen(GRID, _mm(device, 0.15)))
+        painter.drawLine(QPointF(px(t), plot.top()), QPointF(px(t), plot.bottom()))
+        painter.setPen(AXIS_INK)
+        painter.drawText(QRectF(px(t) - _mm(device, label_mm / 2), plot.bottom() + _mm(device, 0.8),
+                                _mm(device, label_mm), _mm(device, 4)),
+                         int(Qt.AlignHCenter | Qt.AlignTop), text)
+    painter.drawText(QRectF(plot.left(), plot.bottom() + _mm(device, title_gap_mm), plot.width(),
+                            _mm(device, title_mm)), int(Qt.AlignHCenter | Qt.AlignTop), title)
 
 
 def _legend(painter: QPainter, items: Sequence[tuple[str, QColor]], at: QPointF) -> None:

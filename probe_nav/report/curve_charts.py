@@ -23,7 +23,7 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath,
 
 from probe_nav.report import numbers
 from probe_nav.report.axes import nice_ceiling, nice_ticks, tick_labels
-from probe_nav.report.charts import AXIS_INK, GRID, INK, POINT, _mm, chart_font
+from probe_nav.report.charts import AXIS_INK, GRID, INK, POINT, _mm, chart_font, draw_x_axis
 
 EXTRAPOLATED = QColor("#f1ece0")
 EXTRAPOLATED_TEXT = "extrapolated"
@@ -74,17 +74,19 @@ def _legend_line(painter: QPainter, items: Sequence[tuple[str, QColor, bool]],
 
 def _x_axis(painter: QPainter, plot: QRectF, x_max: float, px: Callable[[float], float],
             title: str) -> None:
+    draw_x_axis(painter, plot, nice_ticks(0.0, x_max, 8), px, title, label_mm=16.0,
+                title_gap_mm=5.0, title_mm=4.0)
+
+
+def _plot_rect(painter: QPainter, rect: QRectF, tick_w: float, x_max: float) -> QRectF:
+    """The plotting area inside `rect`: the y labels (`tick_w` wide) on the left, a legend line
+    on top, the x axis and its title below, the last x label's overhang on the right."""
     device = painter.device()
-    ticks = nice_ticks(0.0, x_max, 8)
-    for t, text in zip(ticks, tick_labels(ticks, numbers.fixed), strict=True):
-        painter.setPen(QPen(GRID, _mm(device, 0.15)))
-        painter.drawLine(QPointF(px(t), plot.top()), QPointF(px(t), plot.bottom()))
-        painter.setPen(AXIS_INK)
-        painter.drawText(QRectF(px(t) - _mm(device, 8), plot.bottom() + _mm(device, 0.8),
-                                _mm(device, 16), _mm(device, 4)),
-                         int(Qt.AlignHCenter | Qt.AlignTop), text)
-    painter.drawText(QRectF(plot.left(), plot.bottom() + _mm(device, 5), plot.width(),
-                            _mm(device, 4)), int(Qt.AlignHCenter | Qt.AlignTop), title)
+    left = rect.left() + _mm(device, 5) + tick_w + _mm(device, 1.5)
+    legend_h = _mm(device, 5)
+    return QRectF(left, rect.top() + legend_h + _mm(device, 1),
+                  rect.right() - left - _right_inset(painter, x_max),
+                  rect.height() - legend_h - _mm(device, 12))
 
 
 def _right_inset(painter: QPainter, x_max: float) -> float:
@@ -181,11 +183,7 @@ class LogCurveChart:
         y_lo, y_hi = self.y_range()
         ticks = [(t, log_tick_label(t)) for t in log_ticks(y_lo, y_hi)]
         tick_w = max((fm.horizontalAdvance(text) for _, text in ticks), default=0.0)
-        left = rect.left() + _mm(device, 5) + tick_w + _mm(device, 1.5)
-        legend_h = _mm(device, 5)
-        plot = QRectF(left, rect.top() + legend_h + _mm(device, 1),
-                      rect.right() - left - _right_inset(painter, self.x_max),
-                      rect.height() - legend_h - _mm(device, 12))
+        plot = _plot_rect(painter, rect, tick_w, self.x_max)
         x_max = self.x_max
 
         def px(x: float) -> float:
@@ -196,7 +194,7 @@ class LogCurveChart:
             return plot.bottom() - frac * plot.height()
 
         self._shade_extrapolation(painter, plot, px)
-        _y_labels(painter, rect, left, ticks, plot, py)
+        _y_labels(painter, rect, plot.left(), ticks, plot, py)
         _x_axis(painter, plot, x_max, px, self.x_title)
         _y_title(painter, rect, plot, self.y_title)
         painter.setClipRect(plot)
@@ -307,11 +305,7 @@ class ResidualChart:
         ticks = nice_ticks(-limit, limit, 6)
         labelled = list(zip(ticks, tick_labels(ticks, numbers.fixed), strict=True))
         tick_w = max((fm.horizontalAdvance(t) for _, t in labelled), default=0.0)
-        left = rect.left() + _mm(device, 5) + tick_w + _mm(device, 1.5)
-        legend_h = _mm(device, 5)
-        plot = QRectF(left, rect.top() + legend_h + _mm(device, 1),
-                      rect.right() - left - _right_inset(painter, self.x_max),
-                      rect.height() - legend_h - _mm(device, 12))
+        plot = _plot_rect(painter, rect, tick_w, self.x_max)
 
         def px(x: float) -> float:
             return plot.left() + x / self.x_max * plot.width()
@@ -319,7 +313,7 @@ class ResidualChart:
         def py(y: float) -> float:
             return plot.center().y() - y / limit * plot.height() / 2
 
-        _y_labels(painter, rect, left, labelled, plot, py)
+        _y_labels(painter, rect, plot.left(), labelled, plot, py)
         _x_axis(painter, plot, self.x_max, px, self.x_title)
         _y_title(painter, rect, plot, self.y_title)
         for level, style in ((0.0, Qt.SolidLine), (2.0, Qt.DashLine), (-2.0, Qt.DashLine)):
