@@ -21,6 +21,7 @@ from probe_nav.cases.schema import (
 )
 from probe_nav.logs import REPORTED
 from probe_nav.storage import StoreError
+from probe_nav.storage.backend import Database
 from probe_nav.storage.chain import (
     Head,
     Sealer,
@@ -49,8 +50,8 @@ class VerifyReport:
 class ChainReader:
     """The chain reading and verification of CaseStore (its base class; CaseStore sets these)."""
 
-    _conn: sqlite3.Connection
-    path: Path
+    _conn: Database
+    path: Path | str
     read_only: bool
     _sealer: Sealer | None
     skipped_records: int
@@ -58,14 +59,18 @@ class ChainReader:
     def _tables(self) -> tuple[str, ...]:
         """The sealed tables the database has (a salvaged older one lacks the later ones)."""
         try:
-            have = {str(r[0]) for r in self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError:
+            have = self._conn.table_names()
+        except self._conn.database_errors:
             return SEALED_TABLES
         return tuple(t for t in SEALED_TABLES if t in have)
 
     def _rows(self, table: str) -> Iterator[dict[str, object]]:
-        """Every readable row of a table in rowid order; unreadable stretches are skipped."""
+        """Every readable row of a table in rowid order; unreadable stretches are skipped
+        (salvage: a damaged SQLite file)."""
+        if not self.read_only:
+            yield from (dict(r) for r in self._conn.execute(
+                f"SELECT * FROM {table} ORDER BY {self._conn.rowid}").fetchall())
+            return
         last = 0
         gap = 0
         while True:
@@ -98,14 +103,21 @@ class ChainReader:
                 rows = [r for r in self._rows(table) if r.get("case_id") == case_id]
             else:
                 rows = [dict(r) for r in self._conn.execute(
-                    f"SELECT * FROM {table} WHERE case_id IS ? ORDER BY rowid", (case_id,))]
+                    f"SELECT * FROM {table} WHERE case_id IS ? ORDER BY {self._conn.rowid}",
+                    (case_id,))]
             found.rows[table] = rows
         return found
 
     def _verified(self, case_id: str | None) -> CaseRecords:
         """The case's rows after checking its whole chain; TamperedRecord if anything fails.
         Salvage (read only) too: a case that lost a row to the damage is refused whole (and
-        counted in skipped_records), never shown without it; intact cases stay readable."""
+        counted in skipped_records), never shown without it; intact cases stay readable.
+        The chain and its head are read in one snapshot (another console may be writing)."""
+        if self.read_only:
+            return self._verified_now(case_id)
+        return self._conn.read(lambda _db: self._verified_now(case_id))
+
+    def _verified_now(self, case_id: str | None) -> CaseRecords:
         found = self._read_chain(case_id)
         chain = case_id or ""
         what = f"case {chain!r}" if case_id is not None else "sessions without a case"
@@ -162,7 +174,13 @@ class ChainReader:
 
     def verify(self) -> VerifyReport:
         """Check every record of the database: every case's chain, the sessions without a case
-        and the database-wide record count. Never raises for what it finds."""
+        and the database-wide record count, as of one snapshot. Never raises for what it
+        finds."""
+        if self.read_only:
+            return self._verify_now()
+        return self._conn.read(lambda _db: self._verify_now())
+
+    def _verify_now(self) -> VerifyReport:
         if self._sealer is None:
             raise StoreError(f"{self.path}: written by an older probe-nav and damaged: its "
                              "records cannot be verified with keyed seals")

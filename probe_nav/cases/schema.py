@@ -17,10 +17,10 @@ v4: retention points (dosimetry after radionuclide therapy: fixed-geometry count
 from __future__ import annotations
 
 import math
-import sqlite3
 
 from probe_nav.storage import StoreError, record_checksum
-from probe_nav.storage.chain import database_path, install, record_upgrade, reseal
+from probe_nav.storage.backend import as_database
+from probe_nav.storage.chain import Conn, install, record_upgrade, reseal
 
 V1_SQL = """
 CREATE TABLE cases (
@@ -83,14 +83,13 @@ MEASUREMENT_COLUMNS = ("case_id", "node", "kind", "measured_unix_s", "counts", "
                        "net_cps", "net_sd_cps", "significant", "complete", "decay_factor", "note")
 
 
-def _script(conn: sqlite3.Connection, sql: str) -> None:
-    # executescript() would COMMIT the migration's transaction: run statement by statement.
-    for statement in sql.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+def _script(conn: Conn, sql: str) -> None:
+    # executescript() would COMMIT the migration's transaction: run statement by statement
+    # (types translated for PostgreSQL by storage.backend.ddl_for).
+    as_database(conn).script(sql)
 
 
-def migrate_v1(conn: sqlite3.Connection) -> None:
+def migrate_v1(conn: Conn) -> None:
     """Version 1: cases and measurements."""
     _script(conn, V1_SQL)
 
@@ -107,7 +106,7 @@ def measurement_checksum(row: dict[str, object]) -> str:
     return record_checksum(fields)
 
 
-def migrate_v2(conn: sqlite3.Connection) -> None:
+def migrate_v2(conn: Conn) -> None:
     """Version 2: see the module docstring; v1 rows get real_s = live_s, their significance from
     Currie's decision level on the stored background (sd unknown: -1) and checksums."""
     _script(conn, V2_SQL)
@@ -135,37 +134,43 @@ _TIME_COLUMN = {"measurements": "measured_unix_s", "case_notes": "t_unix_s",
                 "sessions": "started_unix_s"}
 
 
-def _legacy_problems(conn: sqlite3.Connection) -> list[str]:
+def _legacy_problems(conn: Conn) -> list[str]:
     """Rows of a v2 database that fail their unkeyed checksum."""
     checks = (("cases", "case", "case_id", case_checksum),
               ("measurements", "measurement", "id", measurement_checksum),
               ("case_notes", "note", "id", legacy_note_checksum))
     problems = []
     for table, label, key, checksum in checks:
-        for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall():
+        for row in conn.execute(f"SELECT * FROM {table} ORDER BY {as_database(conn).rowid}"
+                                ).fetchall():
             r = dict(row)
             if checksum(r) != r.get("checksum"):
                 problems.append(f"{label} {r[key]} of case {r['case_id']!r} fails its checksum")
     return problems
 
 
-def chain_order(conn: sqlite3.Connection, case_id: str | None) -> list[tuple[str, int]]:
+def chain_order(conn: Conn, case_id: str | None) -> list[tuple[str, int]]:
     """(table, rowid) of a case's records in the order they are chained when upgrading: the
-    case row, then measurements, notes and sessions by their time (table, then id, on ties)."""
+    case row, then measurements, notes and sessions by their time (table, then id, on ties).
+    (Only a SQLite file has records to upgrade: a PostgreSQL store is made at the current
+    version, its tables empty, so this finds nothing there.)"""
     where = "case_id IS ?"
+    rowid = as_database(conn).rowid
     anchor = ([("cases", int(r[0])) for r in conn.execute(
-        "SELECT rowid FROM cases WHERE case_id = ?", (case_id,))] if case_id is not None else [])
+        f"SELECT {rowid} FROM cases WHERE case_id = ?", (case_id,))]
+        if case_id is not None else [])
     rest = []
     for order, (table, column) in enumerate(_TIME_COLUMN.items()):
-        for r in conn.execute(f"SELECT rowid, {column} FROM {table} WHERE {where}", (case_id,)):
+        for r in conn.execute(f"SELECT {rowid}, {column} FROM {table} WHERE {where}",
+                              (case_id,)):
             rest.append((float(r[1]), order, int(r[0]), table))
     return anchor + [(table, rowid) for _, _, rowid, table in sorted(rest)]
 
 
-def migrate_v3(conn: sqlite3.Connection) -> None:
+def migrate_v3(conn: Conn) -> None:
     """Version 3: see the module docstring. Refuses (StoreError; the transaction rolls back and
     the file stays as it was) when any row already fails its v2 checksum."""
-    path = database_path(conn)
+    path = as_database(conn).label
     problems = _legacy_problems(conn)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -219,7 +224,7 @@ RETENTION_COLUMNS = ("case_id", "measured_unix_s", "time_h", "counts", "live_s",
                      "recorded_unix_s")
 
 
-def migrate_v4(conn: sqlite3.Connection) -> None:
+def migrate_v4(conn: Conn) -> None:
     """Version 4: the retention_points table (see the module docstring)."""
     _script(conn, V4_SQL)
 

@@ -57,7 +57,8 @@ from probe_nav.cases.schema import (
 )
 from probe_nav.core.timed import TimedCountResult
 from probe_nav.errors import UserError
-from probe_nav.storage import StoreError, open_database, user_data_dir
+from probe_nav.storage import StoreError, user_data_dir
+from probe_nav.storage.backend import Database, SqliteDatabase, connect
 from probe_nav.storage.chain import (
     GENESIS,
     Sealer,
@@ -70,11 +71,12 @@ from probe_nav.storage.chain import (
     stored,
     upgrade_note,
 )
-from probe_nav.storage.sqlite import transaction
+from probe_nav.storage.urls import DatabaseUrl, Dialect, database_url
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE_NAME = "cases.sqlite3"
 APPLICATION_ID = 0x504E4341  # 'PNCA': PRAGMA application_id of a case database
+NAMESPACE = "cases"  # the store's PostgreSQL schema (probe_nav.storage.pg)
 
 
 def default_case_db() -> Path:
@@ -85,7 +87,7 @@ def default_case_db() -> Path:
 class CaseStore(ChainReader):
     """The case database. Use CaseStore.open(path) (or as a context manager)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False,
+    def __init__(self, conn: Database, path: Path | str, *, read_only: bool = False,
                  sealer: Sealer | None = None) -> None:
         self._conn = conn
         self.path = path
@@ -96,17 +98,18 @@ class CaseStore(ChainReader):
             log.info("%s: damaged case database opened read only to salvage it", path)
 
     @classmethod
-    def open(cls, path: Path | None = None) -> CaseStore:
-        """Open (creating, migrating and keying as needed) the case database; StoreError if
-        unusable, its key file is missing or is not its key."""
-        path = Path(path) if path is not None else default_case_db()
-        conn = open_database(path, MIGRATIONS, application_id=APPLICATION_ID, kind="case")
+    def open(cls, path: Path | str | DatabaseUrl | None = None) -> CaseStore:
+        """Open (creating, migrating and keying as needed) the case database: a file path, a
+        database URL (probe_nav.storage.urls), or None for $PROBE_NAV_DATABASE_URL or else the
+        default file; StoreError if unusable, its key file is missing or is not its key."""
+        url = path if isinstance(path, DatabaseUrl) else database_url(path, default_case_db())
+        db = connect(url, NAMESPACE, MIGRATIONS, application_id=APPLICATION_ID, kind="case")
         try:
-            sealer = open_sealer(conn, path)
+            sealer = open_sealer(db, db.key_base)
         except BaseException:
-            conn.close()
+            db.close()
             raise
-        return cls(conn, path, sealer=sealer)
+        return cls(db, url.path if url.path is not None else db.label, sealer=sealer)
 
     @classmethod
     def salvage(cls, path: Path) -> CaseStore:
@@ -127,7 +130,7 @@ class CaseStore(ChainReader):
             except BaseException:
                 conn.close()
                 raise
-        return cls(conn, path, read_only=True, sealer=sealer)
+        return cls(SqliteDatabase(conn, str(path)), path, read_only=True, sealer=sealer)
 
     def close(self) -> None:
         """Close the database."""
@@ -145,16 +148,19 @@ class CaseStore(ChainReader):
         after checking the chain's anchor, head and last record (a full check is for reads)."""
         if self.read_only or self._sealer is None:
             raise StoreError(f"{self.path}: opened read only (damaged); nothing can be written")
+        sealer = self._sealer
+
+        def work(db: Database) -> tuple[int, str]:
+            if table != "cases":
+                self._check_tail(chain)
+            return append(db, sealer, SCOPE, chain, table, values, str(self.path))
+
         try:
-            with transaction(self._conn):
-                if table != "cases":
-                    self._check_tail(chain)
-                return append(self._conn, self._sealer, SCOPE, chain, table, values,
-                              str(self.path))
-        except sqlite3.IntegrityError as exc:
-            raise UserError(f"{self.path}: refused: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot write: {exc}") from None
+            return self._conn.write(work)
+        except self._conn.integrity_errors as exc:
+            raise UserError(f"{self.path}: refused: {_one_line(exc)}") from None
+        except self._conn.database_errors as exc:
+            raise StoreError(f"{self.path}: cannot write: {_one_line(exc)}") from None
 
     def _check_tail(self, chain: str) -> None:
         """Refuse to extend a chain whose head fails or whose last record is not the one the
@@ -297,7 +303,9 @@ class CaseStore(ChainReader):
         fails, or when records are missing from the database as a whole)."""
         if not self.read_only:
             assert self._sealer is not None
-            problems = ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
+            sealer = self._sealer
+            problems = self._conn.read(lambda db: ledger_problems(
+                db, sealer, SEALED_TABLES, str(self.path)))
             if problems:
                 raise self._refuse("the case list", problems)
         ids = [str(r["case_id"]) for r in self._rows("cases")]
@@ -364,11 +372,17 @@ class CaseStore(ChainReader):
         return upgrade_note(self._conn)
 
     def integrity_ok(self) -> bool:
-        """PRAGMA integrity_check says ok."""
+        """PRAGMA integrity_check says ok (a PostgreSQL server checks its own pages)."""
+        if self._conn.dialect is Dialect.POSTGRESQL:
+            return True
         try:
             return [r[0] for r in self._conn.execute("PRAGMA integrity_check")] == ["ok"]
         except sqlite3.DatabaseError:
             return False
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 __all__ = ["CaseNote", "CaseStore", "SessionRef", "VerifyReport", "check_kind",

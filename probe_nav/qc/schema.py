@@ -3,12 +3,12 @@ seals), kept apart from the store as the case database's are (probe_nav.cases.sc
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from probe_nav.qc.records import Probe
 from probe_nav.storage import StoreError, record_checksum
-from probe_nav.storage.chain import database_path, install, record_upgrade, reseal
+from probe_nav.storage.backend import as_database
+from probe_nav.storage.chain import Conn, install, record_upgrade, reseal
 
 SCOPE = "probe"
 SEALED_TABLES = ("probes", "records")
@@ -16,18 +16,19 @@ SELECT_RECORDS = ("SELECT r.*, p.model AS p_model, p.serial AS p_serial, "
                   "p.detector AS p_detector FROM records r JOIN probes p ON p.id = r.probe_id")
 
 
-def _create_tables(conn: sqlite3.Connection) -> None:
-    conn.execute("""CREATE TABLE probes (
+def _create_tables(conn: Conn) -> None:
+    db = as_database(conn)  # db.script: SQLite's types translated for PostgreSQL
+    db.script("""CREATE TABLE probes (
         id INTEGER PRIMARY KEY, model TEXT NOT NULL, serial TEXT NOT NULL,
         detector TEXT NOT NULL DEFAULT '', created_utc TEXT NOT NULL,
         UNIQUE (model, serial))""")
-    conn.execute("""CREATE TABLE records (
+    db.script("""CREATE TABLE records (
         id INTEGER PRIMARY KEY, probe_id INTEGER NOT NULL REFERENCES probes(id),
         kind TEXT NOT NULL CHECK (kind IN ('calibration', 'qc')), test TEXT NOT NULL,
         time_utc TEXT NOT NULL, operator TEXT NOT NULL, source TEXT NOT NULL,
         raw_data TEXT NOT NULL, passed INTEGER, result_json TEXT NOT NULL,
         checksum TEXT NOT NULL)""")
-    conn.execute("CREATE INDEX records_by_probe ON records (probe_id, kind, test, time_utc)")
+    db.script("CREATE INDEX records_by_probe ON records (probe_id, kind, test, time_utc)")
 
 
 def legacy_fields(record_id: int, probe: Probe, kind: str, test: str, time_utc: str,
@@ -39,7 +40,7 @@ def legacy_fields(record_id: int, probe: Probe, kind: str, test: str, time_utc: 
             "raw_data": raw_data, "passed": passed, "result_json": result_json}
 
 
-def _legacy_problems(conn: sqlite3.Connection) -> list[str]:
+def _legacy_problems(conn: Conn) -> list[str]:
     """Records of a version-1 database failing their unkeyed SHA-256 checksum."""
     problems = []
     for row in conn.execute(SELECT_RECORDS + " ORDER BY r.id").fetchall():
@@ -53,12 +54,13 @@ def _legacy_problems(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
-def _seal(conn: sqlite3.Connection) -> None:
+def _seal(conn: Conn) -> None:
     """Version 2: keyed, chained seals. The unkeyed checksums are verified first (a database
     that fails them is refused and left as it was), then blanked; each probe's chain is its own
     row followed by its records in the order they were written (by id)."""
-    path = database_path(conn)
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    db = as_database(conn)
+    path = db.label
+    tables = db.table_names()
     if not {"probes", "records"} <= tables:
         raise StoreError(f"{path}: not a probe-nav QC database")
     problems = _legacy_problems(conn)
@@ -68,9 +70,9 @@ def _seal(conn: sqlite3.Connection) -> None:
                          "file is unchanged (restore it from a backup)")
     sealer = install(conn)
     for table in SEALED_TABLES:
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN seq INTEGER")
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN prev_mac TEXT NOT NULL DEFAULT ''")
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN mac TEXT NOT NULL DEFAULT ''")
+        db.script(f"""ALTER TABLE {table} ADD COLUMN seq INTEGER;
+            ALTER TABLE {table} ADD COLUMN prev_mac TEXT NOT NULL DEFAULT '';
+            ALTER TABLE {table} ADD COLUMN mac TEXT NOT NULL DEFAULT ''""")
     conn.execute("UPDATE records SET checksum = ''")
     for (probe_id,) in conn.execute("SELECT id FROM probes ORDER BY id").fetchall():
         rows = [("probes", int(probe_id))] + [("records", int(r[0])) for r in conn.execute(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from probe_nav.logs import REPORTED
 from probe_nav.qc.records import Probe, Record, probe_from_row, probe_label
 from probe_nav.qc.schema import MIGRATIONS, SCOPE, SEALED_TABLES, SELECT_RECORDS
 from probe_nav.qc.schema import legacy_fields as _fields  # noqa: F401 (tests make v1 databases)
-from probe_nav.storage import StoreError, open_database, user_data_dir
+from probe_nav.storage import StoreError, user_data_dir
+from probe_nav.storage.backend import Database, connect
 from probe_nav.storage.chain import (
     GENESIS,
     StoredRecord,
@@ -38,7 +38,7 @@ from probe_nav.storage.chain import (
     stored,
     upgrade_note,
 )
-from probe_nav.storage.sqlite import transaction
+from probe_nav.storage.urls import DatabaseUrl, database_url
 
 log = logging.getLogger(__name__)
 DB_NAME = "qc.sqlite"
@@ -46,6 +46,7 @@ CALIBRATION = "calibration"
 QC = "qc"
 KINDS = (CALIBRATION, QC)
 APPLICATION_ID = 0x504E5143  # 'PNQC': PRAGMA application_id of a QC database
+NAMESPACE = "qc"  # the store's PostgreSQL schema (probe_nav.storage.pg)
 VERIFY_COMMAND = "probe-nav qc verify"
 CLOCK_SKEW = timedelta(minutes=5)
 # Calibration values that can be physical (anything else is refused before it is stored):
@@ -103,14 +104,15 @@ def check_calibration(test: str, result: dict[str, Any]) -> None:
 
 
 class QcStore:
-    """The records database; open with `QcStore(path)` or `QcStore.open_default()`."""
+    """The records database; open with `QcStore(path or URL)` or `QcStore.open_default()`."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._conn = open_database(self.path, MIGRATIONS, application_id=APPLICATION_ID,
-                                   kind="QC")
+    def __init__(self, path: str | Path | DatabaseUrl) -> None:
+        url = path if isinstance(path, DatabaseUrl) else database_url(path, default_db_path())
+        self._conn: Database = connect(url, NAMESPACE, MIGRATIONS,
+                                       application_id=APPLICATION_ID, kind="QC")
+        self.path: Path | str = url.path if url.path is not None else self._conn.label
         try:
-            self._sealer = open_sealer(self._conn, self.path)
+            self._sealer = open_sealer(self._conn, self._conn.key_base)
         except BaseException:
             self._conn.close()
             raise
@@ -138,20 +140,23 @@ class QcStore:
         model, serial = model.strip(), serial.strip()
         if not model:
             raise StoreError("a probe needs a model name")
-        with transaction(self._conn):
+
+        def register(db: Database) -> Probe:
             found = self.find_probe(model, serial)
             if found is not None:
                 self._anchor(found.id)
                 return found
-            probe_id = int(self._conn.execute(
+            probe_id = int(db.execute(
                 "SELECT COALESCE(MAX(id), 0) + 1 FROM probes").fetchone()[0])
-            if read_head(self._conn, SCOPE, str(probe_id)) is not None:
+            if read_head(db, SCOPE, str(probe_id)) is not None:
                 raise self._refuse(f"probe {probe_id}", [
                     f"probe {probe_id} was deleted outside probe-nav (its chain head remains)"])
-            append(self._conn, self._sealer, SCOPE, str(probe_id), "probes",
+            append(db, self._sealer, SCOPE, str(probe_id), "probes",
                    {"id": probe_id, "model": model, "serial": serial, "detector": detector,
                     "created_utc": _time_text(datetime.now(UTC))}, str(self.path))
-        return Probe(probe_id, model, serial, detector)
+            return Probe(probe_id, model, serial, detector)
+
+        return self._conn.write(register)
 
     def find_probe(self, model: str, serial: str) -> Probe | None:
         """The probe if it is known, else None (nothing is registered)."""
@@ -187,14 +192,18 @@ class QcStore:
         time_text = _time_text(when)
         result_json = json.dumps(result, sort_keys=True, allow_nan=True)
         flag = None if passed is None else int(bool(passed))
-        with transaction(self._conn):
+
+        def write(db: Database) -> int:
             self._anchor(probe.id)
             self._check_tail(probe.id)
-            record_id, _ = append(
-                self._conn, self._sealer, SCOPE, str(probe.id), "records",
+            return append(
+                db, self._sealer, SCOPE, str(probe.id), "records",
                 {"probe_id": probe.id, "kind": kind, "test": test, "time_utc": time_text,
                  "operator": operator, "source": source, "raw_data": raw_data,
-                 "passed": flag, "result_json": result_json, "checksum": ""}, str(self.path))
+                 "passed": flag, "result_json": result_json, "checksum": ""},
+                str(self.path))[0]
+
+        record_id = self._conn.write(write)
         log.info("%s: record %d (%s %s of %s) written", self.path, record_id, kind, test,
                  probe.label)
         return self.get(record_id)
@@ -217,7 +226,8 @@ class QcStore:
         if probe is not None:
             chains = [probe.id]
         else:
-            problems = ledger_problems(self._conn, self._sealer, SEALED_TABLES, str(self.path))
+            problems = self._conn.read(lambda db: ledger_problems(
+                db, self._sealer, SEALED_TABLES, str(self.path)))
             if problems:
                 raise self._refuse("the records", problems)
             chains = sorted({int(r[0]) for r in self._conn.execute(
@@ -233,7 +243,10 @@ class QcStore:
 
     def verify(self) -> tuple[list[str], int, int]:
         """(problems, probes, records) of the whole database: every probe's chain and the
-        database-wide record count; never raises for what it finds."""
+        database-wide record count, as of one snapshot; never raises for what it finds."""
+        return self._conn.read(lambda _db: self._verify_now())
+
+    def _verify_now(self) -> tuple[list[str], int, int]:
         chains = {int(r[0]) for r in self._conn.execute(
             "SELECT id FROM probes UNION SELECT probe_id FROM records")}
         chains |= {int(c) for (c,) in self._conn.execute(
@@ -273,7 +286,11 @@ class QcStore:
         return listed, f"probe {label}"
 
     def _verified_chain(self, probe_id: int) -> list[Record]:
-        """Every record of the probe, after checking its whole chain (TamperedRecord if not)."""
+        """Every record of the probe, after checking its whole chain (TamperedRecord if not),
+        read in one snapshot (another station may be writing)."""
+        return self._conn.read(lambda _db: self._verified_chain_now(probe_id))
+
+    def _verified_chain_now(self, probe_id: int) -> list[Record]:
         listed, what = self._chain_records(probe_id)
         problems = chain_problems(self._sealer, SCOPE, str(probe_id), what, listed,
                                   read_head(self._conn, SCOPE, str(probe_id)), "probes")
@@ -316,7 +333,7 @@ class QcStore:
         log.warning("%s", message, extra=REPORTED)
         return TamperedRecord(message)
 
-    def _record(self, row: sqlite3.Row, what: str) -> Record:
+    def _record(self, row: Any, what: str) -> Record:
         probe = Probe(row["probe_id"], row["p_model"], row["p_serial"], row["p_detector"])
         try:
             result = json.loads(row["result_json"])

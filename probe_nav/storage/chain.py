@@ -28,10 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from probe_nav.storage.backend import Database, Row, as_database
 from probe_nav.storage.keys import ensure_key, key_path, read_key
 from probe_nav.storage.sqlite import StoreError, canonical_json
+from probe_nav.storage.urls import Dialect
 
 log = logging.getLogger(__name__)
+Conn = sqlite3.Connection | Database  # a raw SQLite connection (its migrations) or any store
+PRIMARY_KEYS = {"cases": "case_id"}  # sealed tables keyed otherwise than by `id` (PostgreSQL)
 
 GENESIS = ""  # prev_mac of a chain's first record
 LEDGER_SCOPE = "ledger"
@@ -120,27 +124,26 @@ def stored(table: str, label: str, row: Mapping[str, object]) -> StoredRecord:
 
 # ---- the database's key and heads ----------------------------------------------------------
 
-def database_path(conn: sqlite3.Connection) -> Path:
-    """The file of the connection's main database (how a migration finds the key file)."""
-    for row in conn.execute("PRAGMA database_list").fetchall():
-        if row[1] == "main" and row[2]:
-            return Path(str(row[2]))
-    raise StoreError("a sealed database must be a file, not in memory")
+def database_path(conn: Conn) -> Path:
+    """Where the database's key is kept (storage.keys.key_path of it): a SQLite store's own
+    file (a migration finds the key file beside it), a PostgreSQL store's name in the key
+    directory."""
+    return as_database(conn).key_base
 
 
-def install(conn: sqlite3.Connection) -> Sealer:
+def install(conn: Conn) -> Sealer:
     """In a migration: make the seal tables and the key (if the database has none), record the
     key check; returns the Sealer for sealing the existing records."""
     sealer = Sealer(ensure_key(database_path(conn)))
     for sql in SEAL_TABLES_SQL:
         conn.execute(sql)
-    conn.executemany("INSERT INTO seal_meta (name, value) VALUES (?, ?)",
-                     [("key_check", sealer.key_check()), ("scheme", SCHEME)])
+    for name, value in (("key_check", sealer.key_check()), ("scheme", SCHEME)):
+        conn.execute("INSERT INTO seal_meta (name, value) VALUES (?, ?)", (name, value))
     _set_head(conn, sealer, LEDGER_SCOPE, "", 0, GENESIS)  # no record written yet
     return sealer
 
 
-def record_upgrade(conn: sqlite3.Connection, records: int, from_scheme: str) -> str:
+def record_upgrade(conn: Conn, records: int, from_scheme: str) -> str:
     """In a migration, after reseal: note in seal_meta (and the log) that the database's
     existing records were verified under their old checksums and re-sealed under its new key,
     when and how many; returns the note (shown by `verify`)."""
@@ -153,21 +156,21 @@ def record_upgrade(conn: sqlite3.Connection, records: int, from_scheme: str) -> 
     return note
 
 
-def upgrade_note(conn: sqlite3.Connection) -> str | None:
+def upgrade_note(conn: Conn) -> str | None:
     """The note `record_upgrade` left, if this database was upgraded to keyed seals."""
     try:
         row = conn.execute("SELECT value FROM seal_meta WHERE name = 'upgraded'").fetchone()
-    except sqlite3.DatabaseError:
+    except as_database(conn).database_errors:
         return None
     return None if row is None else str(row[0])
 
 
-def open_sealer(conn: sqlite3.Connection, db_path: Path) -> Sealer:
+def open_sealer(conn: Conn, db_path: Path) -> Sealer:
     """The Sealer of an opened database: its key file read and checked against the database."""
     sealer = Sealer(read_key(db_path))
     try:
         row = conn.execute("SELECT value FROM seal_meta WHERE name = 'key_check'").fetchone()
-    except sqlite3.DatabaseError as exc:
+    except as_database(conn).database_errors as exc:
         raise StoreError(f"{db_path}: cannot read the seal table ({exc})") from None
     if row is None:
         raise TamperedRecord(f"{db_path}: the database's key check is missing (changed outside "
@@ -180,7 +183,7 @@ def open_sealer(conn: sqlite3.Connection, db_path: Path) -> Sealer:
     return sealer
 
 
-def read_head(conn: sqlite3.Connection, scope: str, chain: str) -> Head | None:
+def read_head(conn: Conn, scope: str, chain: str) -> Head | None:
     """The chain's head as stored (not verified), or None."""
     row = conn.execute("SELECT seq, last_mac, mac FROM seal_heads WHERE scope = ? AND chain = ?",
                        (scope, chain)).fetchone()
@@ -195,13 +198,13 @@ def head_valid(sealer: Sealer, scope: str, chain: str, head: Head) -> bool:
     return hmac.compare_digest(sealer.head_mac(scope, chain, head.seq, head.last_mac), head.mac)
 
 
-def chain_names(conn: sqlite3.Connection, scope: str) -> set[str]:
+def chain_names(conn: Conn, scope: str) -> set[str]:
     """Every chain of a scope that has a head."""
     return {str(r[0]) for r in conn.execute("SELECT chain FROM seal_heads WHERE scope = ?",
                                             (scope,))}
 
 
-def _set_head(conn: sqlite3.Connection, sealer: Sealer, scope: str, chain: str, seq: int,
+def _set_head(conn: Conn, sealer: Sealer, scope: str, chain: str, seq: int,
               last_mac: str) -> None:
     conn.execute("INSERT INTO seal_heads (scope, chain, seq, last_mac, mac) VALUES (?,?,?,?,?) "
                  "ON CONFLICT (scope, chain) DO UPDATE SET seq = excluded.seq, "
@@ -209,7 +212,7 @@ def _set_head(conn: sqlite3.Connection, sealer: Sealer, scope: str, chain: str, 
                  (scope, chain, seq, last_mac, sealer.head_mac(scope, chain, seq, last_mac)))
 
 
-def _advance_ledger(conn: sqlite3.Connection, sealer: Sealer, mac: str, db_label: str) -> None:
+def _advance_ledger(conn: Conn, sealer: Sealer, mac: str, db_label: str) -> None:
     """Count one more record in the ledger (refusing to overwrite a ledger that fails)."""
     head = read_head(conn, LEDGER_SCOPE, "")
     if head is not None and not head_valid(sealer, LEDGER_SCOPE, "", head):
@@ -218,44 +221,47 @@ def _advance_ledger(conn: sqlite3.Connection, sealer: Sealer, mac: str, db_label
     _set_head(conn, sealer, LEDGER_SCOPE, "", (head.seq if head else 0) + 1, mac)
 
 
-def append(conn: sqlite3.Connection, sealer: Sealer, scope: str, chain: str, table: str,
+def append(conn: Conn, sealer: Sealer, scope: str, chain: str, table: str,
            values: Mapping[str, object], db_label: str) -> tuple[int, str]:
     """Insert a row into `table` as the next record of the chain, inside the caller's write
-    transaction; returns (rowid, mac). The MAC is made from the row as read back, so it covers
+    transaction; returns (rowid, mac) (rowid: SQLite's rowid; on PostgreSQL the row's integer
+    id, 0 for a table keyed by text). The MAC is made from the row as read back, so it covers
     the id and exactly the values (types included) every later read will see."""
     head = read_head(conn, scope, chain)
     if head is not None and not head_valid(sealer, scope, chain, head):
         raise TamperedRecord(f"{db_label}: the chain head of {scope} {chain!r} fails its "
                              "checksum; nothing is added to it")
     seq, prev = (0, GENESIS) if head is None else (head.seq + 1, head.last_mac)
-    cols = [*values, "seq", "prev_mac", "mac"]
-    cur = conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) "
-                       f"VALUES ({', '.join('?' * len(cols))})", (*values.values(), seq, prev, ""))
-    rowid = int(cur.lastrowid or 0)
-    row = conn.execute(f"SELECT * FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
+    db = as_database(conn)
+    key = "rowid" if db.dialect is Dialect.SQLITE else PRIMARY_KEYS.get(table, "id")
+    new_key = db.insert(table, {**values, "seq": seq, "prev_mac": prev, "mac": ""}, key)
+    row = db.execute(f"SELECT * FROM {table} WHERE {key} = ?", (new_key,)).fetchone()
     mac = sealer.mac(scope, chain, table, seq, prev, seal_fields(_as_dict(row)))
-    conn.execute(f"UPDATE {table} SET mac = ? WHERE rowid = ?", (mac, rowid))
+    db.execute(f"UPDATE {table} SET mac = ? WHERE {key} = ?", (mac, new_key))
+    rowid = new_key if isinstance(new_key, int) else 0
     _set_head(conn, sealer, scope, chain, seq, mac)
     _advance_ledger(conn, sealer, mac, db_label)
     return rowid, mac
 
 
-def reseal(conn: sqlite3.Connection, sealer: Sealer, scope: str, chain: str,
-           rows: Iterable[tuple[str, int]], db_label: str) -> None:
+def reseal(conn: Conn, sealer: Sealer, scope: str, chain: str,
+           rows: Iterable[tuple[str, object]], db_label: str) -> None:
     """In a migration: seal existing rows (table, rowid), in this order, as one chain."""
     seq, prev = 0, GENESIS
+    rowid_column = as_database(conn).rowid
     for table, rowid in rows:
-        row = conn.execute(f"SELECT * FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
+        row = conn.execute(f"SELECT * FROM {table} WHERE {rowid_column} = ?",
+                           (rowid,)).fetchone()
         mac = sealer.mac(scope, chain, table, seq, prev, seal_fields(_as_dict(row)))
-        conn.execute(f"UPDATE {table} SET seq = ?, prev_mac = ?, mac = ? WHERE rowid = ?",
-                     (seq, prev, mac, rowid))
+        conn.execute(f"UPDATE {table} SET seq = ?, prev_mac = ?, mac = ? "
+                     f"WHERE {rowid_column} = ?", (seq, prev, mac, rowid))
         _set_head(conn, sealer, scope, chain, seq, mac)
         _advance_ledger(conn, sealer, mac, db_label)
         seq, prev = seq + 1, mac
 
 
 def _as_dict(row: object) -> dict[str, object]:
-    if isinstance(row, sqlite3.Row):
+    if isinstance(row, sqlite3.Row | Row):
         return dict(zip(row.keys(), tuple(row), strict=True))
     raise StoreError("a sealed row vanished while it was written")
 
@@ -327,7 +333,7 @@ def _sequence_problems(what: str, by_seq: Mapping[int, Sequence[StoredRecord]], 
     return problems
 
 
-def ledger_problems(conn: sqlite3.Connection, sealer: Sealer, tables: Sequence[str],
+def ledger_problems(conn: Conn, sealer: Sealer, tables: Sequence[str],
                     db_label: str) -> list[str]:
     """Problems of the database-wide record count: a chain deleted whole (with its head), or
     records added outside probe-nav."""

@@ -68,6 +68,28 @@ def ensure_key(db_path: Path) -> bytes:
     return read_key(db_path)
 
 
+def install_key(db_path: Path, key: bytes) -> None:
+    """Make `key` the key of the database at db_path (`probe-nav db copy`: the copy keeps its
+    source's seals, so it takes its source's key), replacing the key file atomically (written
+    privately and synced, then renamed over it)."""
+    if len(key) != KEY_BYTES:
+        raise KeyFileError(f"a database key is {KEY_BYTES} bytes, not {len(key)}")
+    path = key_path(db_path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_private(tmp, key.hex() + "\n", os.O_EXCL)
+        os.replace(tmp, path)
+        _sync_directory(path.parent)
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot write the database's key file "
+                           f"({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    log.info("%s: key installed (copied with its database's records)", path)
+
+
 def _parse(text: str) -> bytes | None:
     digits = text.strip()
     if len(digits) != 2 * KEY_BYTES or "\n" in digits:

@@ -108,7 +108,7 @@ def _check_application(conn: sqlite3.Connection, path: Path, application_id: int
 
 
 def open_database(
-    path: Path, migrations: Sequence[Migration], *, quick_check: bool = True,
+    path: Path, migrations: Sequence[Migration] | None, *, quick_check: bool = True,
     application_id: int = 0, kind: str = "",
 ) -> sqlite3.Connection:
     """Open (or create) a private, WAL-journalled database and run its pending migrations.
@@ -116,7 +116,9 @@ def open_database(
     Raises StoreError with a one-line message for a damaged file, a file that is not a SQLite
     database, a database of another kind (application_id: the store's own PRAGMA
     application_id, set when it is made; 0 = unchecked), or a schema newer than `migrations`
-    knows. quick_check runs PRAGMA quick_check.
+    knows. quick_check runs PRAGMA quick_check. migrations=None: no migration here, and no
+    application_id set (the caller migrates through storage.backend.Database.migrate, then sets
+    it).
     """
     path = Path(path)
     if path.exists():
@@ -134,10 +136,13 @@ def open_database(
             if result != ["ok"]:
                 raise StoreError(f"{path}: the database is damaged ({result[0]})")
         _check_application(conn, path, application_id, kind)
-        _migrate(conn, path, migrations)
-        if application_id and not conn.execute("PRAGMA application_id").fetchone()[0]:
+        if migrations is not None:
+            _migrate(conn, path, migrations)
+        if migrations is not None and application_id and not conn.execute(
+                "PRAGMA application_id").fetchone()[0]:
             conn.execute(f"PRAGMA application_id = {int(application_id)}")
-        log.info("%s: database opened (schema version %d)", path, len(migrations))
+        if migrations is not None:  # else the caller migrates, then says so
+            log.info("%s: database opened (schema version %d)", path, len(migrations))
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
