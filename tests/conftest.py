@@ -17,6 +17,7 @@ import pytest
 from probe_nav.logs import reset_logging
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ("tests.postgres_server",)  # postgres_server, postgres_url fixtures
 
 # Hypothesis, loaded by default (HYPOTHESIS_PROFILE=NAME picks another registered profile):
 # - deadline=None and no too_slow health check: both are wall-clock limits, which fail at random

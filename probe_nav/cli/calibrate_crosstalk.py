@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from probe_nav.cli.qc import add_measurement_arguments, keep, plausible
+from probe_nav.cli.qc import add_measurement_arguments, keep, plausible, raw_data_dir
 from probe_nav.errors import RunFailure, UserError
 
 SIM_PROBE = "probe-nav simulated probe:SIM-0001"  # as `calibrate deadtime --sim` names it
@@ -270,7 +270,6 @@ def _device_count(args: argparse.Namespace, label: str):
     from probe_nav.cli.acquire import acquire
     from probe_nav.cli.record import write_acquisition
     from probe_nav.qc.measure import from_frames
-    from probe_nav.qc.store import default_db_path
 
     acq = acquire(args, args.duration)
     if not acq.frames:
@@ -285,7 +284,7 @@ def _device_count(args: argparse.Namespace, label: str):
               for i in range(n)]
     live_s = m.total_live_s
     _within_ceiling(what, totals, live_s)
-    raw_dir = (Path(args.db) if args.db else default_db_path()).resolve().parent / "raw"
+    raw_dir = raw_data_dir(args)
     try:
         raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:

@@ -1,10 +1,12 @@
 """`probe-nav case new|list|show|add-count|note|export|report|verify`: case records from the
 command line.
 
-The database is the user data directory's cases.sqlite3 unless --db PATH is given, with its key in
-cases.sqlite3.key beside it (copy both together). Reading commands on a damaged database say so in
-one line on standard error and show what can still be read; a case with any record that fails its
-seal is refused whole (exit 2); `verify` lists every problem in the database.
+The database is --db PATH or URL (sqlite:///FILE, postgresql://USER@HOST/DB), else
+$PROBE_NAV_DATABASE_URL, else the user data directory's cases.sqlite3, with its key in
+cases.sqlite3.key beside it (copy both together; a PostgreSQL store's key: docs/architecture.md).
+Reading commands on a damaged database say so in one line on standard error and show what can
+still be read; a case with any record that fails its seal is refused whole (exit 2); `verify`
+lists every problem in the database.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
 from probe_nav.errors import UserError
 
@@ -22,8 +23,10 @@ TABLE_FIELDS = ("node", "in_vivo_cps", "ex_vivo_cps", "bed_cps", "ratio_to_backg
 
 
 def _db_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="PATH", default=None,
-                   help="case database (default: cases.sqlite3 in the user data directory)")
+    p.add_argument("--db", metavar="PATH|URL", default=None,
+                   help="case database: a file, sqlite:///FILE or postgresql://USER@HOST/DB "
+                        "(default: $PROBE_NAV_DATABASE_URL, else cases.sqlite3 in the user "
+                        "data directory)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -112,11 +115,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         _db_option(action)
 
 
+def _url(args: argparse.Namespace):
+    """The case database's URL: --db, else $PROBE_NAV_DATABASE_URL, else the default file."""
+    from probe_nav.cases.store import default_case_db
+    from probe_nav.storage.urls import database_url
+
+    return database_url(args.db, default_case_db())
+
+
 def _open(args: argparse.Namespace, *, write: bool):
-    from probe_nav.cases.store import CaseStore, default_case_db
+    from probe_nav.cases.store import CaseStore
     from probe_nav.storage import StoreError
 
-    path = Path(args.db) if args.db else default_case_db()
+    url = _url(args)
+    if url.path is None:  # a database server: no file to find or salvage
+        return CaseStore.open(url)
+    path = url.path
     if not write and not path.exists():
         raise UserError(f"{path}: no case database yet (create a case with `probe-nav case new`)")
     try:
@@ -281,12 +295,14 @@ def run_note(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Check the whole database: every problem on standard output, exit 2 if any."""
-    from probe_nav.cases.store import CaseStore, default_case_db
+    from probe_nav.cases.store import CaseStore
 
-    path = Path(args.db) if args.db else default_case_db()
-    if not path.exists():
+    url = _url(args)
+    path = url.path if url.path is not None else url.display
+    if url.path is not None and not url.path.exists():
         raise UserError(f"{path}: no case database")
-    with CaseStore.open(path) as store:
+    with CaseStore.open(url) as store:
+        path = store.path  # a server's store named with its schema
         report = store.verify()
         note = store.upgrade_note()
     for problem in report.problems:

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     from probe_nav.cli import (
         calibrate,
         case,
+        db,
         demo,
         dosimetry,
         gui,
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for module in (demo, gui, monitor, sim, ports, replay, record, repair_files, case, qc,
-                   calibrate, track, locate, dosimetry):
+                   calibrate, track, locate, dosimetry, db):
         module.register(sub)
     return parser
 

@@ -49,8 +49,10 @@ def add_measurement_arguments(p: argparse.ArgumentParser, duration_s: float,
 
 def add_store_arguments(p: argparse.ArgumentParser) -> None:
     """--db and --operator."""
-    p.add_argument("--db", metavar="PATH",
-                   help="records database (default: qc.sqlite in the user data directory)")
+    p.add_argument("--db", metavar="PATH|URL",
+                   help="records database: a file, sqlite:///FILE or postgresql://USER@HOST/DB "
+                        "(default: $PROBE_NAV_DATABASE_URL, else qc.sqlite in the user data "
+                        "directory)")
     p.add_argument("--operator", default=None, metavar="NAME",
                    help="who performed the test (default: the login name)")
 
@@ -58,8 +60,19 @@ def add_store_arguments(p: argparse.ArgumentParser) -> None:
 def open_store(args: argparse.Namespace):
     """The QcStore of --db (or the default one)."""
     from probe_nav.qc.store import QcStore, default_db_path
+    from probe_nav.storage.urls import database_url
 
-    return QcStore(Path(args.db) if args.db else default_db_path())
+    return QcStore(database_url(args.db, default_db_path()))
+
+
+def raw_data_dir(args: argparse.Namespace) -> Path:
+    """Where raw acquisitions are kept: beside a SQLite records file, else (a database server)
+    beside the default one, in the user data directory."""
+    from probe_nav.qc.store import default_db_path
+    from probe_nav.storage.urls import database_url
+
+    url = database_url(args.db, default_db_path())
+    return (url.path if url.path is not None else default_db_path()).resolve().parent / "raw"
 
 
 def operator(args: argparse.Namespace) -> str:
@@ -80,7 +93,6 @@ def measure(args: argparse.Namespace, spectrum: bool = False, file: str | None =
     beside the database (its raw-data reference)."""
     from probe_nav.cli.record import acquire, write_acquisition
     from probe_nav.qc.measure import from_file, from_frames
-    from probe_nav.qc.store import default_db_path
 
     path = file or getattr(args, "file", None)
     if path is not None:
@@ -90,7 +102,7 @@ def measure(args: argparse.Namespace, spectrum: bool = False, file: str | None =
     if args.sim and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed {args.seed} is outside the allowed range 0 to {2**63 - 1}")
     acq = acquire(args, args.duration, spectrum=spectrum, scenario_override=scenario)
-    raw_dir = (Path(args.db) if args.db else default_db_path()).resolve().parent / "raw"
+    raw_dir = raw_data_dir(args)
     try:
         raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:

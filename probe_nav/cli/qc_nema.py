@@ -98,9 +98,9 @@ def _load(args: argparse.Namespace):
 
 
 def _raw_path(args: argparse.Namespace) -> Path:
-    from probe_nav.qc.store import default_db_path
+    from probe_nav.cli.qc import raw_data_dir
 
-    raw_dir = (Path(args.db) if args.db else default_db_path()).resolve().parent / "raw"
+    raw_dir = raw_data_dir(args)
     try:
         raw_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:

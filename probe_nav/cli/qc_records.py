@@ -93,11 +93,14 @@ def run_verify(args: argparse.Namespace) -> int:
     """Check the whole records database: every problem on standard output, exit 2 if any."""
     from probe_nav.cli.qc import open_store
     from probe_nav.qc.store import default_db_path
+    from probe_nav.storage.urls import database_url
 
-    path = Path(args.db) if args.db else default_db_path()
-    if not path.exists():
+    url = database_url(args.db, default_db_path())
+    path = url.path if url.path is not None else url.display
+    if url.path is not None and not url.path.exists():
         raise UserError(f"{path}: no QC database")
     with open_store(args) as store:
+        path = store.path  # a server's store named with its schema
         problems, probes, records = store.verify()
         note = store.upgrade_note()
     for problem in problems:

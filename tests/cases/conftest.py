@@ -9,6 +9,7 @@ import pytest
 
 from probe_nav.cases.store import CaseStore
 from probe_nav.core.timed import TimedCountResult
+from probe_nav.storage.urls import KEY_DIR_VAR, DatabaseUrl, parse_database_url
 
 
 def result(counts: int, live_s: float = 10.0, background_cps: float = 0.0) -> TimedCountResult:
@@ -20,8 +21,14 @@ def result(counts: int, live_s: float = 10.0, background_cps: float = 0.0) -> Ti
                             None)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[CaseStore]:
-    """A fresh case store."""
-    with CaseStore.open(tmp_path / "cases.sqlite3") as s:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[CaseStore]:
+    """A fresh case store: a SQLite file, and a schema of a throwaway PostgreSQL database
+    (tests/postgres_server.py; skipped with one line where PostgreSQL is not installed)."""
+    where: Path | DatabaseUrl = tmp_path / "cases.sqlite3"
+    if request.param == "postgresql":
+        where = parse_database_url(request.getfixturevalue("postgres_url"))
+        monkeypatch.setenv(KEY_DIR_VAR, str(tmp_path / "keys"))
+    with CaseStore.open(where) as s:
         yield s

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +21,7 @@ from probe_nav.qc.crosstalk import (
 )
 from probe_nav.qc.store import CALIBRATION, QcStore
 from probe_nav.storage import StoreError
+from tests.qc.conftest import QcDb
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 WINDOWS = (EnergyWindow(20.0, 45.0, "I-125"), EnergyWindow(126.0, 155.0, "Tc-99m"))
@@ -36,7 +36,7 @@ def _outcome(tc_in_i125: int = 9500):
     return crosstalk_outcome([i125, tc], WINDOWS, counts, "test")
 
 
-def _store(db: Path, outcome, when: datetime, serial: str = "SN1") -> int:
+def _store(db: QcDb, outcome, when: datetime, serial: str = "SN1") -> int:
     with QcStore(db) as store:
         probe = store.probe("PN-2", serial, "CdTe")
         return store.add(probe, CALIBRATION, outcome.test, outcome.result, operator="ann",
@@ -62,8 +62,8 @@ def test_the_record_keeps_the_matrix_windows_and_counts() -> None:
     assert check_crosstalk(r) == m
 
 
-def test_active_spill_is_the_newest_of_that_probe(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_active_spill_is_the_newest_of_that_probe(qc_db: QcDb) -> None:
+    db = qc_db
     with QcStore(db) as store:
         assert active_spill(store, None, 2) is None
         assert active_spill(store, store.probe("PN-2", "SN1"), 2) is None
@@ -77,8 +77,8 @@ def test_active_spill_is_the_newest_of_that_probe(tmp_path: Path) -> None:
     assert got.fraction(1, 0).sd > 0
 
 
-def test_a_calibration_for_other_windows_is_not_used(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_a_calibration_for_other_windows_is_not_used(qc_db: QcDb) -> None:
+    db = qc_db
     record = _store(db, _outcome(), T0)
     with QcStore(db) as store:
         probe = store.find_probe("PN-2", "SN1")

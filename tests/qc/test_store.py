@@ -13,11 +13,12 @@ import pytest
 from probe_nav.drivers.frames import DeviceInfo
 from probe_nav.qc.active import active_calibration, calibrated_info
 from probe_nav.qc.store import QcStore, TamperedRecord
+from tests.qc.conftest import QcDb, db_arg, raw_sql
 
 T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 
 
-def fill(path: Path) -> None:
+def fill(path: QcDb) -> None:
     with QcStore(path) as store:
         probe = store.probe("PN-1", "SN42", "CdTe")
         store.add(probe, "calibration", "energy", {"coefficients": [0.5, 1.01]},
@@ -30,15 +31,15 @@ def fill(path: Path) -> None:
                   operator="ann", source="sim", raw_data="-", passed=None, when=T0)
 
 
-def test_records_survive_a_new_process(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_records_survive_a_new_process(qc_db: QcDb) -> None:
+    db = qc_db
     fill(db)
     code = ("import sys; from probe_nav.qc.store import QcStore\n"
             "s = QcStore(sys.argv[1])\n"
             "for r in s.records(): print(r.id, r.probe.label, r.test, r.operator, r.passed, "
             "r.result)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    out = subprocess.run([sys.executable, "-c", code, db_arg(db)], capture_output=True,
+                         text=True, check=True).stdout.splitlines()
     assert out == [
         "1 PN-1 #SN42 energy ann None {'coefficients': [0.5, 1.01]}",
         "3 PN-1 #SN43 energy ann None {'coefficients': [0.0, 2.0]}",
@@ -46,8 +47,8 @@ def test_records_survive_a_new_process(tmp_path: Path) -> None:
     ]
 
 
-def test_active_calibration_belongs_to_its_own_probe(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_active_calibration_belongs_to_its_own_probe(qc_db: QcDb) -> None:
+    db = qc_db
     fill(db)
     with QcStore(db) as store:
         info = DeviceInfo("PN-1", "SN43", energy_calibration=(0.0, 1.0), n_channels=256)
@@ -72,11 +73,10 @@ def test_active_calibration_belongs_to_its_own_probe(tmp_path: Path) -> None:
     "UPDATE probes SET serial = 'SN99' WHERE id = 1",  # the probe renamed under its records
     "UPDATE records SET checksum = 'x' WHERE id = 1",
 ])
-def test_a_modified_record_is_refused(tmp_path: Path, sql: str) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_a_modified_record_is_refused(qc_db: QcDb, sql: str) -> None:
+    db = qc_db
     fill(db)
-    with sqlite3.connect(db) as raw:
-        raw.execute(sql)
+    raw_sql(db, sql)
     with QcStore(db) as store:
         with pytest.raises(TamperedRecord, match=r"(record|probe) 1 .* fails its checksum"):
             store.get(1)
@@ -90,8 +90,8 @@ def test_a_modified_record_is_refused(tmp_path: Path, sql: str) -> None:
         assert any("record 1 " in p or "probe 1 " in p for p in problems), problems
 
 
-def test_sound_records_verify(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_sound_records_verify(qc_db: QcDb) -> None:
+    db = qc_db
     fill(db)
     with QcStore(db) as store:
         assert store.verify_all() == []
