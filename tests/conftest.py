@@ -10,11 +10,15 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hypothesis
 import pytest
 
 from probe_nav.logs import reset_logging
+
+if TYPE_CHECKING:
+    from tests.pacs import PrivateOrthanc
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ("tests.postgres_server",)  # postgres_server, postgres_url fixtures
@@ -137,4 +141,27 @@ def serve() -> Iterator[type[Served]]:
 
     yield Tracked
     for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def orthanc() -> Iterator[PrivateOrthanc]:
+    """This worker's private Orthanc PACS (tests/pacs.py: loopback, data in a temporary
+    directory, stopped at the end). Skipped without the Debian package orthanc, except under
+    CI=true where the PACS tests must run."""
+    from tests.pacs import OrthancStartError, PrivateOrthanc, missing_reason
+
+    why = missing_reason()
+    if why is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no Orthanc for the PACS tests: {why}")
+        pytest.skip(f"no Orthanc: {why}")
+    server = PrivateOrthanc()
+    try:
+        server.start()
+    except OrthancStartError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
         server.stop()

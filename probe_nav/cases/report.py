@@ -154,12 +154,16 @@ def _measurements(report: PdfReport, measurements: Sequence[Measurement]) -> Non
 
 
 def write_case_report(path: Path, case: Case, measurements: Sequence[Measurement],
-                      table: NodeTable, notes: Sequence[CaseNote] = ()) -> Path:
+                      table: NodeTable, notes: Sequence[CaseNote] = (),
+                      generated_unix_s: float | None = None) -> Path:
     """Write the case report PDF into the file at `path` (created 0600 or truncated: the
-    writer of probe_nav.files.atomic_write_with, through which the CLI publishes it)."""
+    writer of probe_nav.files.atomic_write_with, through which the CLI publishes it).
+    `generated_unix_s` fixes the "generated" stamp (DICOM export: the same records give the
+    same report under the same UID); default now."""
     from probe_nav import __version__
 
-    generated = fmt.iso_datetime(datetime.now(UTC))
+    generated = fmt.iso_datetime(datetime.now(UTC) if generated_unix_s is None
+                                 else datetime.fromtimestamp(generated_unix_s, UTC))
     report = PdfReport(path, f"Case {case.case_id}", header_lines(case),
                        f"probe-nav {__version__} · case report · generated {generated}")
     _details(report, case)

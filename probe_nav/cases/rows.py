@@ -10,7 +10,8 @@ from probe_nav.cases.schema import CASE_COLUMNS, MEASUREMENT_COLUMNS
 from probe_nav.storage.chain import StoredRecord, stored
 
 _TABLE_LABEL = {"cases": "case", "measurements": "measurement", "case_notes": "note",
-                "sessions": "session", "retention_points": "retention point"}
+                "sessions": "session", "retention_points": "retention point",
+                "case_identifiers": "identifiers"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,9 @@ v3: keyed, chained seals (probe_nav.storage.chain): every case, measurement, not
 v4: retention points (dosimetry after radionuclide therapy: fixed-geometry counts at times after
     the case's administration), a new table sealed in the case's chain like measurements and
     notes; no existing row changes, so nothing is re-sealed.
+v5: DICOM identifiers of a case (case_identifiers: patient id, accession number, study instance
+    UID...; the latest row counts; no patient name is ever kept), a new table sealed in the
+    case's chain like v4's; nothing is re-sealed.
 """
 
 from __future__ import annotations
@@ -229,6 +232,35 @@ def migrate_v4(conn: Conn) -> None:
     _script(conn, V4_SQL)
 
 
-SEALED_TABLES = (*V3_SEALED_TABLES, "retention_points")
-MIGRATIONS = (migrate_v1, migrate_v2, migrate_v3, migrate_v4)
+V5_SQL = """
+CREATE TABLE case_identifiers (
+    id INTEGER PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases(case_id),
+    patient_id TEXT NOT NULL,
+    issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+    accession_number TEXT NOT NULL DEFAULT '',
+    study_instance_uid TEXT NOT NULL,
+    requested_procedure_id TEXT NOT NULL DEFAULT '',
+    scheduled_procedure_step_id TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,
+    operator TEXT NOT NULL DEFAULT '',
+    entered_unix_s REAL NOT NULL,
+    seq INTEGER,
+    prev_mac TEXT NOT NULL DEFAULT '',
+    mac TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX case_identifiers_by_case ON case_identifiers(case_id, entered_unix_s)
+"""
+IDENTIFIER_COLUMNS = ("case_id", "patient_id", "issuer_of_patient_id", "accession_number",
+                      "study_instance_uid", "requested_procedure_id",
+                      "scheduled_procedure_step_id", "source", "operator", "entered_unix_s")
+
+
+def migrate_v5(conn: sqlite3.Connection) -> None:
+    """Version 5: the case_identifiers table (see the module docstring)."""
+    _script(conn, V5_SQL)
+
+
+SEALED_TABLES = (*V3_SEALED_TABLES, "retention_points", "case_identifiers")
+MIGRATIONS = (migrate_v1, migrate_v2, migrate_v3, migrate_v4, migrate_v5)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from probe_nav.cases.chain_reader import VERIFY_COMMAND as VERIFY_COMMAND
 from probe_nav.cases.chain_reader import ChainReader, VerifyReport
+from probe_nav.cases.identifiers import CaseIdentifiers, latest, to_store
 from probe_nav.cases.model import (
     Case,
     Measurement,
@@ -259,6 +260,21 @@ class CaseStore(ChainReader):
         log.info("%s: retention point %d (%.4g h, %s) of case %s written", self.path, row_id,
                  record.time_h, record.geometry, case.case_id)
         return replace(record, point_id=row_id, mac=mac)
+
+    def set_identifiers(self, case_id: str, ids: CaseIdentifiers) -> CaseIdentifiers:
+        """Store the case's DICOM identifiers (probe_nav.cases.identifiers: checked; the study
+        UID kept from before or generated); returns them once committed. UserError if bad."""
+        case = self._anchor(case_id)
+        new = to_store(ids, self.identifiers(case.case_id), time.time())
+        row_id, _ = self._append(case.case_id, "case_identifiers", new.row_values(case.case_id))
+        log.info("%s: identifiers %d (%s) of case %s written", self.path, row_id, new.source,
+                 case.case_id)
+        return new
+
+    def identifiers(self, case_id: str) -> CaseIdentifiers | None:
+        """The case's latest DICOM identifiers (its whole chain verified), None if never set."""
+        case_id = self.case(case_id).case_id
+        return latest(self._verified(case_id).rows.get("case_identifiers", []))
 
     # ---- reading (each case's chain is read and verified by ChainReader) ----------------
     def _anchor(self, case_id: str) -> Case:

@@ -1,5 +1,5 @@
-"""`probe-nav case new|list|show|add-count|note|export|report|verify`: case records from the
-command line.
+"""`probe-nav case new|list|show|add-count|note|identify|export|send|report|verify`: case
+records from the command line.
 
 The database is --db PATH or URL (sqlite:///FILE, postgresql://USER@HOST/DB), else
 $PROBE_NAV_DATABASE_URL, else the user data directory's cases.sqlite3, with its key in
@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `case` subcommand and its actions."""
     from probe_nav.cases.model import KINDS, MAX_ACTIVITY_MBQ, MAX_COUNTS, MAX_LIVE_S, PROCEDURES
     from probe_nav.cli.bounds import bounded_float, bounded_int, finite_float, rate_cps
+    from probe_nav.cli.case_dicom import add_export_options, register_identify
+    from probe_nav.cli.case_send import register_send
 
     live_s = bounded_float(1e-3, MAX_LIVE_S, "s")
 
@@ -99,6 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="default: from --out's suffix, else json")
     exp.add_argument("--out", metavar="FILE", default=None, help="default: standard output")
     exp.add_argument("--force", action="store_true", help="replace --out if it exists")
+    add_export_options(exp)
     exp.set_defaults(func=run_export)
 
     rep = sub.add_parser("report", help="write the PDF report of a case")
@@ -113,6 +116,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     for action in (new, lst, show, add, note, exp, rep, ver):
         _db_option(action)
+    register_identify(sub, _db_option)
+    register_send(sub, _db_option)
 
 
 def _url(args: argparse.Namespace):
@@ -334,6 +339,10 @@ def run_export(args: argparse.Namespace) -> int:
     """Export a case as CSV or JSON."""
     from probe_nav.cases.export import case_to_csv, case_to_json
 
+    if args.dicom is not None:
+        from probe_nav.cli.case_dicom import run_export_dicom
+
+        return run_export_dicom(args)
     fmt = args.format or ("csv" if args.out and args.out.lower().endswith(".csv") else "json")
     with _open(args, write=False) as store:
         case = store.case(args.case_id)

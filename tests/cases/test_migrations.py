@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from probe_nav.cases.identifiers import CaseIdentifiers
 from probe_nav.cases.schema import MIGRATIONS, SCHEMA_VERSION
 from probe_nav.cases.store import CaseStore
 from probe_nav.storage import StoreError, TamperedRecord, key_path, open_database
@@ -31,7 +32,7 @@ def _v1_database(path: Path) -> None:
 
 
 def test_schema_versions_are_counted() -> None:
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
 
 
 def test_v1_to_current_keeps_records_and_adds_checksums(tmp_path: Path) -> None:
@@ -60,6 +61,9 @@ def test_v1_to_current_keeps_records_and_adds_checksums(tmp_path: Path) -> None:
         point = store.add_retention_point("OLD-1", counts=50, live_s=10.0, geometry="1m",
                                           time_h=0.25)
         assert store.retention_points("OLD-1") == [point]
+        # and DICOM identifiers (schema v5), sealed in the same chain
+        ids = store.set_identifiers("OLD-1", CaseIdentifiers("MRN-1", accession_number="A1"))
+        assert store.identifiers("OLD-1") == ids
         assert not store.verify().problems
 
 
@@ -70,6 +74,9 @@ def test_every_earlier_version_migrates(tmp_path: Path) -> None:
         with CaseStore.open(path) as store:
             store.create_case("X", "sln-melanoma", "Tc-99m")
             assert [c.case_id for c in store.cases()] == ["X"]
+            assert store.identifiers("X") is None
+            ids = store.set_identifiers("X", CaseIdentifiers("P1"))
+            assert store.identifiers("X") == ids and not store.verify().problems
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:

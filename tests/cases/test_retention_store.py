@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from probe_nav.cases.model import parse_time
-from probe_nav.cases.schema import MIGRATIONS
+from probe_nav.cases.schema import MIGRATIONS, SCHEMA_VERSION
 from probe_nav.cases.store import CaseStore
 from probe_nav.errors import UserError
 from probe_nav.storage import TamperedRecord, open_database
@@ -163,7 +163,7 @@ def test_v3_database_migrates_and_takes_points_in_the_same_chain(tmp_path: Path)
     path = tmp_path / "v3.sqlite3"
     _v3_database(path)
     with CaseStore.open(path) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.upgrade_note() is None  # nothing was re-sealed
         assert [n.text for n in store.notes("OLD-3")] == ["therapy given"]
         p = store.add_retention_point("OLD-3", counts=900, live_s=60.0, geometry="1m",
