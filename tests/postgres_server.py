@@ -124,6 +124,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     pytest.importorskip("psycopg", reason="psycopg is not installed")
     bindir = find_bindir()
     if bindir is None:
+        if os.environ.get("CI", "").lower() == "true":  # .ci/run installs it: it must run there
+            pytest.fail("CI=true but PostgreSQL is not installed (no initdb/pg_ctl)")
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl): PostgreSQL tests skipped")
     server = PostgresServer(bindir)
     try:

@@ -256,7 +256,7 @@ IDENTIFIER_COLUMNS = ("case_id", "patient_id", "issuer_of_patient_id", "accessio
                       "scheduled_procedure_step_id", "source", "operator", "entered_unix_s")
 
 
-def migrate_v5(conn: sqlite3.Connection) -> None:
+def migrate_v5(conn: Conn) -> None:
     """Version 5: the case_identifiers table (see the module docstring)."""
     _script(conn, V5_SQL)
 

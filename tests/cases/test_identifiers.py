@@ -148,9 +148,12 @@ def test_worklist_entry_gives_the_identifiers_and_never_the_name(store: CaseStor
     stored = store.set_identifiers("C1", ids)
     assert store.identifiers("C1") == stored
     assert stored.study_instance_uid == "1.2.826.0.1.3680043.8.498.1"  # the worklist's study
+    assert "Doe" not in repr(store.identifiers("C1"))
     store.close()
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("cases.sqlite3*"))
-    assert b"MRN-0042" in raw and b"Doe" not in raw  # the name never reached the database
+    files = list(tmp_path.glob("cases.sqlite3*"))
+    if files:  # SQLite: the bytes on disk (the PostgreSQL store keeps its rows on the server)
+        raw = b"".join(p.read_bytes() for p in files)
+        assert b"MRN-0042" in raw and b"Doe" not in raw  # the name never reached the database
 
 
 @pytest.mark.filterwarnings("ignore:The value length")  # the entry written with a too long SH

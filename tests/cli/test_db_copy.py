@@ -112,5 +112,7 @@ def test_sqlite_needs_one_store_and_a_missing_source_is_refused(tmp_path: Path) 
 def test_migrate_brings_both_stores_to_the_current_schema(pg: str) -> None:
     done = run_main("db", "migrate", "--db", pg)
     assert done.returncode == 0, done.stderr
-    assert "(schema cases): cases store at schema version 4" in done.stdout
+    from probe_nav.cases.schema import SCHEMA_VERSION
+
+    assert f"(schema cases): cases store at schema version {SCHEMA_VERSION}" in done.stdout
     assert "(schema qc): qc store at schema version 2" in done.stdout
