@@ -90,6 +90,7 @@ def test_sweep_to_slicer_over_loopback(slicer) -> None:
         for _ in range(20):
             session.poll()
             time.sleep(0.05)
+        delivered = device.stats.frames  # what reached the host (a loaded pty drops some)
         snap = navigator.snapshot()
         while (snap.recon is None or snap.recon.n_frames < snap.posed_frames
                or not snap.recon.spots) and time.monotonic() < deadline:
@@ -108,9 +109,12 @@ def test_sweep_to_slicer_over_loopback(slicer) -> None:
         device_server.stop()
         feed.close()
 
-    # every frame of the sweep was posed but the first few, before the first pose arrived, and
-    # any whose poses came more than POSE_WAIT_S late on a loaded machine (seen: 3-7 in 4600)
-    assert snap.posed_frames >= 0.95 * SWEEP_S / sc.frame_period_s
+    # every frame that reached the host was posed but the first few, before the first pose
+    # arrived, and any whose poses came more than POSE_WAIT_S late on a loaded machine (seen:
+    # 3-7 in 4600). Frames a loaded machine's pty lost never reached navigation (the link's own
+    # tests count those); half the sweep is still enough for the spot checked below.
+    assert delivered >= 0.5 * SWEEP_S / sc.frame_period_s
+    assert snap.posed_frames >= 0.95 * delivered
     assert snap.unposed_frames <= 0.02 * snap.posed_frames
     spots = slicer.wait_for_message("ProbeNavSpots", timeout=30)
     image = slicer.wait_for_message("ProbeNavActivity", timeout=30)
