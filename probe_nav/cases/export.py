@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from probe_nav.cases.model import Case, Measurement, format_unix_s
 from probe_nav.cases.retention import RetentionRecord
 from probe_nav.cases.rules import NodeTable
+from probe_nav.cases.sends import SendRecord
 from probe_nav.cases.store import CaseNote
 
 CSV_COLUMNS = ("case_id", "measurement_id", "node", "kind", "measured_utc", "measured_unix_s",
@@ -40,9 +41,10 @@ def _verdict_text(table: NodeTable, node: str) -> str:
 
 def case_to_json(case: Case, measurements: Sequence[Measurement], table: NodeTable,
                  notes: Sequence[CaseNote] = (),
-                 retention: Sequence[RetentionRecord] = ()) -> str:
+                 retention: Sequence[RetentionRecord] = (),
+                 sends: Sequence[SendRecord] = ()) -> str:
     """The whole case as one JSON document (times as Unix seconds and UTC text), with its
-    retention points (dosimetry) when it has any."""
+    retention points (dosimetry) and its DICOM sends when it has any."""
     doc = {
         "format": "probe-nav case v1",
         "case": {**case.as_dict(), "reference_unix_s": case.reference_unix_s,
@@ -63,6 +65,14 @@ def case_to_json(case: Case, measurements: Sequence[Measurement], table: NodeTab
     }
     if retention:
         doc["retention_points"] = [p.as_dict() for p in retention]
+    if sends:
+        doc["dicom_sends"] = [{
+            "sent_unix_s": r.sent_unix_s, "sent_utc": format_unix_s(r.sent_unix_s),
+            "destination": r.destination, "calling_ae": r.calling_ae,
+            "associations": r.associations, "stored": r.stored, "total": r.total,
+            "operator": r.operator,
+            "instances": [{"sop_instance_uid": u, "sop_class_uid": c, "status": st, "note": n}
+                          for u, c, st, n in r.instances]} for r in sends]
     return json.dumps(_plain(doc), indent=2, ensure_ascii=False) + "\n"
 
 

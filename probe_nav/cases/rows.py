@@ -11,7 +11,7 @@ from probe_nav.storage.chain import StoredRecord, stored
 
 _TABLE_LABEL = {"cases": "case", "measurements": "measurement", "case_notes": "note",
                 "sessions": "session", "retention_points": "retention point",
-                "case_identifiers": "identifiers"}
+                "case_identifiers": "identifiers", "case_sends": "DICOM send"}
 
 
 @dataclass(frozen=True, slots=True)

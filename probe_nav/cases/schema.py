@@ -15,15 +15,22 @@ v4: retention points (dosimetry after radionuclide therapy: fixed-geometry count
 v5: DICOM identifiers of a case (case_identifiers: patient id, accession number, study instance
     UID...; the latest row counts; no patient name is ever kept), a new table sealed in the
     case's chain like v4's; nothing is re-sealed.
+v6: applied_writes: the console and identity (op_id) of every write, so that a write sent
+    again after a lost answer is not doubled (probe_nav.storage.writes); outbox: a console's
+    writes waiting for the department server (probe_nav.storage.outbox); case_sends: the sealed
+    audit of every DICOM send of a case (probe_nav.cases.sends).
 """
 
 from __future__ import annotations
 
 import math
 
+from probe_nav.cases.sends import SENDS_SQL
 from probe_nav.storage import StoreError, record_checksum
 from probe_nav.storage.backend import as_database
 from probe_nav.storage.chain import Conn, install, record_upgrade, reseal
+from probe_nav.storage.outbox import create_outbox
+from probe_nav.storage.writes import create_applied_writes
 
 V1_SQL = """
 CREATE TABLE cases (
@@ -261,6 +268,15 @@ def migrate_v5(conn: Conn) -> None:
     _script(conn, V5_SQL)
 
 
-SEALED_TABLES = (*V3_SEALED_TABLES, "retention_points", "case_identifiers")
-MIGRATIONS = (migrate_v1, migrate_v2, migrate_v3, migrate_v4, migrate_v5)
+def migrate_v6(conn: Conn) -> None:
+    """Version 6: applied_writes, the console and identity of every write from now on
+    (probe_nav.storage.writes; not sealed: the records' own seals are unchanged), the outbox,
+    and case_sends."""
+    create_applied_writes(conn)
+    create_outbox(conn)
+    _script(conn, SENDS_SQL)
+
+
+SEALED_TABLES = (*V3_SEALED_TABLES, "retention_points", "case_identifiers", "case_sends")
+MIGRATIONS = (migrate_v1, migrate_v2, migrate_v3, migrate_v4, migrate_v5, migrate_v6)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,12 +19,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from dataclasses import replace
 from pathlib import Path
 
+from probe_nav.cases.attachments import CaseAttachments
 from probe_nav.cases.chain_reader import VERIFY_COMMAND as VERIFY_COMMAND
 from probe_nav.cases.chain_reader import ChainReader, VerifyReport
-from probe_nav.cases.identifiers import CaseIdentifiers, latest, to_store
 from probe_nav.cases.model import (
     Case,
     Measurement,
@@ -33,12 +32,6 @@ from probe_nav.cases.model import (
     measurement_from_result,
     new_case,
     with_id,
-)
-from probe_nav.cases.retention import (
-    RetentionRecord,
-    check_new_point,
-    new_retention_record,
-    retention_from_row,
 )
 from probe_nav.cases.rows import (
     CaseNote,
@@ -72,7 +65,15 @@ from probe_nav.storage.chain import (
     stored,
     upgrade_note,
 )
+from probe_nav.storage.outbox import QueuedWrite, enqueue
 from probe_nav.storage.urls import DatabaseUrl, Dialect, database_url
+from probe_nav.storage.writes import (
+    check_op_id,
+    find_applied,
+    new_op_id,
+    note_applied,
+    row_id_of,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE_NAME = "cases.sqlite3"
@@ -85,32 +86,38 @@ def default_case_db() -> Path:
     return user_data_dir() / DEFAULT_FILE_NAME
 
 
-class CaseStore(ChainReader):
+class CaseStore(CaseAttachments, ChainReader):
     """The case database. Use CaseStore.open(path) (or as a context manager)."""
 
     def __init__(self, conn: Database, path: Path | str, *, read_only: bool = False,
-                 sealer: Sealer | None = None) -> None:
+                 sealer: Sealer | None = None, queue: bool = False) -> None:
         self._conn = conn
         self.path = path
         self.read_only = read_only
+        self.queue = queue  # every write also queued for a server (probe_nav.storage.outbox)
         self._sealer = sealer  # None only for a salvaged database older than keyed seals
         self.skipped_records = 0  # salvage: rows unreadable or failing their seal, since opening
         if read_only:
             log.info("%s: damaged case database opened read only to salvage it", path)
 
     @classmethod
-    def open(cls, path: Path | str | DatabaseUrl | None = None) -> CaseStore:
+    def open(cls, path: Path | str | DatabaseUrl | None = None, *,
+             queue: bool = False, timeout_s: float | None = None) -> CaseStore:
         """Open (creating, migrating and keying as needed) the case database: a file path, a
         database URL (probe_nav.storage.urls), or None for $PROBE_NAV_DATABASE_URL or else the
-        default file; StoreError if unusable, its key file is missing or is not its key."""
+        default file; StoreError if unusable, its key file is missing or is not its key.
+        queue: a console's local store that queues every write for the department server
+        (probe_nav.cases.department); timeout_s: a server's connection wait."""
         url = path if isinstance(path, DatabaseUrl) else database_url(path, default_case_db())
-        db = connect(url, NAMESPACE, MIGRATIONS, application_id=APPLICATION_ID, kind="case")
+        db = connect(url, NAMESPACE, MIGRATIONS, application_id=APPLICATION_ID, kind="case",
+                     timeout_s=timeout_s)
         try:
             sealer = open_sealer(db, db.key_base)
         except BaseException:
             db.close()
             raise
-        return cls(db, url.path if url.path is not None else db.label, sealer=sealer)
+        return cls(db, url.path if url.path is not None else db.label, sealer=sealer,
+                   queue=queue)
 
     @classmethod
     def salvage(cls, path: Path) -> CaseStore:
@@ -144,17 +151,34 @@ class CaseStore(ChainReader):
         self.close()
 
     # ---- writing (each call is one committed transaction) -------------------------------
-    def _append(self, chain: str, table: str, values: dict[str, object]) -> tuple[int, str]:
+    def _append(self, chain: str, table: str, values: dict[str, object],
+                op_id: str | None = None) -> tuple[int, str]:
         """Seal and insert one row as the next record of `chain`, in its own transaction,
-        after checking the chain's anchor, head and last record (a full check is for reads)."""
+        after checking the chain's anchor, head and last record (a full check is for reads);
+        noted under op_id (probe_nav.storage.writes): a write already applied under it returns
+        its record instead of writing it again."""
         if self.read_only or self._sealer is None:
             raise StoreError(f"{self.path}: opened read only (damaged); nothing can be written")
         sealer = self._sealer
+        op = check_op_id(op_id) if op_id is not None else new_op_id()
 
         def work(db: Database) -> tuple[int, str]:
+            prior = find_applied(db, op)
+            if prior is not None:
+                if (prior.tbl, prior.chain) != (table, chain):
+                    raise UserError(f"{self.path}: refused: write {op} was applied to another "
+                                    f"record ({prior.tbl} of {prior.chain!r})")
+                log.info("%s: write %s was applied before; not written again", self.path, op)
+                return row_id_of(db, prior), prior.mac
             if table != "cases":
                 self._check_tail(chain)
-            return append(db, sealer, SCOPE, chain, table, values, str(self.path))
+            row_id, mac = append(db, sealer, SCOPE, chain, table, values, str(self.path))
+            head = read_head(db, SCOPE, chain)
+            assert head is not None
+            note_applied(db, op, chain, head.seq, table, mac)
+            if self.queue:
+                enqueue(db, op, chain, table, values)
+            return row_id, mac
 
         try:
             return self._conn.write(work)
@@ -187,13 +211,16 @@ class CaseStore(ChainReader):
 
     def create_case(
         self, case_id: str, procedure: str, nuclide: str, *, created_unix_s: float | None = None,
-        **details: object,
+        op_id: str | None = None, **details: object,
     ) -> Case:
         """Create a case (details: injected_activity_mbq, injection_unix_s, probe, calibration,
-        operator, notes); UserError if the identifier is taken or a value is implausible."""
+        operator, notes); UserError if the identifier is taken or a value is implausible.
+        op_id: the write's identity (a case already created under it is returned)."""
         case = new_case(case_id, procedure, nuclide,
                         created_unix_s=time.time() if created_unix_s is None else created_unix_s,
                         **details)  # type: ignore[arg-type]
+        if op_id is not None and self._was_applied(op_id, "cases", case.case_id):
+            return self._anchor(case.case_id)
         if self._conn.execute("SELECT 1 FROM cases WHERE case_id = ?",
                               (case.case_id,)).fetchone() is not None:
             raise UserError(f"case {case.case_id!r} already exists in {self.path}")
@@ -203,14 +230,14 @@ class CaseStore(ChainReader):
                 "choose another identifier"])
         row = case.as_dict()
         self._append(case.case_id, "cases", {**{c: row[c] for c in CASE_COLUMNS},
-                                             "checksum": ""})
+                                             "checksum": ""}, op_id)
         log.info("%s: case %s written", self.path, case.case_id)
         return case
 
     def record(
         self, case_id: str, node: str, kind: str, result: TimedCountResult,
         measured_unix_s: float | None = None, note: str = "", *,
-        max_rate_cps: float | None = None,
+        max_rate_cps: float | None = None, op_id: str | None = None,
     ) -> Measurement:
         """Record a timed count as node `node` of `kind`; returns it once committed. UserError
         for an implausible value; max_rate_cps: the device's highest reportable rate if known."""
@@ -221,19 +248,21 @@ class CaseStore(ChainReader):
         values: dict[str, object] = {
             c: int(bool(fields[c])) if c in ("significant", "complete") else fields[c]
             for c in MEASUREMENT_COLUMNS}
-        row_id, mac = self._append(case.case_id, "measurements", {**values, "checksum": ""})
+        row_id, mac = self._append(case.case_id, "measurements", {**values, "checksum": ""},
+                                   op_id)
         log.info("%s: measurement %d (node %s, %s) of case %s written", self.path, row_id,
                  m.node, m.kind, case.case_id)
         return with_id(m, row_id, mac)
 
-    def add_note(self, case_id: str, text: str, t_unix_s: float | None = None) -> CaseNote:
+    def add_note(self, case_id: str, text: str, t_unix_s: float | None = None, *,
+                 op_id: str | None = None) -> CaseNote:
         """Write a decision or remark into the case."""
         case = self._anchor(case_id)
         note = CaseNote(case.case_id, time.time() if t_unix_s is None else float(t_unix_s),
                         str(text))
         self._append(case.case_id, "case_notes", {"case_id": note.case_id,
                                                   "t_unix_s": note.t_unix_s, "text": note.text,
-                                                  "checksum": ""})
+                                                  "checksum": ""}, op_id)
         log.info("%s: note written to case %s", self.path, note.case_id)
         return note
 
@@ -246,35 +275,21 @@ class CaseStore(ChainReader):
                                                  "directory": str(directory)})
         log.info("%s: session %s linked to case %s", self.path, directory, case_id)
 
-    def add_retention_point(self, case_id: str, *, counts: object, live_s: float,
-                            geometry: str, **when_and_background: object) -> RetentionRecord:
-        """Record a retention count (probe_nav.cases.retention: measured_unix_s or time_h,
-        background_cps, background_sd_cps, operator); returns it once committed. UserError for
-        a case without administration time, an implausible value or a repeated point."""
-        case = self._anchor(case_id)
-        record = new_retention_record(case, counts=counts, live_s=live_s, geometry=geometry,
-                                      recorded_unix_s=time.time(),
-                                      **when_and_background)  # type: ignore[arg-type]
-        check_new_point(record, self.retention_points(case.case_id))
-        row_id, mac = self._append(case.case_id, "retention_points", record.row_values())
-        log.info("%s: retention point %d (%.4g h, %s) of case %s written", self.path, row_id,
-                 record.time_h, record.geometry, case.case_id)
-        return replace(record, point_id=row_id, mac=mac)
+    def apply_queued(self, write: QueuedWrite) -> tuple[int, str]:
+        """Write a record a console queued (its values as the console sealed them locally) as
+        the next of its chain here, sealed under this store's key; a write applied before under
+        its op_id is not written again. UserError if the chain cannot take it (no such case,
+        or a case id taken meanwhile): the console keeps the entry, rejected."""
+        if write.table not in SEALED_TABLES:
+            raise UserError(f"{self.path}: refused: {write.table!r} is not a case table")
+        if write.table != "cases" and write.chain:
+            self._anchor(write.chain)
+        return self._append(write.chain, write.table, dict(write.values), write.op_id)
 
-    def set_identifiers(self, case_id: str, ids: CaseIdentifiers) -> CaseIdentifiers:
-        """Store the case's DICOM identifiers (probe_nav.cases.identifiers: checked; the study
-        UID kept from before or generated); returns them once committed. UserError if bad."""
-        case = self._anchor(case_id)
-        new = to_store(ids, self.identifiers(case.case_id), time.time())
-        row_id, _ = self._append(case.case_id, "case_identifiers", new.row_values(case.case_id))
-        log.info("%s: identifiers %d (%s) of case %s written", self.path, row_id, new.source,
-                 case.case_id)
-        return new
-
-    def identifiers(self, case_id: str) -> CaseIdentifiers | None:
-        """The case's latest DICOM identifiers (its whole chain verified), None if never set."""
-        case_id = self.case(case_id).case_id
-        return latest(self._verified(case_id).rows.get("case_identifiers", []))
+    def _was_applied(self, op_id: str, table: str, chain: str) -> bool:
+        """Whether write op_id already made a record of `table` in `chain`."""
+        prior = find_applied(self._conn, check_op_id(op_id))
+        return prior is not None and (prior.tbl, prior.chain) == (table, chain)
 
     # ---- reading (each case's chain is read and verified by ChainReader) ----------------
     def _anchor(self, case_id: str) -> Case:
@@ -349,14 +364,6 @@ class CaseStore(ChainReader):
     def node_table(self, case_id: str, config: RulesConfig | None = None) -> NodeTable:
         """The node table with ratios and verdicts for the case's procedure."""
         return node_table(self.case(case_id), self.measurements(case_id), config)
-
-    def retention_points(self, case_id: str) -> list[RetentionRecord]:
-        """The case's retention points by time (its whole chain verified); UserError if there
-        is no such case."""
-        case_id = self.case(case_id).case_id
-        rows = self._verified(case_id).rows.get("retention_points", [])
-        return sorted((retention_from_row(r) for r in rows),
-                      key=lambda p: (p.measured_unix_s, p.point_id or 0))
 
     def notes(self, case_id: str) -> list[CaseNote]:
         """Decisions and remarks of the case, in time order (its whole chain verified)."""

@@ -203,7 +203,8 @@ def run_show(args: argparse.Namespace) -> int:
         table = store.node_table(case.case_id)
         if args.json:
             sys.stdout.write(case_to_json(case, ms, table, store.notes(case.case_id),
-                             store.retention_points(case.case_id)))
+                             store.retention_points(case.case_id),
+                             store.sends(case.case_id)))
             _report_skipped(store)
             return 0
         print(f"case {case.case_id}: {case.procedure}, {case.nuclide}, probe "
@@ -217,6 +218,8 @@ def run_show(args: argparse.Namespace) -> int:
             print("\t".join(cells) + f"\t{verdicts}")
         for note in store.notes(case.case_id):
             print(f"note {format_unix_s(note.t_unix_s)}: {note.text}")
+        for sent in store.sends(case.case_id):
+            print(f"DICOM {format_unix_s(sent.sent_unix_s)}: {sent.line()}")
         _report_skipped(store)
     return 0
 

@@ -33,6 +33,7 @@ def register_send(sub: argparse._SubParsersAction,
                    "(default 3)")
     p.add_argument("--timeout-s", default=10.0, metavar="S", type=_timeout_s,
                    help="network and response time-out (default 10)")
+    p.add_argument("--operator", default="", help="who sent it (kept in the case's record)")
     db_option(p)
     p.set_defaults(func=run_send)
 
@@ -74,4 +75,8 @@ def run_send(args: argparse.Namespace) -> int:
     for instance in report.instances:
         print(instance.line())
     print(report.summary())
+    with _open(args, write=True) as store:  # the audit: whatever the PACS answered
+        store.add_send(args.case_id, report, calling_ae=args.calling_ae,
+                       operator=args.operator)
+    print(f"recorded in case {args.case_id} (probe-nav case show {args.case_id})")
     return 0 if report.all_stored else 1

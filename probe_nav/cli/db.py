@@ -1,4 +1,4 @@
-"""`probe-nav db migrate|copy`: the record databases themselves.
+"""`probe-nav db migrate|copy|sync`: the record databases themselves.
 
   db migrate [--db URL]        bring the case and QC stores at URL (default: the
                                PROBE_NAV_DATABASE_URL, else the two default files) to this
@@ -6,6 +6,9 @@
   db copy SRC DST [--store S]  copy the whole history of the case store, the QC store or both
                                (S: cases, qc, all) from SRC to an empty DST with their seals and
                                key (probe_nav/storage/copy.py), then verify DST record by record
+  db sync [SERVER] [--local F] send a console's case records still waiting for the department
+                               server (its outbox: probe_nav/storage/outbox.py) now, and list
+                               any the server refused; exit 0 when nothing waits, 1 otherwise
 
 SRC and DST are a SQLite file (a path or sqlite:///FILE) or a PostgreSQL URL; for a SQLite file
 the two stores are two files, so --store cases or qc is required with one. Exit 2, one line, for
@@ -61,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("dst", metavar="DST")
     cp.add_argument("--store", choices=("cases", "qc", "all"), default="all")
     cp.set_defaults(func=run_copy)
+    sy = actions.add_parser("sync", help="send a console's waiting case records to the server")
+    sy.add_argument("server", metavar="SERVER", nargs="?", default=None,
+                    help="the department's PostgreSQL URL (default: PROBE_NAV_DATABASE_URL)")
+    sy.add_argument("--local", metavar="FILE", default=None,
+                    help="the console's case database (default: the user data folder's)")
+    sy.set_defaults(func=run_sync)
 
 
 def _chosen(args: argparse.Namespace, *urls: Any) -> list[_Store]:
@@ -115,6 +124,35 @@ def run_copy(args: argparse.Namespace) -> int:
         print(f"{dst.label}: {report.total} {store.name} record(s) copied from {src.label} "
               f"({detail}); every record verified")
     return 0
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """Send the console's outbox once; say what was sent, what waits and what was refused."""
+    from pathlib import Path
+
+    from probe_nav.cases.department import DepartmentCases
+    from probe_nav.cases.store import default_case_db
+    from probe_nav.storage.urls import ENV_VAR, Dialect, database_url
+
+    url = database_url(args.server, default_case_db())
+    if url.dialect is not Dialect.POSTGRESQL:
+        raise UserError(f"db sync: give the department server's PostgreSQL URL (or set {ENV_VAR})")
+    local = Path(args.local) if args.local else default_case_db()
+    if not local.is_file():
+        raise UserError(f"{local}: no such case database")
+    dept = DepartmentCases(url, local)
+    try:
+        done = dept.syncer.sync_once()
+        refused = dept.refused()
+    finally:
+        dept.close(final_sync=False)
+    print(f"{local} -> {url.display}: {done.sent} record(s) sent, {done.pending} waiting, "
+          f"{len(refused)} refused by the server")
+    if done.error:
+        print(f"  not sent: {done.error}")
+    for op_id, table, chain, reason in refused:
+        print(f"  refused {table} of {chain or '(no case)'!r} (write {op_id}): {reason}")
+    return 0 if done.pending == 0 and not refused else 1
 
 
 def _verify(name: str, url: Any) -> tuple[list[str], int]:

@@ -9,6 +9,7 @@ from probe_nav.qc.records import Probe
 from probe_nav.storage import StoreError, record_checksum
 from probe_nav.storage.backend import as_database
 from probe_nav.storage.chain import Conn, install, record_upgrade, reseal
+from probe_nav.storage.writes import create_applied_writes
 
 SCOPE = "probe"
 SEALED_TABLES = ("probes", "records")
@@ -84,4 +85,4 @@ def _seal(conn: Conn) -> None:
         record_upgrade(conn, resealed, "unkeyed SHA-256 (schema v1)")
 
 
-MIGRATIONS = (_create_tables, _seal)
+MIGRATIONS = (_create_tables, _seal, create_applied_writes)  # v3: probe_nav.storage.writes

@@ -39,6 +39,13 @@ from probe_nav.storage.chain import (
     upgrade_note,
 )
 from probe_nav.storage.urls import DatabaseUrl, database_url
+from probe_nav.storage.writes import (
+    check_op_id,
+    find_applied,
+    new_op_id,
+    note_applied,
+    row_id_of,
+)
 
 log = logging.getLogger(__name__)
 DB_NAME = "qc.sqlite"
@@ -175,9 +182,11 @@ class QcStore:
 
     def add(self, probe: Probe, kind: str, test: str, result: dict[str, Any], *,
             operator: str, source: str, raw_data: str, passed: bool | None,
-            when: datetime | None = None) -> Record:
+            when: datetime | None = None, op_id: str | None = None) -> Record:
         """Store a new record as the next of its probe's chain and return it as read back.
-        StoreError for a time in the future or a calibration value that cannot be physical."""
+        StoreError for a time in the future or a calibration value that cannot be physical.
+        op_id: the write's identity (probe_nav.storage.writes): a record already written under
+        it is returned, not written again."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not operator.strip():
@@ -192,16 +201,28 @@ class QcStore:
         time_text = _time_text(when)
         result_json = json.dumps(result, sort_keys=True, allow_nan=True)
         flag = None if passed is None else int(bool(passed))
+        op = check_op_id(op_id) if op_id is not None else new_op_id()
 
         def write(db: Database) -> int:
+            prior = find_applied(db, op)
+            if prior is not None:
+                if (prior.tbl, prior.chain) != ("records", str(probe.id)):
+                    raise StoreError(f"{self.path}: refused: write {op} was applied to another "
+                                     f"record ({prior.tbl} of probe {prior.chain})")
+                log.info("%s: write %s was applied before; not written again", self.path, op)
+                return row_id_of(db, prior)
             self._anchor(probe.id)
             self._check_tail(probe.id)
-            return append(
+            record_id, mac = append(
                 db, self._sealer, SCOPE, str(probe.id), "records",
                 {"probe_id": probe.id, "kind": kind, "test": test, "time_utc": time_text,
                  "operator": operator, "source": source, "raw_data": raw_data,
                  "passed": flag, "result_json": result_json, "checksum": ""},
-                str(self.path))[0]
+                str(self.path))
+            head = read_head(db, SCOPE, str(probe.id))
+            assert head is not None
+            note_applied(db, op, str(probe.id), head.seq, "records", mac)
+            return record_id
 
         record_id = self._conn.write(write)
         log.info("%s: record %d (%s %s of %s) written", self.path, record_id, kind, test,

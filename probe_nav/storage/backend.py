@@ -44,6 +44,12 @@ Params = Sequence[object]
 DbMigration = Callable[["Database"], None]
 
 
+class ServerUnavailable(StoreError):
+    """The database server cannot be reached now (down, network lost, pool timed out): a write
+    may or may not have been committed; send it again later under the same op_id
+    (probe_nav.storage.writes), never as a new record."""
+
+
 class Row(tuple[Any, ...]):
     """A result row like sqlite3.Row: row[0], row["name"], row.keys(), dict(row)."""
 
@@ -298,11 +304,13 @@ def as_database(conn: sqlite3.Connection | Database) -> Database:
 
 
 def connect(url: DatabaseUrl, namespace: str, migrations: Sequence[DbMigration], *,
-            application_id: int = 0, kind: str = "") -> Database:
+            application_id: int = 0, kind: str = "", timeout_s: float | None = None
+            ) -> Database:
     """Open the store `namespace` (e.g. 'cases', 'qc') at `url` and migrate it: a SQLite file
     (opened crash-safe by storage.sqlite.open_database; namespace unused: one store per file;
     its application_id set once migrated, as open_database does) or a schema of a PostgreSQL
-    database (probe_nav.storage.pg, imported only then)."""
+    database (probe_nav.storage.pg, imported only then; timeout_s: how long to wait for a
+    connection before ServerUnavailable, default pg.CONNECT_TIMEOUT_S)."""
     if url.dialect is Dialect.SQLITE:
         assert url.path is not None
         conn = open_database(url.path, None, application_id=application_id, kind=kind)
@@ -310,7 +318,8 @@ def connect(url: DatabaseUrl, namespace: str, migrations: Sequence[DbMigration],
     else:
         from probe_nav.storage.pg import PostgresDatabase
 
-        db = PostgresDatabase(url, namespace, kind=kind)
+        db = PostgresDatabase(url, namespace, kind=kind) if timeout_s is None else \
+            PostgresDatabase(url, namespace, kind=kind, timeout_s=timeout_s)
     try:
         db.migrate(migrations)
         if isinstance(db, SqliteDatabase) and application_id and not db.execute(

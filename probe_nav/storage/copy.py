@@ -2,7 +2,8 @@
 file into the department's PostgreSQL server, and back): `probe-nav db copy SRC DST`.
 
 The records are copied as they are, seals included: every row of every sealed table with every
-column (ids, seq, prev_mac, mac), the chain heads, the ledger and seal_meta, and the source's key
+column (ids, seq, prev_mac, mac), the chain heads, the ledger and seal_meta, the write identities
+(applied_writes: COMPANION_TABLES), and the source's key
 is installed as the destination's. Nothing is re-sealed, so the copy verifies under the same key
 exactly when the source did, and a record changed on the way would fail its seal. Both stores
 must be at the same schema version (the caller migrates both first), and the destination must
@@ -26,6 +27,10 @@ from probe_nav.storage.urls import Dialect
 
 log = logging.getLogger(__name__)
 SEAL_TABLES = ("seal_heads", "seal_meta")
+# Copied as they are when the store has them: which console wrote each record, and the write
+# identities that keep a console's outbox from doubling a record the copy already brought
+# (probe_nav.storage.writes). A console's own outbox is not copied: it stays with the console.
+COMPANION_TABLES = ("applied_writes",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,9 @@ def copy_store(src: Database, dst: Database, tables: Sequence[str]) -> CopyRepor
     if src.schema_version() != dst.schema_version():
         raise StoreError(f"{dst.label}: schema version {dst.schema_version()}, the source "
                          f"{src.label} has {src.schema_version()}: migrate both first")
-    source = src.read(lambda db: {t: _rows(db, t) for t in (*tables, *SEAL_TABLES)})
+    extra = tuple(t for t in COMPANION_TABLES if t in src.table_names())
+    copied_tables = (*tables, *SEAL_TABLES, *extra)
+    source = src.read(lambda db: {t: _rows(db, t) for t in copied_tables})
     key = read_key(src.key_base)
 
     def write(db: Database) -> None:
@@ -65,7 +72,7 @@ def copy_store(src: Database, dst: Database, tables: Sequence[str]) -> CopyRepor
                              "empty store only (nothing was changed)")
         for table in SEAL_TABLES:  # the fresh store's own key check and empty ledger
             db.execute(f"DELETE FROM {table}")
-        for table in (*tables, *SEAL_TABLES):
+        for table in copied_tables:
             for row in source[table]:
                 db.insert(table, row, "rowid" if db.dialect is Dialect.SQLITE else
                           next(iter(row)))
@@ -77,7 +84,7 @@ def copy_store(src: Database, dst: Database, tables: Sequence[str]) -> CopyRepor
                         "is_identity = 'YES'", (table,)).fetchall():
                     db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                                f"(SELECT max({column}) FROM {table}))")
-        for table in (*tables, *SEAL_TABLES):
+        for table in copied_tables:
             copied = sorted(_key_of(r) for r in _rows(db, table))
             if copied != sorted(_key_of(r) for r in source[table]):
                 raise StoreError(f"{dst.label}: table {table} does not read back equal to "

@@ -37,12 +37,22 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from probe_nav.storage.backend import Database, Params, Result, Row, to_format_placeholders
+from probe_nav.storage.backend import (
+    Database,
+    Params,
+    Result,
+    Row,
+    ServerUnavailable,
+    to_format_placeholders,
+)
 from probe_nav.storage.paths import user_config_dir
 from probe_nav.storage.sqlite import StoreError
 from probe_nav.storage.urls import KEY_DIR_VAR, DatabaseUrl, Dialect
 
 log = logging.getLogger(__name__)
+# The pool logs each failed reconnection at WARNING, every few seconds while a server is away;
+# the store says it once (ServerUnavailable; the console's RECORDS NOT SYNCED).
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 12  # retries of one transaction on 40001/40P01 before giving up
@@ -76,7 +86,7 @@ class PostgresDatabase(Database):
     database_errors = (psycopg.Error,)
 
     def __init__(self, url: DatabaseUrl, namespace: str, *, max_connections: int = 4,
-                 kind: str = "") -> None:
+                 kind: str = "", timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         if not namespace or set(namespace) - _IDENTIFIER:
             raise ValueError(f"bad store namespace {namespace!r}")
         self.label = f"{url.display} (schema {namespace})"
@@ -85,17 +95,21 @@ class PostgresDatabase(Database):
         self._lock = lock_key(namespace)
         self._local = threading.local()
         self.retries = 0  # transactions re-run after 40001/40P01, since opening (for tests)
+        self._timeout_s = timeout_s  # wait for a connection this long before ServerUnavailable
         self._pool = ConnectionPool(
             url.conninfo, min_size=1, max_size=max_connections, open=False,
             kwargs={"autocommit": True, "row_factory": _row_factory},
             configure=self._configure, name=f"probe-nav-{namespace}")
         try:
-            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+            self._pool.open(wait=True, timeout=timeout_s)
             self._prepare(kind)
         except PoolTimeout:
             self._pool.close()
-            raise StoreError(f"{self.label}: cannot connect to the database server within "
-                             f"{CONNECT_TIMEOUT_S:g} s") from None
+            raise ServerUnavailable(f"{self.label}: cannot connect to the database server "
+                                    f"within {self._timeout_s:g} s") from None
+        except psycopg.OperationalError as exc:
+            self._pool.close()
+            raise ServerUnavailable(f"{self.label}: {_one_line(exc)}") from None
         except psycopg.Error as exc:
             self._pool.close()
             raise StoreError(f"{self.label}: {_one_line(exc)}") from None
@@ -132,7 +146,7 @@ class PostgresDatabase(Database):
         if current is not None:
             yield current
             return
-        with self._pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+        with self._pool.connection(timeout=self._timeout_s) as conn:
             yield conn
 
     def execute(self, sql: str, params: Params = ()) -> Result:
@@ -141,14 +155,14 @@ class PostgresDatabase(Database):
                 cur = conn.execute(to_format_placeholders(sql), tuple(params))
                 rows = cur.fetchall() if cur.description else []
                 return Result(rows, cur.rowcount)
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, PoolTimeout) as exc:
             if isinstance(exc, RETRYABLE) or getattr(self._local, "conn", None) is not None:
                 raise  # inside write()/read(): they retry or say it once
             raise self._unreachable(exc) from None
 
     def _unreachable(self, exc: BaseException) -> StoreError:
         """The one-line error for a server that went away (or a pool that timed out)."""
-        return StoreError(f"{self.label}: the database server cannot be reached "
+        return ServerUnavailable(f"{self.label}: the database server cannot be reached "
                           f"({_one_line(exc)})")
 
     def insert(self, table: str, values: Mapping[str, object], key: str = "id") -> object:
@@ -160,7 +174,7 @@ class PostgresDatabase(Database):
 
     def _in_transaction(self, first_sql: str, first_params: Params,
                         work: Callable[[Database], T]) -> T:
-        with self._pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+        with self._pool.connection(timeout=self._timeout_s) as conn:
             self._local.conn = conn
             try:
                 with conn.transaction():
@@ -184,9 +198,9 @@ class PostgresDatabase(Database):
                 log.info("%s: transaction re-run after %s (attempt %d)", self.label,
                          exc.sqlstate, attempt)
                 time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_S * 2 ** attempt)))
-            except psycopg.OperationalError as exc:  # after RETRYABLE: they are subclasses
-                # Not retried here: the commit may or may not have happened (the local queue
-                # of issue 19 item 2 must make a re-sent record idempotent).
+            except (psycopg.OperationalError, PoolTimeout) as exc:  # after RETRYABLE
+                # Not retried here: the commit may or may not have happened; a console's outbox
+                # sends it again under the same op_id (probe_nav.storage.writes).
                 raise self._unreachable(exc) from None
         raise AssertionError("unreachable")
 
@@ -196,7 +210,7 @@ class PostgresDatabase(Database):
         try:
             return self._in_transaction(
                 "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", (), work)
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, PoolTimeout) as exc:
             if isinstance(exc, RETRYABLE):
                 raise
             raise self._unreachable(exc) from None

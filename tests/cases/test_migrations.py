@@ -32,7 +32,7 @@ def _v1_database(path: Path) -> None:
 
 
 def test_schema_versions_are_counted() -> None:
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
 
 
 def test_v1_to_current_keeps_records_and_adds_checksums(tmp_path: Path) -> None:

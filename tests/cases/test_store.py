@@ -114,8 +114,13 @@ def test_damaged_database_is_refused_then_salvaged(tmp_path: Path) -> None:
             store.record("C-1", f"node {i:03d} " + "x" * 40, "in_vivo", result(i + 1),
                          measured_unix_s=float(i))
         store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    pages = path.stat().st_size // 4096
-    _smash_pages(path, range(pages // 2, pages // 2 + 2))
+        # two leaf pages of C-1's measurements from the middle of the table (dbstat: 1-based)
+        leaves = [int(r[0]) - 1 for r in store._conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'measurements' AND pagetype = 'leaf' "
+            "ORDER BY pageno")]
+    middle = len(leaves) // 2
+    _smash_pages(path, range(leaves[middle], leaves[middle] + 1))
+    _smash_pages(path, range(leaves[middle + 1], leaves[middle + 1] + 1))
     with pytest.raises(StoreError, match="damaged") as err:
         CaseStore.open(path)
     assert "\n" not in str(err.value)

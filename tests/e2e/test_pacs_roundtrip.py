@@ -150,6 +150,18 @@ def test_cli_sends_and_resending_adds_nothing(orthanc: PrivateOrthanc, db: Path)
     assert again.returncode == 0, again.stderr
     assert again.stdout == first.stdout  # the same SOP Instance UIDs
     assert stored_of_study(orthanc, ids.study_instance_uid) == once
+    assert lines[4] == f"recorded in case {CASE} (probe-nav case show {CASE})"
+    # both sends are in the case's sealed audit, and did not change what is sent
+    shown = run_main("case", "show", CASE, "--db", str(db))
+    audit = [line for line in shown.stdout.splitlines() if line.startswith("DICOM ")]
+    assert len(audit) == 2 and all(line.endswith(
+        f"sent to {orthanc.pacs}: 2 of 2 instance(s) all stored, 1 association(s)")
+        for line in audit)
+    with CaseStore.open(db) as store:
+        sends = store.sends(CASE)
+        assert store.verify().problems == []
+    assert [u for u, _, status, _ in sends[0].instances if status == 0] == \
+        [line.split()[1] for line in lines[1:3]]
 
 
 def test_stopped_pacs_is_retried_then_fails(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
@@ -167,8 +179,12 @@ def test_stopped_pacs_is_retried_then_fails(monkeypatch: pytest.MonkeyPatch, db:
                          "Connection refused" for n in (1, 2, 3)]
     assert [line.split()[:2] for line in lines[3:5]] == [["NOT", "STORED"]] * 2
     assert lines[5] == f"0 of 2 instance(s) stored in {down.pacs} after 3 association(s)"
-    assert len(lines) == 6 and run.stderr == ""
+    assert len(lines) == 7 and run.stderr == ""
     assert sleeps == [1.0, 2.0]
+    with CaseStore.open(db) as store:  # a failed send is in the audit too
+        (sent,) = store.sends(CASE)
+    assert (sent.stored, sent.total, sent.associations, sent.complete) == (0, 2, 3, False)
+    assert all(status is None for _, _, status, _ in sent.instances)
 
 
 def test_pacs_that_comes_back_during_the_backoff(monkeypatch: pytest.MonkeyPatch, db: Path,
@@ -197,7 +213,7 @@ def test_unknown_calling_ae_is_rejected_once(orthanc: PrivateOrthanc, db: Path,
     lines = run.stdout.splitlines()
     assert lines[0] == (f"association 1 with {orthanc.pacs}: rejected: permanent, by the "
                         "service user: Calling AE title not recognised")
-    assert len(lines) == 4 and sleeps == []  # permanent: not retried
+    assert len(lines) == 5 and sleeps == []  # permanent: not retried (and the send recorded)
 
 
 @pytest.mark.parametrize(("pacs", "message"), [
