@@ -109,7 +109,7 @@ class Syncer:
         while True:
             batch, damaged = pending(local, BATCH)
             for op_id, reason in damaged:
-                local.write(lambda db, o=op_id, r=reason: reject(db, o, r))
+                _reject(local, op_id, reason)
                 log.error("%s: outbox entry %s kept, not sent: %s", self.label, op_id, reason)
                 n_rejected += 1
             if not batch:
@@ -132,7 +132,7 @@ class Syncer:
         refused = blocked_by(local, write)
         if refused:  # an earlier record of its chain was refused: never graft it elsewhere
             reason = f"an earlier record of {write.chain!r} was refused ({refused})"
-            local.write(lambda db: reject(db, write.op_id, reason))
+            _reject(local, write.op_id, reason)
             return reason
         try:
             if self._server is None:
@@ -145,7 +145,7 @@ class Syncer:
             return ""
         except UserError as exc:  # StoreError and TamperedRecord too: refused, not away
             reason = str(exc)
-            local.write(lambda db: reject(db, write.op_id, reason))
+            _reject(local, write.op_id, reason)
             log.error("%s: %s of %r refused by the server, kept in the outbox: %s",
                       self.label, write.table, write.chain, reason)
             return reason or "refused"
@@ -212,3 +212,10 @@ class Syncer:
         with self._lock:
             self._drop_server()
         return self._status
+
+
+def _reject(local: Database, op_id: str, reason: str) -> None:
+    """Mark an outbox entry rejected (kept, with the reason), in its own local transaction."""
+    def work(db: Database) -> None:
+        reject(db, op_id, reason)
+    local.write(work)
