@@ -25,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -132,22 +133,43 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One cluster per test process (each xdist worker has its own); skipped without binaries
-    or psycopg."""
+def require_bindir() -> Path:
+    """PostgreSQL's binaries, or the test skipped (failed under CI=true, where .ci/run installs
+    them and they must run)."""
     pytest.importorskip("psycopg", reason="psycopg is not installed")
     bindir = find_bindir()
     if bindir is None:
-        if os.environ.get("CI", "").lower() == "true":  # .ci/run installs it: it must run there
+        if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but PostgreSQL is not installed (no initdb/pg_ctl)")
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl): PostgreSQL tests skipped")
-    server = PostgresServer(bindir)
+    return bindir
+
+
+@contextmanager
+def running_server() -> Iterator[PostgresServer]:
+    """A cluster started now and stopped (its data deleted) at the end."""
+    server = PostgresServer(require_bindir())
     try:
         server.start()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One cluster per test process (each xdist worker has its own)."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresServer]:
+    """A cluster of this test's own, to stop and start again (the session's is shared), its
+    stores' keys in the test's directory."""
+    monkeypatch.setenv("PROBE_NAV_DATABASE_KEY_DIR", str(tmp_path / "keys"))
+    with running_server() as server:
+        yield server
 
 
 @pytest.fixture

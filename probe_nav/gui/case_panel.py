@@ -51,9 +51,14 @@ class CasePanel(QWidget):
     """Case id, procedure, node name and kind, Record button, node table."""
 
     def __init__(self, procedure: str = "sln-breast", store_path: str | Path | None = None,
-                 nuclide: str = "Tc-99m", parent: QWidget | None = None) -> None:
+                 nuclide: str = "Tc-99m", parent: QWidget | None = None, *,
+                 queue: bool = False, on_written: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
         self.store_path = Path(store_path) if store_path is not None else None
+        # a console on a department server: a local store whose writes are queued for it, and
+        # the syncer nudged after each (probe_nav.gui.department_link)
+        self.queue = queue
+        self.on_written = on_written
         self.nuclide = nuclide
         self._store: CaseStore | None = None
         self.case_id: str | None = None
@@ -138,7 +143,7 @@ class CasePanel(QWidget):
 
     def _open_store(self) -> CaseStore:
         if self._store is None:
-            self._store = CaseStore.open(self.store_path)
+            self._store = CaseStore.open(self.store_path, queue=self.queue)
         return self._store
 
     def new_case(self, case_id: str | None = None) -> str | None:
@@ -154,6 +159,7 @@ class CasePanel(QWidget):
             log.warning("case %s not created: %s", cid, exc)
             self.pending_label.setText(f"no case could be opened: {exc}")
             return None
+        self._written()
         self._show_case(cid)
         return cid
 
@@ -243,6 +249,7 @@ class CasePanel(QWidget):
         except (UserError, StoreError, OSError) as exc:
             self.pending_label.setText(f"not recorded: {exc}")
             return False
+        self._written()
         if kind == "background" and use_as_background and self.session is not None:
             from probe_nav.core.background import Background
 
@@ -251,6 +258,10 @@ class CasePanel(QWidget):
                                    f"counts in {result.live_s:.1f} s")
         self.refresh(measurement)
         return True
+
+    def _written(self) -> None:
+        if self.on_written is not None:
+            self.on_written()
 
     # ------------------------------------------------------------ table out
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +119,11 @@ class DosimetryCases:
     """The case store as the panel uses it: opened for each action and closed again (the Case
     tab keeps its own connection; SQLite serialises the writers)."""
 
-    def __init__(self, store_path: str | Path | None) -> None:
+    def __init__(self, store_path: str | Path | None, *, queue: bool = False,
+                 on_written: Callable[[], None] | None = None) -> None:
         self.store_path = Path(store_path) if store_path is not None else None
+        self.queue = queue  # a console on a department server (probe_nav.gui.department_link)
+        self.on_written = on_written  # called after each point stored
 
     def path(self) -> Path:
         """The case database's file (the default one in the user data folder if none given)."""
@@ -133,7 +136,7 @@ class DosimetryCases:
         """The store, open for one action; an OSError (e.g. a folder that cannot be written)
         becomes one UserError line, as the store's own refusals are."""
         try:
-            with CaseStore.open(self.store_path) as store:
+            with CaseStore.open(self.store_path, queue=self.queue) as store:
                 yield store
         except OSError as exc:
             raise UserError(f"{self.path()}: {exc.strerror or exc}") from None
@@ -168,9 +171,12 @@ class DosimetryCases:
         when = ({"measured_unix_s": measured_unix_s} if measured_unix_s is not None
                 else {"time_h": time_h})
         with self._open() as store:
-            return store.add_retention_point(case_id, counts=counts, live_s=live_s,
-                                             geometry=geometry, background_cps=background[0],
-                                             background_sd_cps=background[1], **when)
+            record = store.add_retention_point(case_id, counts=counts, live_s=live_s,
+                                               geometry=geometry, background_cps=background[0],
+                                               background_sd_cps=background[1], **when)
+        if self.on_written is not None:
+            self.on_written()
+        return record
 
 
 def fit_geometry(case: Case, records: Sequence[RetentionRecord], geometry: str,

@@ -20,6 +20,7 @@ from probe_nav.gui.audio_bridge import AudioBridge
 from probe_nav.gui.background_step import STATE_FILE, BackgroundStep
 from probe_nav.gui.case_panel import CasePanel
 from probe_nav.gui.controls import AUDIO_MODES, ControlPanel
+from probe_nav.gui.department_link import ConsoleCaseDb
 from probe_nav.gui.display_state import DisplayState, display_state
 from probe_nav.gui.dosimetry_panel import DosimetryPanel
 from probe_nav.gui.dual_link import ConsoleDual
@@ -31,6 +32,7 @@ from probe_nav.gui.plots import SpectrumPlot, TrendPlot
 from probe_nav.gui.readout import BannerBar, ReadoutPanel
 from probe_nav.gui.session_open import open_session
 from probe_nav.gui.settings import GuiSettings, config_dir, save_settings
+from probe_nav.gui.sync_banner import SyncBanner
 from probe_nav.gui.training import TrainingPanel
 from probe_nav.gui.training_sim import TrainingSim
 from probe_nav.live import LiveSession, LiveSnapshot
@@ -48,8 +50,11 @@ class ConsoleWindow(QMainWindow):
 
     def __init__(self, settings: GuiSettings, *, audio: AudioBridge | None = None,
                  training: TrainingSim | None = None, persist: bool = True,
-                 case_store_path: str | None = None) -> None:
+                 case_store_path: str | None = None,
+                 case_db: ConsoleCaseDb | None = None) -> None:
         super().__init__()
+        # the case database; on a department server, the local copy and its syncer
+        self.case_db = case_db if case_db is not None else ConsoleCaseDb(case_store_path)
         self.settings = settings
         self.persist = persist
         self.muted = False  # every launch starts unmuted: mute is not a saved setting
@@ -70,8 +75,9 @@ class ConsoleWindow(QMainWindow):
         self.readout = ReadoutPanel()
         self.trend = TrendPlot(settings.trend_window_s)
         self.controls = ControlPanel(protocol_names(), [p.device for p in list_serial_ports()])
-        self.cases = CasePanel(settings.procedure, store_path=case_store_path,
-                               nuclide=settings.isotope)
+        self.cases = CasePanel(settings.procedure, store_path=self.case_db.path,
+                               nuclide=settings.isotope, queue=self.case_db.queue,
+                               on_written=self.case_db.written)
         self.spectrum = SpectrumPlot()
         self.training = TrainingPanel(builtin_names())
         self.tabs = QTabWidget()
@@ -79,7 +85,9 @@ class ConsoleWindow(QMainWindow):
         self.tabs.addTab(self.spectrum, "Spectrum")
         self.navigate = NavigationPanel()
         self.tabs.addTab(self.navigate, "Navigate")
-        self.dosimetry = DosimetryPanel(case_store_path)
+        self.dosimetry = DosimetryPanel(self.case_db.path)
+        self.dosimetry.cases.queue = self.case_db.queue
+        self.dosimetry.cases.on_written = self.case_db.written
         self.tabs.addTab(self.dosimetry, "Dosimetry")
         self.navigation = ConsoleNavigation(self.navigate, self.audio)
         self.dual = ConsoleDual(DualPanel(), self.readout, self.audio, trend=self.trend)
@@ -90,6 +98,10 @@ class ConsoleWindow(QMainWindow):
                              tabs=self.tabs, training=self.training, controls=self.controls)
         self.fit.column.insertWidget(2, self.dual.panel)
         self.fit.also_fit.append(self.dual.panel)
+        self.sync_banner = SyncBanner(lambda: (self.case_db.status(),
+                                               self.case_db.last_write_unix_s))
+        # last in the banners' own column (the fitter moves the others by their index)
+        self.banners.layout().addWidget(self.sync_banner)
         resize_to_screen(self, 1600, 1000)
 
         self.controls.select(meter=settings.meter, preset_s=settings.timed_preset_s,
@@ -117,6 +129,9 @@ class ConsoleWindow(QMainWindow):
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
+        if self.case_db.on_server:
+            self.case_db.start()
+            self.sync_banner.start()
 
     # ------------------------------------------------------------ wiring
 
@@ -405,3 +420,5 @@ class ConsoleWindow(QMainWindow):
             self.training_sim.stop()
             self.training_sim = None
         self.cases.close_store()
+        self.sync_banner.stop()
+        self.case_db.close()

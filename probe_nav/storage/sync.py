@@ -54,9 +54,10 @@ class SyncStatus:
     """The outbox as the console shows it."""
 
     counts: OutboxCounts
-    server_ok: bool  # the last attempt reached the server
+    server_ok: bool  # the last attempt reached the server (True before the first round)
     last_error: str  # why it did not ('' if it did)
     last_sync_unix_s: float  # when everything pending last reached it (NaN: never)
+    round_unix_s: float = math.nan  # when the round this describes ended (NaN: none yet)
 
     @property
     def synced(self) -> bool:
@@ -89,7 +90,15 @@ class Syncer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one round at a time (thread, or a caller's final sync)
-        self._status = SyncStatus(OutboxCounts(0, 0, math.nan), True, "", math.nan)
+        self._status = SyncStatus(self._local_counts(), True, "", math.nan)
+
+    def _local_counts(self) -> OutboxCounts:
+        """What the outbox holds now (read from the local file: what an earlier session left)."""
+        local = self._open_local()
+        try:
+            return counts(local)
+        finally:
+            local.close()
 
     # ------------------------------------------------------------ one round
 
@@ -171,12 +180,13 @@ class Syncer:
             else:
                 log.warning("%s: RECORDS NOT SYNCED: %s (%d waiting, kept on this console)",
                             self.label, result.error, c.pending)
-        self._status = SyncStatus(c, ok, result.error, last)
+        self._status = SyncStatus(c, ok, result.error, last, time.time())
 
     # ------------------------------------------------------------ the thread
 
     def status(self) -> SyncStatus:
-        """The outbox and the server as of the last round."""
+        """The outbox and the server as of the last round (before any: what the local file
+        held when the Syncer was made, the server not yet tried)."""
         return self._status
 
     def nudge(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from probe_nav.cases.store import CaseStore
 from probe_nav.core.timed import TimedCountResult
 from probe_nav.storage.urls import KEY_DIR_VAR, DatabaseUrl, parse_database_url
-from tests.postgres_server import PostgresServer, find_bindir
 
 
 def result(counts: int, live_s: float = 10.0, background_cps: float = 0.0) -> TimedCountResult:
@@ -34,20 +32,3 @@ def store(request: pytest.FixtureRequest, tmp_path: Path,
         monkeypatch.setenv(KEY_DIR_VAR, str(tmp_path / "keys"))
     with CaseStore.open(where) as s:
         yield s
-
-
-@pytest.fixture
-def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresServer]:
-    """A cluster of this test's own, to stop and start again (the session's is shared)."""
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI", "").lower() == "true":  # .ci/run installs it: it must run there
-            pytest.fail("CI=true but PostgreSQL is not installed (no initdb/pg_ctl)")
-        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl): PostgreSQL tests skipped")
-    monkeypatch.setenv(KEY_DIR_VAR, str(tmp_path / "keys"))
-    server = PostgresServer(bindir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()

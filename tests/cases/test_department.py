@@ -49,6 +49,18 @@ def same(m: object) -> dict[str, object]:
     return {k: v for k, v in fields.items() if k not in ("measurement_id", "id", "mac", "checksum")}
 
 
+def assert_server_holds_the_console(url: DatabaseUrl, dept: DepartmentCases,
+                                    records: int) -> None:
+    """Case C-1 on the server equals the console's, value for value, and the server verifies
+    with exactly `records` records (none lost, none doubled)."""
+    with CaseStore.open(dept.local_path) as local:
+        mine = [same(m) for m in local.measurements("C-1")]
+    with CaseStore.open(url) as server:
+        assert [same(m) for m in server.measurements("C-1")] == mine
+        report = server.verify()
+    assert report.problems == [] and report.records == records
+
+
 def server_rows(url: DatabaseUrl, sql: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url.conninfo, autocommit=True) as conn:
         conn.execute("SET search_path TO cases")
@@ -65,12 +77,9 @@ def test_records_reach_the_server_once_with_their_console(pg: DatabaseUrl,
         again = dept.syncer.sync_once()  # nothing left: nothing sent twice
         assert (again.sent, again.pending) == (0, 0)
         assert dept.status().synced and dept.status().server_ok
-        local = [same(m) for m in dept.store.measurements("C-1")]
     finally:
         dept.close()
-    with CaseStore.open(pg) as server:
-        assert [same(m) for m in server.measurements("C-1")] == local
-        assert server.verify().problems == []
+    assert_server_holds_the_console(pg, dept, records=6)
     consoles = server_rows(pg, "SELECT console, tbl FROM applied_writes ORDER BY seq")
     assert consoles == [("theatre-3", "cases")] + [("theatre-3", "measurements")] * 5
 
@@ -136,13 +145,9 @@ def test_the_server_away_loses_and_doubles_nothing(own_server: PostgresServer,
         back = dept.syncer.sync_once()
         assert (back.sent, back.pending, back.error) == (15, 0, "")
         assert dept.status().synced and dept.status().server_ok
-        local = [same(m) for m in dept.store.measurements("C-1")]
     finally:
         dept.close()
-    with CaseStore.open(url) as server:
-        assert [same(m) for m in server.measurements("C-1")] == local
-        report = server.verify()
-    assert report.problems == [] and report.records == 26
+    assert_server_holds_the_console(url, dept, records=26)
 
 
 def test_a_refused_case_is_kept_and_its_records_never_land_elsewhere(
