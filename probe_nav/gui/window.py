@@ -391,6 +391,9 @@ class ConsoleWindow(QMainWindow):
         if snap.new_background is not None:  # B finished: kept for this case and window
             entry = self.background_step.measured(snap.new_background, self.settings.isotope)
             self.session.set_background(entry)
+            bg = snap.new_background  # the instruction to hold still is over: say so
+            self.say(f"background measured: {bg.rate_cps:.3g} ± {bg.sd_cps:.2g} cps "
+                     f"({bg.counts} counts in {bg.live_s:.3g} s)")
         self._ticks += 1
         redraw = self._ticks % TREND_EVERY == 0
         self.navigation.tick(redraw and self.tabs.currentWidget() is self.navigate, ds.live)

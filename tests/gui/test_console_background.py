@@ -54,6 +54,10 @@ def test_no_hot_decision_until_b_then_kept_and_carried_over(make_sim, qtbot, tmp
     # 2 s at ~5 cps is ~10 counts: within 5 sd of Poisson (sd = sqrt(n)/T) of the truth
     assert abs(measured.rate_cps - truth_cps) <= 5 * max(measured.sd_cps, 1.0)
     assert "measured" in window.last_display.background_text
+    # the instruction to hold the probe still is replaced, not left under a live readout
+    qtbot.waitUntil(lambda: "background measured:" in window.readout.notice_label.text(),
+                    timeout=WAIT_MS)
+    assert "keep the probe" not in window.readout.notice_label.text()
     assert any(m.kind == "background" for m in window.cases._store.measurements(
         window.cases.case_id))
     qtbot.waitUntil(lambda: state(window) is ReadoutState.NOT_HOT, timeout=WAIT_MS)
