@@ -6,6 +6,9 @@ right after it was forked, right after it opened the store, or right after its k
 acknowledged record. The kill then lands wherever the writer has got to by the time the signal
 arrives (start-up, mid-transaction, mid-flush), and the same mix of kills happens on a slow,
 loaded machine as on a fast one.
+
+SQLite-only: it is about the SQLite file surviving its writer's death; on PostgreSQL a commit's
+durability is the server's own (the test cluster even runs with fsync=off).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ rendered (pdftoppm): the curves drawn in their colours, the extrapolated stretch
 nothing past the margins or over other text.
 
 The series are noiseless (counts = the model's expectation, rounded), so what the fit finds is
-known in advance and the checks do not depend on random numbers."""
+known in advance and the checks do not depend on random numbers. The two tests of what the
+report prints of the stored points read them back from SQLite and from PostgreSQL; the others
+are about the PDF and its fits, not the store, and use a SQLite file."""
 
 from __future__ import annotations
 
@@ -24,12 +26,15 @@ from probe_nav.cases.store import CaseStore
 from probe_nav.dosimetry.fit import fit_series
 from probe_nav.report import numbers as fmt
 from probe_nav.report.curve_charts import EXTRAPOLATED
+from tests.backends import CASES_SCHEMA, Db, backend_fixture
 from tests.report import pdfcheck
 from tests.report.pdfcheck import flat, page_texts
 
 T_PHYS_H = 159.528  # Lu-177
 LIVE_S = 60.0
 BACKGROUND_CPS = 12.0
+
+case_db = backend_fixture("cases.sqlite3", CASES_SCHEMA)
 
 
 def _rate(t_h: float, bi: bool) -> float:
@@ -42,8 +47,10 @@ def _rate(t_h: float, bi: bool) -> float:
 
 
 def _report(tmp_path: Path, times_h: tuple[float, ...], *, bi: bool, name: str = "r.pdf",
-            release: ReleaseCriterion | None = None) -> tuple[Path, object, list]:
-    with CaseStore.open(tmp_path / "cases.sqlite3") as store:
+            release: ReleaseCriterion | None = None,
+            db: str | None = None) -> tuple[Path, object, list]:
+    """The report of a Lu-177 series at times_h, stored in `db` (default a SQLite file)."""
+    with CaseStore.open(db or tmp_path / "cases.sqlite3") as store:
         injected = time.time() - 10 * 86400.0
         store.create_case("LU-7", "psma", "Lu-177", injection_unix_s=injected,
                           created_unix_s=injected + 600, injected_activity_mbq=7400.0,
@@ -59,8 +66,9 @@ def _report(tmp_path: Path, times_h: tuple[float, ...], *, bi: bool, name: str =
     return pdf, analysis, points
 
 
-def test_report_shows_case_points_fits_and_choice(tmp_path: Path) -> None:
-    pdf, analysis, points = _report(tmp_path, (2, 6, 24, 48, 96, 168), bi=True)
+def test_report_shows_case_points_fits_and_choice(tmp_path: Path, case_db: Db) -> None:
+    pdf, analysis, points = _report(tmp_path, (2, 6, 24, 48, 96, 168), bi=True,
+                                    db=case_db.arg)
     assert analysis.chosen.model == "bi" and not analysis.chosen.extrapolation_flag
     texts = page_texts(pdf)
     text = flat(" ".join(texts))
@@ -121,8 +129,9 @@ def test_rendered_pages_show_the_curves_and_are_clean(tmp_path: Path) -> None:
     assert pixels(EXTRAPOLATED.name(), 4) > 10_000
 
 
-def test_a_point_below_background_is_drawn_on_the_edge_not_dropped(tmp_path: Path) -> None:
-    with CaseStore.open(tmp_path / "cases.sqlite3") as store:
+def test_a_point_below_background_is_drawn_on_the_edge_not_dropped(tmp_path: Path,
+                                                                   case_db: Db) -> None:
+    with CaseStore.open(case_db.arg) as store:
         injected = time.time() - 20 * 86400.0
         store.create_case("I-3", "other", "I-131", injection_unix_s=injected,
                           created_unix_s=injected + 600)

@@ -1,9 +1,9 @@
 """Case identifiers: the DICOM VR checks (with pydicom's own validator as the oracle), the
-worklist reader (no patient name kept) and their sealed storage (schema v5)."""
+worklist reader (no patient name kept) and their sealed storage (schema v5), on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from probe_nav.cases.identifiers import (
 from probe_nav.cases.store import CaseStore
 from probe_nav.errors import UserError
 from probe_nav.storage import TamperedRecord
+from tests.backends import CASES_SCHEMA, Db, backend_fixture
 
 WORKLIST_FIND = "1.2.840.10008.5.1.4.31"  # Modality Worklist Information Model - FIND
 # printable characters other than the backslash (DICOM's value separator), spaces not at the
@@ -38,6 +39,7 @@ sh_values = st.text(_CHARS, min_size=0, max_size=16).filter(
     lambda s: s == s.strip(" ") and s.isprintable())
 components = st.one_of(st.just("0"), st.integers(1, 10**12).map(str))
 uids = st.lists(components, min_size=2, max_size=12).map(".".join).filter(lambda u: len(u) <= 64)
+case_db = backend_fixture("cases.sqlite3", CASES_SCHEMA)
 
 
 def _pydicom_accepts(vr: str, value: str) -> bool:
@@ -138,22 +140,27 @@ def _worklist(path: Path, **extra: object) -> Path:
     return path
 
 
-def test_worklist_entry_gives_the_identifiers_and_never_the_name(store: CaseStore,
+def test_worklist_entry_gives_the_identifiers_and_never_the_name(case_db: Db,
                                                                  tmp_path: Path) -> None:
     ids = from_worklist(_worklist(tmp_path / "entry.wl"), operator="RT")
     assert ids == CaseIdentifiers("MRN-0042", "GENERAL HOSPITAL", "ACC-77",
                                   "1.2.826.0.1.3680043.8.498.1", "RP-9", "SPS-3",
                                   "worklist entry.wl", "RT")
-    store.create_case("C1", "sln-breast", "Tc-99m")
-    stored = store.set_identifiers("C1", ids)
-    assert store.identifiers("C1") == stored
-    assert stored.study_instance_uid == "1.2.826.0.1.3680043.8.498.1"  # the worklist's study
-    assert "Doe" not in repr(store.identifiers("C1"))
-    store.close()
-    files = list(tmp_path.glob("cases.sqlite3*"))
-    if files:  # SQLite: the bytes on disk (the PostgreSQL store keeps its rows on the server)
-        raw = b"".join(p.read_bytes() for p in files)
-        assert b"MRN-0042" in raw and b"Doe" not in raw  # the name never reached the database
+    with CaseStore.open(case_db.arg) as store:
+        store.create_case("C1", "sln-breast", "Tc-99m")
+        stored = store.set_identifiers("C1", ids)
+        assert store.identifiers("C1") == stored
+        assert stored.study_instance_uid == "1.2.826.0.1.3680043.8.498.1"  # the worklist's
+        assert "Doe" not in repr(store.identifiers("C1"))
+    # the name never reached the database: not in the file's bytes, nor in any row on a server
+    if case_db.path is not None:
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("cases.sqlite3*"))
+    else:
+        tables = case_db.sql("SELECT table_name FROM information_schema.tables "
+                             "WHERE table_schema = ?", (case_db.schema,))
+        raw = "".join(text for (table,) in tables for (text,) in case_db.sql(
+            f'SELECT t::text FROM "{table}" t')).encode()
+    assert b"MRN-0042" in raw and b"Doe" not in raw
 
 
 @pytest.mark.filterwarnings("ignore:The value length")  # the entry written with a too long SH
@@ -197,15 +204,12 @@ def test_bad_identifiers_store_nothing(store: CaseStore) -> None:
     assert store._conn.execute("SELECT count(*) FROM case_identifiers").fetchone()[0] == 0
 
 
-def test_identifiers_changed_outside_probe_nav_refuse_the_case(tmp_path: Path) -> None:
-    path = tmp_path / "cases.sqlite3"
-    with CaseStore.open(path) as store:
+def test_identifiers_changed_outside_probe_nav_refuse_the_case(case_db: Db) -> None:
+    with CaseStore.open(case_db.arg) as store:
         store.create_case("C1", "sln-breast", "Tc-99m")
         store.set_identifiers("C1", CaseIdentifiers("P1"))
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE case_identifiers SET patient_id = 'P2'")
-    conn.close()
-    with CaseStore.open(path) as store:
+    case_db.sql("UPDATE case_identifiers SET patient_id = 'P2'")
+    with CaseStore.open(case_db.arg) as store:
         with pytest.raises(TamperedRecord, match="fails its checksum"):
             store.identifiers("C1")
         assert store.verify().problems

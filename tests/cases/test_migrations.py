@@ -1,4 +1,6 @@
-"""Migrations from every earlier schema version keep every record and its values."""
+"""Migrations from every earlier schema version keep every record and its values.
+SQLite-only: the earlier versions are SQLite files older probe-navs wrote (no PostgreSQL store
+predates schema v4)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Retention points in the case store: round trip, validation (nothing stored on bad input),
-tamper evidence in the case's chain, and migration of older databases to schema v4."""
+tamper evidence in the case's chain, and migration of older databases to schema v4.
+All on SQLite and PostgreSQL, except the v3 migration and salvage tests: SQLite-only, they are
+about SQLite files an older probe-nav wrote (no PostgreSQL store predates schema v4)."""
 
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from pathlib import Path
 
@@ -16,10 +17,13 @@ from probe_nav.cases.store import CaseStore
 from probe_nav.errors import UserError
 from probe_nav.storage import TamperedRecord, open_database
 from probe_nav.storage.chain import SCHEME, append, open_sealer
+from tests.backends import CASES_SCHEMA, Db, backend_fixture
 
 DAY_S = 86400.0
 TIMES_H = (4.0, 24.0, 48.0, 96.0, 168.0)
 COUNTS = (52_000, 38_000, 29_500, 17_800, 8_100)
+
+case_db = backend_fixture("cases.sqlite3", CASES_SCHEMA)
 
 
 def _therapy_case(store: CaseStore, case_id: str = "LU-1", nuclide: str = "Lu-177",
@@ -122,16 +126,13 @@ def test_a_case_without_administration_time_refuses_dosimetry(store: CaseStore) 
     ("DELETE FROM retention_points WHERE counts = 29500", "missing"),
     ("UPDATE retention_points SET case_id = 'LU-2' WHERE counts = 8100", "missing"),
 ])
-def test_tampered_points_refuse_the_case(tmp_path: Path, sql: str, message: str) -> None:
-    path = tmp_path / "cases.sqlite3"
-    with CaseStore.open(path) as store:
+def test_tampered_points_refuse_the_case(case_db: Db, sql: str, message: str) -> None:
+    with CaseStore.open(case_db.arg) as store:
         _therapy_case(store)
         _therapy_case(store, "LU-2")
         _series(store)
-    with sqlite3.connect(path) as conn:
-        conn.execute(sql)
-    conn.close()
-    with CaseStore.open(path) as store:
+    case_db.sql(sql)  # outside probe-nav, as a database tool would
+    with CaseStore.open(case_db.arg) as store:
         with pytest.raises(TamperedRecord, match=message):
             store.retention_points("LU-1")
         with pytest.raises(TamperedRecord):

@@ -1,6 +1,7 @@
 """`probe-nav calibrate crosstalk` in-process: on the simulator's bench, from files and on a
 (stand-in) device; stored as the probe's crosstalk calibration; bad input and a source too weak
-to measure store nothing."""
+to measure store nothing. Every test runs on a SQLite file and on PostgreSQL
+(tests/backends.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from probe_nav.cli.acquire import Acquisition
 from probe_nav.drivers.frames import CountFrame, DeviceInfo, EnergyWindow
 from probe_nav.qc.crosstalk import active_spill
 from probe_nav.qc.store import QcStore
+from tests.backends import QC_SCHEMA, Db, backend_fixture
 from tests.in_process import run_main
 
 WINDOWS = (EnergyWindow(20.0, 45.0, "I-125"), EnergyWindow(126.0, 155.0, "Tc-99m"))
@@ -36,19 +38,22 @@ def _csv(path: Path, window_counts: list[list[int]], live_s: float = 0.99,
     return path
 
 
-def _records(db: Path) -> int:
-    if not db.exists():
+db = backend_fixture("qc.sqlite", QC_SCHEMA)
+
+
+def _records(db: Db) -> int:
+    """The records stored (a SQLite file that was never made holds none)."""
+    if db.path is not None and not db.path.exists():
         return 0
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         return len(store.records())
 
 
-def _common(db: Path) -> list[str]:
-    return ["--db", str(db), "--operator", "ann"]
+def _common(db: Db) -> list[str]:
+    return ["--db", db.arg, "--operator", "ann"]
 
 
-def test_on_the_simulator_bench(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_on_the_simulator_bench(db: Db) -> None:
     done = run_main("calibrate", "crosstalk", "--sim", "rsl-dual-isotope", "--duration", "20",
                     "--seed", "4", *_common(db), "--json")
     assert done.returncode == 0, done.stderr
@@ -60,30 +65,28 @@ def test_on_the_simulator_bench(tmp_path: Path) -> None:
     found, truth = matrix.fraction(1, 0), tc["expected_spill"][0]
     assert abs(found.fraction - truth) < 4 * found.sd, (found, truth)  # counting noise only
     assert 0.085 < truth < 0.105  # the physics at 20 mm: 9.6 % (issue 18: 9.5 %)
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         probe = store.find_probe("probe-nav simulated probe", "SIM-0001")
         assert active_spill(store, probe, 2, WINDOWS) == matrix
         assert store.latest(probe, "calibration", "crosstalk").id == out["record"]
 
 
-def test_on_the_bench_text_output_and_deeper_source(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_on_the_bench_text_output_and_deeper_source(db: Db) -> None:
     done = run_main("calibrate", "crosstalk", "--sim", "rsl-dual-isotope", "--duration", "5",
                     "--nuclide", "Tc-99m", "--depth-mm", "40", "--probe", "PN-3:7", *_common(db))
     assert done.returncode == 0, done.stderr
     assert "spill 1:0:" in done.stdout and "spill matrix: 1:0=" in done.stdout
     assert "stored as record 1 (calibration crosstalk of PN-3 #7)" in done.stdout
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         rec = store.latest(store.find_probe("PN-3", "7"), "calibration", "crosstalk")
     assert rec.result["depth_mm"] == 40.0 and len(rec.result["sources"]) == 1
 
 
-def test_from_files_with_a_background(tmp_path: Path) -> None:
+def test_from_files_with_a_background(tmp_path: Path, db: Db) -> None:
     rng = np.random.default_rng(18)
     i125 = _csv(tmp_path / "i125.csv", rng.poisson([4000, 1], (10, 2)).tolist())
     tc = _csv(tmp_path / "tc.csv", rng.poisson([240, 2500], (10, 2)).tolist())
     bg = _csv(tmp_path / "bg.csv", rng.poisson([2, 1], (30, 2)).tolist())
-    db = tmp_path / "qc.sqlite"
     done = run_main("calibrate", "crosstalk", "--file", f"{i125},{tc}", "--nuclide",
                     "I-125,Tc-99m", "--background-file", str(bg), "--probe", "PN-2:SN1",
                     *_common(db), "--json")
@@ -96,14 +99,13 @@ def test_from_files_with_a_background(tmp_path: Path) -> None:
     matrix = SpillMatrix.parse(out["spills"], 2)
     assert matrix.fraction(1, 0).fraction == pytest.approx(expected, rel=1e-12)
     assert src["live_s"] == pytest.approx(9.9) and src["background_live_s"] == pytest.approx(29.7)
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         rec = store.latest(store.find_probe("PN-2", "SN1"), "calibration", "crosstalk")
     assert rec.raw_data.count(",") == 2 and rec.source.startswith("file ")
 
 
-def test_from_files_without_background_says_so(tmp_path: Path) -> None:
+def test_from_files_without_background_says_so(tmp_path: Path, db: Db) -> None:
     tc = _csv(tmp_path / "tc.csv", [[100, 1000]] * 4)
-    db = tmp_path / "qc.sqlite"
     done = run_main("calibrate", "crosstalk", "--file", str(tc), "--nuclide", "Tc-99m",
                     "--windows", "I-125,Tc-99m", "--probe", "PN", *_common(db), "--json")
     assert done.returncode == 0, done.stderr
@@ -114,9 +116,8 @@ def test_from_files_without_background_says_so(tmp_path: Path) -> None:
     assert "nothing subtracted" in out["background_note"]
 
 
-def test_a_source_its_window_cannot_see_is_refused(tmp_path: Path) -> None:
+def test_a_source_its_window_cannot_see_is_refused(tmp_path: Path, db: Db) -> None:
     tc = _csv(tmp_path / "tc.csv", [[3, 4]] * 4)  # 16 counts: 4 sd
-    db = tmp_path / "qc.sqlite"
     done = run_main("calibrate", "crosstalk", "--file", str(tc), "--nuclide", "Tc-99m",
                     "--windows", "I-125,Tc-99m", "--probe", "PN", *_common(db))
     assert done.returncode == 1
@@ -148,7 +149,7 @@ def test_a_source_its_window_cannot_see_is_refused(tmp_path: Path) -> None:
     (["--sim", "rsl-dual-isotope", "--depth-mm", "500"], "--depth-mm"),
     (["--sim", "rsl-dual-isotope", "--windows", "Tc-99m"], "2 or more"),
 ])
-def test_bad_input_one_line_exit_2_nothing_stored(tmp_path: Path, extra: list[str],
+def test_bad_input_one_line_exit_2_nothing_stored(tmp_path: Path, db: Db, extra: list[str],
                                                   message: str) -> None:
     files = {"i125": _csv(tmp_path / "i125.csv", [[4000, 1]] * 3),
              "tc": _csv(tmp_path / "tc.csv", [[240, 2500]] * 3),
@@ -160,7 +161,6 @@ def test_bad_input_one_line_exit_2_nothing_stored(tmp_path: Path, extra: list[st
     args = [a.format(**files) for a in extra]
     if "--probe" not in args:
         args += ["--probe", "PN"]
-    db = tmp_path / "qc.sqlite"
     done = run_main("calibrate", "crosstalk", *args, "--duration", "1", *_common(db))
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
@@ -168,9 +168,8 @@ def test_bad_input_one_line_exit_2_nothing_stored(tmp_path: Path, extra: list[st
     assert _records(db) == 0
 
 
-def test_files_without_a_probe_name_store_nothing(tmp_path: Path) -> None:
+def test_files_without_a_probe_name_store_nothing(tmp_path: Path, db: Db) -> None:
     tc = _csv(tmp_path / "tc.csv", [[240, 2500]] * 3)
-    db = tmp_path / "qc.sqlite"
     done = run_main("calibrate", "crosstalk", "--file", str(tc), "--nuclide", "Tc-99m",
                     "--windows", "I-125,Tc-99m", *_common(db))
     assert done.returncode == 2 and "--probe MODEL:SERIAL" in done.stderr
@@ -194,11 +193,10 @@ def _acquisitions(counts: list[list[int]]):
     return acquire
 
 
-def test_on_a_device_background_then_each_isotope(tmp_path: Path, monkeypatch) -> None:
+def test_on_a_device_background_then_each_isotope(tmp_path: Path, db: Db, monkeypatch) -> None:
     monkeypatch.setattr("probe_nav.cli.acquire.acquire",
                         _acquisitions([[20, 30], [40000, 10], [2400, 25000]]))
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n\n\n"))
-    db = tmp_path / "qc.sqlite"
     done = run_main("calibrate", "crosstalk", "--device", "/dev/ttyFAKE", "--duration", "10",
                     *_common(db), "--json")
     assert done.returncode == 0, done.stderr
@@ -213,11 +211,10 @@ def test_on_a_device_background_then_each_isotope(tmp_path: Path, monkeypatch) -
     assert len(list((tmp_path / "raw").glob("*-calibrate-crosstalk-*.csv"))) == 3
 
 
-def test_on_a_device_without_an_answer_stores_nothing(tmp_path: Path, monkeypatch) -> None:
+def test_on_a_device_without_an_answer_stores_nothing(tmp_path: Path, db: Db, monkeypatch) -> None:
     monkeypatch.setattr("probe_nav.cli.acquire.acquire",
                         _acquisitions([[20, 30], [40000, 10], [2400, 25000]]))
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))  # Enter once, then end of input
-    db = tmp_path / "qc.sqlite"
     done = run_main("calibrate", "crosstalk", "--device", "/dev/ttyFAKE", *_common(db))
     assert done.returncode == 2 and "waits for Enter" in done.stderr.splitlines()[-1]
     assert _records(db) == 0

@@ -1,20 +1,24 @@
 """`probe-nav qc` and `probe-nav calibrate` end to end: real processes, the simulator on a pty,
-recorded files, a real SQLite file and a real PDF."""
+recorded files, a real database and a real PDF. The tests that store and read records run on a
+SQLite file and on PostgreSQL (tests/backends.py); the argument checks need no database."""
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 from scipy import stats
 
+from probe_nav.qc.store import QcStore
+from tests.backends import QC_SCHEMA, Db, backend_fixture
 from tests.conftest import run_cli
 from tests.in_process import run_main
 
 TEN = "10,12,9,11,14,8,10,13,9,11"
+
+db = backend_fixture("qc.sqlite", QC_SCHEMA)
 
 
 def test_chi_square_counts_json_worked_numbers() -> None:
@@ -55,9 +59,8 @@ def test_chi_square_bad_input_one_line_exit_2(args, message) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # ~15 s idle, over a minute on a loaded machine
-def test_daily_on_the_simulator_then_history_report(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
-    common = ("--sim", "qc-co57", "--speed", "20", "--duration", "10", "--db", str(db),
+def test_daily_on_the_simulator_then_history_report(tmp_path: Path, db: Db) -> None:
+    common = ("--sim", "qc-co57", "--speed", "20", "--duration", "10", "--db", db.arg,
               "--operator", "tech")
     first = run_cli("qc", "daily", *common, "--seed", "1")
     assert first.returncode == 0, first.stderr
@@ -71,11 +74,11 @@ def test_daily_on_the_simulator_then_history_report(tmp_path: Path) -> None:
     raw = sorted((tmp_path / "raw").glob("*.n42"))
     assert len(raw) == 2  # the raw data of each record is kept
     # chi-square on a recorded file, stored against the probe named in the file
-    chi = run_cli("qc", "chi-square", "--file", str(raw[0]), "--db", str(db), "--operator",
+    chi = run_cli("qc", "chi-square", "--file", str(raw[0]), "--db", db.arg, "--operator",
                   "tech")
     assert "stored as record 3" in chi.stdout, chi.stderr
     report = tmp_path / "qc.pdf"
-    hist = run_cli("qc", "history", "--db", str(db), "--report", str(report))
+    hist = run_cli("qc", "history", "--db", db.arg, "--report", str(report))
     assert hist.returncode == 0, hist.stderr
     assert len(hist.stdout.strip().splitlines()) == 3
     assert report.read_bytes().startswith(b"%PDF")
@@ -89,27 +92,26 @@ def test_daily_on_the_simulator_then_history_report(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # ~15 s idle, over a minute on a loaded machine
-def test_history_refuses_a_tampered_record(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_history_refuses_a_tampered_record(tmp_path: Path, db: Db) -> None:
     frames = tmp_path / "check.csv"
     rec = run_cli("record", "--sim", "qc-co57", "--speed", "20", "--duration", "5", "--out",
                   str(frames))
     assert rec.returncode == 0, rec.stderr
     daily = run_cli("qc", "daily", "--file", str(frames), "--probe", "PN-1:SN42", "--db",
-                    str(db), "--operator", "tech")
+                    db.arg, "--operator", "tech")
     assert daily.returncode == 0, daily.stderr
-    with sqlite3.connect(db) as conn:  # raise the first stored rate by 1 cps, whatever it is
-        (rowid, text), = conn.execute("SELECT rowid, result_json FROM records").fetchall()
-        tampered = re.sub(r'"rate_cps": ([0-9.eE+-]+)',
-                          lambda m: f'"rate_cps": {float(m.group(1)) + 1.0}', text, count=1)
-        assert tampered != text
-        conn.execute("UPDATE records SET result_json = ? WHERE rowid = ?", (tampered, rowid))
-    hist = run_main("qc", "history", "--db", str(db))  # the refusals: in-process
+    # raise the first stored rate by 1 cps, whatever it is, outside probe-nav
+    (record_id, text), = db.sql("SELECT id, result_json FROM records")
+    tampered = re.sub(r'"rate_cps": ([0-9.eE+-]+)',
+                      lambda m: f'"rate_cps": {float(m.group(1)) + 1.0}', text, count=1)
+    assert tampered != text
+    db.sql("UPDATE records SET result_json = ? WHERE id = ?", (tampered, record_id))
+    hist = run_main("qc", "history", "--db", db.arg)  # the refusals: in-process
     assert hist.returncode == 2
     assert "record 1 (qc daily of PN-1 #SN42) fails its checksum" in hist.stderr
     assert len(hist.stderr.strip().splitlines()) == 1
     again = run_main("qc", "daily", "--file", str(frames), "--probe", "PN-1:SN42", "--db",
-                     str(db), "--operator", "tech")
+                     db.arg, "--operator", "tech")
     assert again.returncode == 2 and "refusing to use it" in again.stderr
 
 
@@ -130,10 +132,9 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, args, message) -> None:
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_calibrate_sensitivity_on_the_simulator(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_calibrate_sensitivity_on_the_simulator(db: Db) -> None:
     done = run_cli("calibrate", "sensitivity", "--sim", "qc-co57", "--speed", "20",
-                   "--duration", "10", "--db", str(db), "--operator", "phys", "--nuclide",
+                   "--duration", "10", "--db", db.arg, "--operator", "phys", "--nuclide",
                    "Co-57", "--activity-mbq", "3.7", "--activity-sd-mbq", "0.05",
                    "--reference-date", "2025-01-01T00:00+00:00", "--geometry", "50 mm air",
                    "--json")
@@ -141,6 +142,10 @@ def test_calibrate_sensitivity_on_the_simulator(tmp_path: Path) -> None:
     out = json.loads(done.stdout)
     assert out["cps_per_mbq"] > 0 and out["sd"] > 0
     assert out["geometry"] == "50 mm air"
+    with QcStore(db.arg) as store:  # what was printed is what was stored
+        (record,) = store.records()
+    assert record.id == out["record"] and record.kind == "calibration"
+    assert record.result["cps_per_mbq"] == out["cps_per_mbq"]
 
 
 def test_energy_calibration_without_spectrum_is_a_clear_error(tmp_path: Path) -> None:

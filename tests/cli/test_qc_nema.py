@@ -1,5 +1,7 @@
 """`probe-nav qc nema` end to end: the simulator's NEMA benches against their truth, the stored
-records, the PDF, the series file round trip, configurable limits and bad input."""
+records, the PDF, the series file round trip, configurable limits and bad input. What stores
+and reads records runs on a SQLite file and on PostgreSQL (tests/backends.py); the checks of
+bad input need no database."""
 
 from __future__ import annotations
 
@@ -8,26 +10,46 @@ from pathlib import Path
 
 import pytest
 
+from probe_nav.storage.urls import KEY_DIR_VAR
+from tests.backends import BACKENDS, DATA_DIR_VAR, QC_SCHEMA, Db, database, template_database
 from tests.conftest import run_cli
 from tests.in_process import run_main
 
 # The tests on `sim_run` share one pytest-xdist worker, so the ~10 s simulated characterisation
-# (a module fixture, made once per worker that needs it) runs once per suite.
+# (a module fixture, made once per worker that needs it) runs once per suite and backend.
 ON_SIM_RUN = pytest.mark.xdist_group("qc-nema-sim-run")
 
 
-@pytest.fixture(scope="module")
-def sim_run(tmp_path_factory) -> tuple[Path, dict]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def characterised(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Db, Path | None]:
+    """The simulated characterisation: its folder, its JSON, its records database and that
+    database's key directory (None on SQLite)."""
     tmp = tmp_path_factory.mktemp("nema")
-    done = run_cli("qc", "nema", "--sim", "--seed", "7", "--db", str(tmp / "qc.sqlite"),
-                   "--operator", "phys", "--json", "--report", str(tmp / "nema.pdf"))
+    db, keys = template_database(request, tmp, request.param, "qc.sqlite", QC_SCHEMA)
+    with pytest.MonkeyPatch.context() as env:
+        if keys is not None:  # the key, and the raw data (kept in the user data directory)
+            env.setenv(KEY_DIR_VAR, str(keys))
+            env.setenv(DATA_DIR_VAR, str(tmp))
+        done = run_cli("qc", "nema", "--sim", "--seed", "7", "--db", db.arg,
+                       "--operator", "phys", "--json", "--report", str(tmp / "nema.pdf"))
     assert done.returncode == 0, done.stderr
-    return tmp, json.loads(done.stdout)
+    return tmp, json.loads(done.stdout), db, keys
+
+
+@pytest.fixture
+def sim_run(characterised: tuple[Path, dict, Db, Path | None],
+            monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict, Db]:
+    """The characterisation, its database's key in this test's environment."""
+    tmp, out, db, keys = characterised
+    if keys is not None:
+        monkeypatch.setenv(KEY_DIR_VAR, str(keys))
+    return tmp, out, db
 
 
 @ON_SIM_RUN
 def test_simulated_characterisation_recovers_the_benches_truth(sim_run) -> None:
-    _, out = sim_run
+    _, out, _ = sim_run
     tests, truth = out["tests"], out["truth"]
     assert set(tests) == {"sensitivity-air", "sensitivity-water", "spatial-resolution",
                           "angular-resolution", "shielding", "count-rate", "energy-resolution"}
@@ -51,30 +73,30 @@ def test_simulated_characterisation_recovers_the_benches_truth(sim_run) -> None:
 
 @ON_SIM_RUN
 def test_records_history_and_pdf(sim_run) -> None:
-    tmp, _ = sim_run
+    tmp, _, db = sim_run
     pypdf = pytest.importorskip("pypdf")
     text = " ".join(" ".join(p.extract_text().split())
                     for p in pypdf.PdfReader(tmp / "nema.pdf").pages)
     assert "NEMA NU 3 characterisation" in text and "spatial resolution FWHM" in text
-    hist = run_cli("qc", "history", "--db", str(tmp / "qc.sqlite"), "--test", "nema-shielding",
-                   "--json")
+    hist = run_cli("qc", "history", "--db", db.arg, "--test", "nema-shielding", "--json")
     record = json.loads(hist.stdout)
     assert record["kind"] == "qc" and record["pass"] is True
     assert record["raw_data"].endswith("-qc-nema.csv")
     report = tmp / "history.pdf"
-    assert run_cli("qc", "history", "--db", str(tmp / "qc.sqlite"), "--report",
-                   str(report)).returncode == 0
+    assert run_cli("qc", "history", "--db", db.arg, "--report", str(report)).returncode == 0
     text = " ".join(p.extract_text() for p in pypdf.PdfReader(report).pages)
     assert "NEMA" in text
 
 
 @ON_SIM_RUN
-def test_series_file_round_trip_and_limits(sim_run, tmp_path: Path) -> None:
-    _, out = sim_run
+def test_series_file_round_trip_and_limits(sim_run, tmp_path: Path,
+                                          request: pytest.FixtureRequest,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _, out, first = sim_run
     raw = out["raw_data"]
+    db = database(request, tmp_path, monkeypatch, first.backend, "qc.sqlite", QC_SCHEMA)
     common = ("qc", "nema", "--file", raw, "--probe", "PN-1:7", "--activity-mbq",
-              repr(out["truth"]["activity_mbq"]), "--db", str(tmp_path / "qc.sqlite"),
-              "--operator", "phys")
+              repr(out["truth"]["activity_mbq"]), "--db", db.arg, "--operator", "phys")
     again = run_cli(*common, "--json")
     assert again.returncode == 0, again.stderr
     tests = json.loads(again.stdout)["tests"]

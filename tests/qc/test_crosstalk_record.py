@@ -1,5 +1,6 @@
 """The crosstalk calibration as a QC record: what it keeps, and active_spill finding the newest
-one of the very probe, for the windows in use."""
+one of the very probe, for the windows in use. What touches the store runs on SQLite and on
+PostgreSQL (tests/qc/conftest.py)."""
 
 from __future__ import annotations
 
@@ -109,13 +110,10 @@ def test_overlapping_windows_are_noted() -> None:
     assert overlap_notes((EnergyWindow(20, 45), EnergyWindow(45, 60))) == []  # [lo, hi)
 
 
-def test_the_store_refuses_an_unusable_matrix(tmp_path) -> None:
+def test_the_store_refuses_an_unusable_matrix(qc_db: QcDb) -> None:
     """check_calibration runs on every calibration record: a matrix that cannot be solved is
     never stored, whoever calls add()."""
-    from probe_nav.qc.store import QcStore
-    from probe_nav.storage import StoreError
-
-    with QcStore(tmp_path / "qc.sqlite3") as store:
+    with QcStore(qc_db) as store:
         probe = store.probe("sim", "S1")
         with pytest.raises(StoreError, match="crosstalk calibration"):
             store.add(probe, "calibration", "crosstalk",
