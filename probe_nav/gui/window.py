@@ -19,7 +19,7 @@ from probe_nav.gui import style
 from probe_nav.gui.audio_bridge import AudioBridge
 from probe_nav.gui.background_step import STATE_FILE, BackgroundStep
 from probe_nav.gui.case_panel import CasePanel
-from probe_nav.gui.controls import AUDIO_MODES, ControlPanel
+from probe_nav.gui.controls import ControlPanel
 from probe_nav.gui.department_link import ConsoleCaseDb
 from probe_nav.gui.display_state import DisplayState, display_state
 from probe_nav.gui.dosimetry_panel import DosimetryPanel
@@ -35,6 +35,7 @@ from probe_nav.gui.settings import GuiSettings, config_dir, save_settings
 from probe_nav.gui.sync_banner import SyncBanner
 from probe_nav.gui.training import TrainingPanel
 from probe_nav.gui.training_sim import TrainingSim
+from probe_nav.gui.window_keys import SoundAndKeys
 from probe_nav.live import LiveSession, LiveSnapshot
 
 POLL_MS = 33  # display refresh (30 Hz); every frame is processed whatever the refresh
@@ -45,7 +46,7 @@ SessionFactory = Callable[[str, str, GuiSettings], LiveSession]
 __all__ = ["ConsoleWindow", "SessionFactory", "open_session"]
 
 
-class ConsoleWindow(QMainWindow):
+class ConsoleWindow(SoundAndKeys, QMainWindow):
     """The surgeon's console. `training` adds the simulated patient (probe-nav demo)."""
 
     def __init__(self, settings: GuiSettings, *, audio: AudioBridge | None = None,
@@ -320,46 +321,6 @@ class ConsoleWindow(QMainWindow):
         if ok and self.session is not None:
             entry = self.background_step.enter(self.session, value, self.settings.isotope)
             self.say(f"background entered: {entry.background.rate_cps:g} cps")
-
-    def set_audio(self, mode: str, volume: float, muted: bool) -> None:
-        """New sound settings."""
-        self.muted = bool(muted)  # shown as the MUTED banner; never saved
-        self.audio.apply(mode, volume, self.muted)
-        self.controls.select(mode=mode, volume=volume, muted=self.muted)
-        self._remember(audio_mode=mode, volume=volume)
-
-    def _toggle_mute(self) -> None:
-        s = self.settings
-        self.set_audio(s.audio_mode, s.volume, not self.muted)
-
-    def _nudge_volume(self, step: float) -> None:
-        s = self.settings
-        self.set_audio(s.audio_mode, round(min(1.0, max(0.0, s.volume + step)), 2), self.muted)
-
-    def _cycle_audio_mode(self) -> None:
-        s = self.settings
-        self._cycle(AUDIO_MODES, s.audio_mode,
-                    lambda m: self.set_audio(m, s.volume, self.muted))
-
-    @staticmethod
-    def _cycle(options: tuple[str, ...], current: str, apply: Callable[[str], None]) -> None:
-        i = options.index(current) if current in options else -1
-        apply(options[(i + 1) % len(options)])
-
-    def _select_preset(self, preset_s: float) -> None:
-        self.controls.select(preset_s=preset_s)
-        self._remember(timed_preset_s=preset_s)
-
-    def _escape(self) -> None:
-        self.audio.acknowledge_alarm()
-        if self.session is not None:
-            self.session.cancel_timed_count()
-
-    def _clear_over_range(self) -> None:
-        """The user vouches the probe is away from any strong source (a GM counter cannot show
-        its own recovery from paralysis): the over-range latch is released."""
-        if self.session is not None:
-            self.session.clear_over_range()
 
     def _tab_changed(self, index: int) -> None:
         if self.session is not None:
