@@ -1,9 +1,11 @@
 """A private Orthanc PACS for the DICOM sending tests: the Debian package's `Orthanc` started as a
 child process on 127.0.0.1, with a generated configuration (free DICOM and HTTP ports, AE title
 ORTHANC, no plugins, no remote access, no authentication) and its storage and index in a temporary
-directory; stopped and removed at the end. Each pytest-xdist worker that needs one starts its own
-(the session fixture `orthanc` in tests/conftest.py). The tests read the instances back through
-Orthanc's REST API (`get_json`, `get_bytes`)."""
+directory; stopped and removed at the end. With `worklists=True` it also serves, through the
+package's ModalityWorklists plugin, the Modality Worklist entries (.wl files) a test writes into
+its `worklist_dir` (a worklist SCP for Modality Worklist C-FIND). Each pytest-xdist worker that
+needs one starts its own (the session fixture `orthanc` in tests/conftest.py). The tests read the
+instances back through Orthanc's REST API (`get_json`, `get_bytes`)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,16 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.daemon import DaemonStartError, start_and_wait, stop_process
+
 PROGRAM = "Orthanc"
 PACKAGE = "orthanc"
+# the Debian package's plugin serving the .wl files of a folder to Modality Worklist C-FIND
+WORKLIST_PLUGIN = Path("/usr/share/orthanc/plugins/libModalityWorklists.so")
 AE_TITLE = "ORTHANC"
 CALLING_AE = "PROBE_NAV"  # the only AE title it accepts instances from
 START_TIMEOUT_S = 60.0  # a bound, not an expectation: an empty Orthanc answers in ~0.5 s
@@ -43,7 +48,16 @@ def missing_reason() -> str | None:
     return None
 
 
-class OrthancStartError(RuntimeError):
+def worklist_missing_reason() -> str | None:
+    """Why the worklist tests cannot run here (Orthanc or its worklist plugin missing), or
+    None."""
+    why = missing_reason()
+    if why is None and not WORKLIST_PLUGIN.is_file():
+        why = f"{WORKLIST_PLUGIN} not found (Debian package {PACKAGE})"
+    return why
+
+
+class OrthancStartError(DaemonStartError):
     """The private Orthanc did not start or did not answer in time."""
 
 
@@ -55,10 +69,15 @@ def free_port() -> int:
 
 
 class PrivateOrthanc:
-    """One Orthanc on loopback with its data in a temporary directory; `start`, `stop`."""
+    """One Orthanc on loopback with its data in a temporary directory; `start`, `stop`. With
+    `worklists`, a worklist SCP too, serving the .wl files in `worklist_dir`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, worklists: bool = False) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="probe-nav-orthanc-"))
+        self.worklist_dir: Path | None = None
+        if worklists:
+            self.worklist_dir = self.dir / "worklists"
+            self.worklist_dir.mkdir()
         self.config_path = self.dir / "orthanc.json"
         self.log_path = self.dir / "orthanc.log"
         self.dicom_port = free_port()
@@ -83,7 +102,15 @@ class PrivateOrthanc:
                 "DicomModalities": {"probe-nav": [CALLING_AE, "127.0.0.1", 104]},
                 "DicomAlwaysAllowEcho": False, "DicomAlwaysAllowStore": False,
                 "DicomCheckModalityHost": True,
-                "ConcurrentJobs": 1, "HttpThreadsCount": 4, "SaveJobs": False}
+                "ConcurrentJobs": 1, "HttpThreadsCount": 4, "SaveJobs": False,
+                **self._worklist_config()}
+
+    def _worklist_config(self) -> dict[str, Any]:
+        if self.worklist_dir is None:
+            return {}
+        # the same DicomModalities entry lets only probe-nav's AE title from loopback ask
+        return {"Plugins": [str(WORKLIST_PLUGIN)],
+                "Worklists": {"Enable": True, "Database": str(self.worklist_dir)}}
 
     def _command(self) -> list[str]:
         cmd = [program() or PROGRAM, str(self.config_path)]
@@ -98,18 +125,13 @@ class PrivateOrthanc:
         self.config_path.write_text(json.dumps(self._config(), indent=2))
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C",
                "HOME": str(self.dir)}
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self._command(), env=env, cwd=self.dir,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                self._give_up(f"Orthanc exited with status {self.proc.returncode}")
-            if self.answers():
-                return
-            if time.monotonic() > deadline:
-                self._give_up(f"Orthanc did not answer GET /system within {START_TIMEOUT_S:g} s")
-            time.sleep(POLL_S)
+        try:
+            self.proc = start_and_wait(self._command(), env=env, log_path=self.log_path,
+                                       answers=self.answers, timeout_s=START_TIMEOUT_S,
+                                       poll_s=POLL_S, name="Orthanc (GET /system)", cwd=self.dir,
+                                       stop_timeout_s=STOP_TIMEOUT_S)
+        except DaemonStartError as exc:
+            raise OrthancStartError(f"private Orthanc ({self.dir}): {exc}") from None
 
     def answers(self) -> bool:
         """True when the REST API answers GET /system with this server's AE title."""
@@ -118,22 +140,10 @@ class PrivateOrthanc:
         except (OSError, ValueError):
             return False
 
-    def _give_up(self, what: str) -> None:
-        log = self.log_path.read_text(errors="replace").strip().splitlines()
-        self.stop(remove=False)
-        tail = " | ".join(log[-5:]) or "no output"
-        raise OrthancStartError(f"private Orthanc ({self.dir}): {what}; its log: {tail}")
-
     def stop(self, *, remove: bool = True) -> None:
         """Stop Orthanc (SIGTERM, then SIGKILL) and remove its directory."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        stop_process(proc, STOP_TIMEOUT_S)
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
 

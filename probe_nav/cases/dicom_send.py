@@ -188,7 +188,7 @@ def _associate_and_store(number: int, pending: Sequence[Dataset],
         ae.add_requested_context(sop_class, list(dict.fromkeys(
             [*own, ExplicitVRLittleEndian, ImplicitVRLittleEndian])))
     opened: list[bool] = []
-    with _pynetdicom_logs() as messages, warnings.catch_warnings():
+    with pynetdicom_logs() as messages, warnings.catch_warnings():
         # pynetdicom 3.0.4 drops the socket of a refused connection unclosed (its shutdown()
         # raises first; fixed upstream in pynetdicom PR #999): the ResourceWarning is its, and
         # is raised before associate() returns
@@ -196,7 +196,7 @@ def _associate_and_store(number: int, pending: Sequence[Dataset],
         assoc = ae.associate(host, port, ae_title=ae_title,
                              evt_handlers=[(evt.EVT_CONN_OPEN, lambda event: opened.append(True))])
         if not assoc.is_established:
-            return _failed_association(number, assoc, opened, messages, timeout_s)
+            return failed_association(number, assoc, opened, messages, timeout_s)
         try:
             for ds in pending:
                 _store_one(assoc, ds, status)
@@ -210,8 +210,11 @@ def _associate_and_store(number: int, pending: Sequence[Dataset],
     return Attempt(number, "accepted")
 
 
-def _failed_association(number: int, assoc: object, opened: list[bool], messages: list[str],
+def failed_association(number: int, assoc: object, opened: list[bool], messages: list[str],
                         timeout_s: float) -> Attempt:
+    """What became of an association that was not established (rejected with its reason, no
+    connection with the socket error, a time-out, or ended by the peer): one Attempt line.
+    Shared by C-STORE and the worklist's C-FIND (probe_nav.cases.worklist_query)."""
     if getattr(assoc, "is_rejected", False):
         rsp = assoc.acceptor.primitive  # type: ignore[attr-defined]
         permanent = rsp.result == 0x01
@@ -225,7 +228,7 @@ def _failed_association(number: int, assoc: object, opened: list[bool], messages
     if any("timeout" in m.lower() for m in messages):
         return Attempt(number, "aborted", f"timeout: no answer to the association request "
                        f"within {timeout_s:g} s")
-    return Attempt(number, "aborted", "the PACS ended the association request")
+    return Attempt(number, "aborted", "the peer ended the association request")
 
 
 def _store_one(assoc: object, ds: Dataset, status: dict[str, InstanceStatus]) -> None:
@@ -259,7 +262,7 @@ class _Collect(logging.Handler):
 
 
 @contextmanager
-def _pynetdicom_logs() -> Iterator[list[str]]:
+def pynetdicom_logs() -> Iterator[list[str]]:
     """pynetdicom's log lines (its only report of a socket error) collected and passed on at
     DEBUG: at WARNING they would repeat on stderr what the report already says."""
     messages: list[str] = []

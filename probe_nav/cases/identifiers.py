@@ -15,9 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probe_nav.cases.schema import IDENTIFIER_COLUMNS
 from probe_nav.errors import UserError
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 LO_MAX_CHARS = 64  # DICOM PS3.5 6.2, Long String
 SH_MAX_CHARS = 16  # Short String
@@ -104,39 +108,46 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def identifiers_from_dataset(ds: Dataset, source: str, operator: str = "") -> CaseIdentifiers:
+    """The identifiers in a Modality Worklist dataset `ds` (a .wl file's, or a C-FIND answer's):
+    PatientID, IssuerOfPatientID, AccessionNumber, StudyInstanceUID, RequestedProcedureID and the
+    first ScheduledProcedureStepSequence item's ScheduledProcedureStepID (PatientName is never
+    read), checked; UserError (one line) if it holds no usable PatientID. pydicom's errors of a
+    malformed dataset (ValueError, ...) pass through for the caller to name the source."""
+    get = ds.get
+    steps = get("ScheduledProcedureStepSequence") or []
+    step_id = _text(steps[0].get("ScheduledProcedureStepID")) if len(steps) else ""
+    ids = CaseIdentifiers(
+        patient_id=_text(get("PatientID")),
+        issuer_of_patient_id=_text(get("IssuerOfPatientID")),
+        accession_number=_text(get("AccessionNumber")),
+        study_instance_uid=_text(get("StudyInstanceUID")),
+        requested_procedure_id=_text(get("RequestedProcedureID")),
+        scheduled_procedure_step_id=step_id, source=source, operator=operator)
+    if not ids.patient_id.strip():
+        raise UserError("the worklist entry has no PatientID")
+    return checked(ids)
+
+
 def from_worklist(path: str | Path, operator: str = "") -> CaseIdentifiers:
-    """The identifiers in a DICOM Modality Worklist entry file (.wl): PatientID,
-    IssuerOfPatientID, AccessionNumber, StudyInstanceUID, RequestedProcedureID and the first
-    ScheduledProcedureStepSequence item's ScheduledProcedureStepID (PatientName is not read),
-    checked; UserError (one line) if the file cannot be read or holds no usable PatientID."""
+    """The identifiers in a DICOM Modality Worklist entry file (.wl), as
+    `identifiers_from_dataset` reads them; UserError (one line, naming the file) if the file
+    cannot be read or holds no usable PatientID."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     path = Path(path)
     try:
         ds = pydicom.dcmread(path, force=True)
-        steps = ds.get("ScheduledProcedureStepSequence") or []
-        step_id = _text(steps[0].get("ScheduledProcedureStepID")) if len(steps) else ""
-        ids = CaseIdentifiers(
-            patient_id=_text(ds.get("PatientID")),
-            issuer_of_patient_id=_text(ds.get("IssuerOfPatientID")),
-            accession_number=_text(ds.get("AccessionNumber")),
-            study_instance_uid=_text(ds.get("StudyInstanceUID")),
-            requested_procedure_id=_text(ds.get("RequestedProcedureID")),
-            scheduled_procedure_step_id=step_id,
-            source=f"{WORKLIST_SOURCE_PREFIX}{path.name}", operator=operator)
+        return identifiers_from_dataset(ds, f"{WORKLIST_SOURCE_PREFIX}{path.name}", operator)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read the worklist entry ({exc.strerror or exc})") \
             from None
     except (InvalidDicomError, ValueError, TypeError, AttributeError, KeyError,
             IndexError, EOFError) as exc:
         raise UserError(f"{path}: not a readable DICOM worklist entry ({exc})") from None
-    if not ids.patient_id.strip():
-        raise UserError(f"{path}: the worklist entry has no PatientID")
-    try:
-        return checked(ids)
-    except UserError as exc:
-        raise UserError(f"{path}: {exc}") from None
 
 
 def to_store(ids: CaseIdentifiers, previous: CaseIdentifiers | None,
@@ -167,4 +178,4 @@ def latest(rows: list[dict[str, object]]) -> CaseIdentifiers | None:
 
 
 __all__ = ["CaseIdentifiers", "check_string", "check_uid", "checked", "from_worklist",
-           "identifiers_from_row", "latest", "to_store"]
+           "identifiers_from_dataset", "identifiers_from_row", "latest", "to_store"]

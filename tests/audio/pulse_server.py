@@ -9,8 +9,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from tests.daemon import DaemonStartError, start_and_wait, stop_process
 
 # The programs the tests run, and the Debian packages that have them (.ci/system-packages).
 TOOLS = {"pulseaudio": "pulseaudio", "pactl": "pulseaudio-utils", "parecord": "pulseaudio-utils"}
@@ -34,7 +35,7 @@ def missing_reason() -> str | None:
     return None
 
 
-class PulseStartError(RuntimeError):
+class PulseStartError(DaemonStartError):
     """The private daemon did not start or did not answer in time."""
 
 
@@ -94,34 +95,18 @@ class PrivatePulse:
 
     def start(self) -> None:
         """Start the daemon and wait (bounded) until it answers; PulseStartError otherwise."""
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self._command(), env=self._daemon_env(),
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                self._give_up(f"pulseaudio exited with status {self.proc.returncode}")
-            if self.answers():
-                return
-            if time.monotonic() > deadline:
-                self._give_up(f"pulseaudio did not answer `pactl info` within "
-                              f"{START_TIMEOUT_S:g} s")
-            time.sleep(POLL_S)
-
-    def _give_up(self, what: str) -> None:
-        log = self.log_path.read_text(errors="replace").strip().splitlines()
-        self.stop()
-        tail = " | ".join(log[-5:]) or "no output"
-        raise PulseStartError(f"private PulseAudio daemon: {what}; its log: {tail}")
+        try:
+            self.proc = start_and_wait(self._command(), env=self._daemon_env(),
+                                       log_path=self.log_path, answers=self.answers,
+                                       timeout_s=START_TIMEOUT_S, poll_s=POLL_S,
+                                       name="pulseaudio (`pactl info`)",
+                                       stop_timeout_s=STOP_TIMEOUT_S)
+        except DaemonStartError as exc:
+            self.stop()
+            raise PulseStartError(f"private PulseAudio daemon: {exc}") from None
 
     def stop(self) -> None:
         """Stop the daemon and remove its directory."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        stop_process(proc, STOP_TIMEOUT_S)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -205,10 +205,17 @@ def test_pacs_that_comes_back_during_the_backoff(monkeypatch: pytest.MonkeyPatch
 
 def test_unknown_calling_ae_is_rejected_once(orthanc: PrivateOrthanc, db: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    sleeps: list[float] = []
-    monkeypatch.setattr(dicom_send, "_sleep", sleeps.append)
-    run = run_main("case", "send", CASE, "--pacs", orthanc.pacs, "--calling-ae", "STRANGER",
-                   "--db", str(db))
+    # Orthanc closes the connection right after its A-ASSOCIATE-RJ, and about 1 time in 100
+    # (measured: 2 in 260) the closing overtakes the rejection on loopback and pynetdicom sees an
+    # abort, which is retried: that run is not what this test is about, so it is sent again
+    # (three runs all that way: ~1e-6).
+    for _ in range(3):
+        sleeps: list[float] = []
+        monkeypatch.setattr(dicom_send, "_sleep", sleeps.append)
+        run = run_main("case", "send", CASE, "--pacs", orthanc.pacs, "--calling-ae",
+                       "STRANGER", "--db", str(db))
+        if "ended the association request" not in run.stdout.splitlines()[0]:
+            break
     assert run.returncode == 1
     lines = run.stdout.splitlines()
     assert lines[0] == (f"association 1 with {orthanc.pacs}: rejected: permanent, by the "
