@@ -33,9 +33,17 @@ class DepartmentCases:
             raise ValueError("a department server is a PostgreSQL URL")
         self.server_url = server_url
         self.local_path = Path(local_path) if local_path is not None else default_case_db()
-        self.store = CaseStore.open(self.local_path, queue=True)
+        self._store: CaseStore | None = None
         self.syncer = Syncer(self._open_local, self._open_server, period_s=period_s,
                              label=f"{self.local_path} -> {server_url.display}")
+
+    @property
+    def store(self) -> CaseStore:
+        """The console's local case store (queue=True), opened on first use (a console whose
+        panels open their own connections never opens this one)."""
+        if self._store is None:
+            self._store = CaseStore.open(self.local_path, queue=True)
+        return self._store
 
     def _open_local(self) -> Database:
         conn = open_database(self.local_path, MIGRATIONS, quick_check=False,
@@ -72,7 +80,9 @@ class DepartmentCases:
         try:
             status = self.syncer.stop(final_sync=final_sync)
         finally:
-            self.store.close()
+            if self._store is not None:
+                self._store.close()
+                self._store = None
         if not status.synced:
             log.warning("%s: %d records not yet on the server, %d refused: kept in %s and "
                         "sent at the next start", self.syncer.label, status.counts.pending,
