@@ -136,16 +136,24 @@ class Syncer:
             self._publish(local, SyncRound(n_sent, n_rejected, -1, ""))
 
     def _send(self, local: Database, write: QueuedWrite) -> str | None:
-        """None if the server holds it now; '' if the server is away (stop); else the reason
-        it was refused (kept, rejected)."""
+        """None if the server holds it now; '' if the server is away or its store cannot be
+        opened (stop: all stays queued); else the reason this record was refused (kept,
+        rejected)."""
         refused = blocked_by(local, write)
         if refused:  # an earlier record of its chain was refused: never graft it elsewhere
             reason = f"an earlier record of {write.chain!r} was refused ({refused})"
             _reject(local, write.op_id, reason)
             return reason
-        try:
-            if self._server is None:
+        if self._server is None:
+            try:
                 self._server = self._open_server()
+            except UserError as exc:  # away, or this console cannot use it (its key, a newer
+                # schema): a matter of the console, not of the record; everything stays queued
+                self._last_error = str(exc)
+                if not isinstance(exc, ServerUnavailable):
+                    log.error("%s: the server store cannot be used: %s", self.label, exc)
+                return ""
+        try:
             self._server.apply_queued(write)
         except ServerUnavailable as exc:
             self._drop_server()

@@ -125,3 +125,24 @@ def test_an_entry_changed_on_disk_is_kept_not_sent(tmp_path: Path) -> None:
         assert "fail their checksum" in rejected(db)[0][3]
     finally:
         db.close()
+
+
+def test_a_server_store_this_console_cannot_open_rejects_nothing(tmp_path: Path) -> None:
+    """A console without the department's key (or older than the server's schema) cannot open
+    the server store: that is the console's problem, not the records'; they all stay queued,
+    and the status says why."""
+    path = tmp_path / "local.sqlite3"
+
+    def cannot_open() -> FakeServer:
+        raise UserError("cases.key: not this database's key")
+    db = open_local(path)
+    try:
+        for i in range(3):
+            db.write(lambda d, i=i: enqueue(d, new_op_id(), "C-1", "measurements", {"i": i}))
+        syncer = Syncer(lambda: open_local(path), cannot_open)
+        done = syncer.sync_once()
+        assert (done.sent, done.rejected, done.pending) == (0, 0, 3)
+        assert "not this database's key" in done.error
+        assert counts(db).rejected == 0 and not syncer.status().server_ok
+    finally:
+        db.close()
