@@ -10,12 +10,13 @@ RECORDS NOT SYNCED with what waits; when the server is back the queue drains, ea
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 
 from probe_nav.cases.schema import MIGRATIONS
 from probe_nav.cases.store import APPLICATION_ID, CaseStore, default_case_db
 from probe_nav.storage.backend import Database, SqliteDatabase
-from probe_nav.storage.outbox import rejected
+from probe_nav.storage.outbox import enqueue, rejected
 from probe_nav.storage.sqlite import open_database
 from probe_nav.storage.sync import Syncer, SyncStatus
 from probe_nav.storage.urls import DatabaseUrl, Dialect
@@ -88,3 +89,47 @@ class DepartmentCases:
                         "sent at the next start", self.syncer.label, status.counts.pending,
                         status.counts.rejected, self.local_path)
         return status
+
+
+HISTORY_NAMESPACE = uuid.UUID("4f1c6a1e-3d0b-5c1e-9a57-70726f62656e")  # uuid5 of old records
+
+
+def queue_history(store: CaseStore) -> int:
+    """Queue, for the department server, every verified record of `store` (a console's own
+    history, written before it joined) that is not queued yet; returns how many were added.
+
+    Each record keeps its write identity when it has one (written since schema v6), else gets
+    one derived from its seal (uuid5 of its MAC): queueing again, or a record the server already
+    holds, is never doubled. Records go in chain order (a case's own row first); a case the
+    server refuses (an id another console took) is kept rejected with the rest of its chain.
+    A case whose chain fails verification is not queued (TamperedRecord, as on reading)."""
+    db = store._conn
+    chains: list[str | None] = [c.case_id for c in store.cases()]
+    if db.execute("SELECT 1 FROM sessions WHERE case_id IS NULL LIMIT 1").fetchone():
+        chains.append(None)  # sessions linked to no case: chain ''
+    writes: list[tuple[str, str, str, dict[str, object]]] = []
+    identities = {str(r[0]): str(r[1]) for r in db.execute(
+        "SELECT mac, op_id FROM applied_writes").fetchall()}
+    for chain in chains:
+        records = store._verified(chain).rows
+        rows = sorted(((int(r["seq"]), t, r) for t, rs in records.items() for r in rs),  # type: ignore[call-overload]
+                      key=lambda x: x[0])
+        for _, table, row in rows:
+            mac = str(row["mac"])
+            op_id = identities.get(mac) or uuid.uuid5(HISTORY_NAMESPACE, mac).hex
+            values = {k: v for k, v in row.items()
+                      if k not in ("seq", "prev_mac", "mac", "id")}
+            writes.append((op_id, chain or "", table, values))
+
+    def work(d: Database) -> int:
+        queued = {str(r[0]) for r in d.execute("SELECT op_id FROM outbox").fetchall()}
+        added = 0
+        for op_id, chain, table, values in writes:
+            if op_id not in queued:
+                enqueue(d, op_id, chain, table, values)
+                added += 1
+        return added
+    added: int = db.write(work)
+    log.info("%s: %d record(s) of its history queued for the department server",
+             store.path, added)
+    return added

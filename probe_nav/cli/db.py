@@ -7,8 +7,11 @@
                                (S: cases, qc, all) from SRC to an empty DST with their seals and
                                key (probe_nav/storage/copy.py), then verify DST record by record
   db sync [SERVER] [--local F] send a console's case records still waiting for the department
-                               server (its outbox: probe_nav/storage/outbox.py) now, and list
-                               any the server refused; exit 0 when nothing waits, 1 otherwise
+          [--history]          server (its outbox: probe_nav/storage/outbox.py) now, and list
+                               any the server refused; exit 0 when nothing waits, 1 otherwise;
+                               --history: first queue every record of the console's own history
+                               (a console joining a department whose server already holds
+                               records, where `db copy` needs an empty store)
 
 SRC and DST are a SQLite file (a path or sqlite:///FILE) or a PostgreSQL URL; for a SQLite file
 the two stores are two files, so --store cases or qc is required with one. Exit 2, one line, for
@@ -69,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="the department's PostgreSQL URL (default: PROBE_NAV_DATABASE_URL)")
     sy.add_argument("--local", metavar="FILE", default=None,
                     help="the console's case database (default: the user data folder's)")
+    sy.add_argument("--history", action="store_true",
+                    help="also send every record the console holds from before it joined the "
+                         "department (records the server holds already are not doubled)")
     sy.set_defaults(func=run_sync)
 
 
@@ -130,7 +136,7 @@ def run_sync(args: argparse.Namespace) -> int:
     """Send the console's outbox once; say what was sent, what waits and what was refused."""
     from pathlib import Path
 
-    from probe_nav.cases.department import DepartmentCases
+    from probe_nav.cases.department import DepartmentCases, queue_history
     from probe_nav.cases.store import default_case_db
     from probe_nav.storage.urls import ENV_VAR, Dialect, database_url
 
@@ -142,6 +148,9 @@ def run_sync(args: argparse.Namespace) -> int:
         raise UserError(f"{local}: no such case database")
     dept = DepartmentCases(url, local)
     try:
+        if args.history:
+            added = queue_history(dept.store)
+            print(f"{local}: {added} record(s) of its history queued")
         done = dept.syncer.sync_once()
         refused = dept.refused()
     finally:

@@ -69,7 +69,9 @@ def copy_store(src: Database, dst: Database, tables: Sequence[str]) -> CopyRepor
         held = sum(int(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables)
         if held:
             raise StoreError(f"{dst.label}: already holds {held} record(s); a copy goes into an "
-                             "empty store only (nothing was changed)")
+                             "empty store only (nothing was changed; to add a console's cases "
+                             "to a server that holds records: probe-nav db sync SERVER --local "
+                             "FILE --history)")
         for table in SEAL_TABLES:  # the fresh store's own key check and empty ledger
             db.execute(f"DELETE FROM {table}")
         for table in copied_tables:

@@ -210,3 +210,42 @@ def test_db_sync_bad_input_is_one_line_exit_2(args: tuple[str, ...], expected: s
     done = run_main("db", "sync", *args)
     assert done.returncode == 2 and expected in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_console_history_joins_a_server_that_holds_records(pg: DatabaseUrl,
+                                                             tmp_path: Path) -> None:
+    """A single console's cases (written before it joined: no outbox) are sent with
+    --history to a server that already holds another console's: every record arrives once,
+    equal in value; again adds nothing; a case id the server holds is refused, kept, exit 1."""
+    other = console(pg, tmp_path / "other.sqlite3")
+    write_case(other.store, "C-OTHER", 2)
+    other.syncer.sync_once()
+    other.close()
+    history = tmp_path / "laptop.sqlite3"
+    with CaseStore.open(history) as laptop:  # a single console: no queue
+        write_case(laptop, "C-1", 3)
+        laptop.add_note("C-1", "node 2 removed", t_unix_s=T0_S + 99)
+        write_case(laptop, "C-2", 1)
+        laptop.add_session(None, tmp_path / "session-1", T0_S)
+    joined = run_main("db", "sync", pg.conninfo, "--local", str(history), "--history")
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert "8 record(s) of its history queued" in joined.stdout
+    assert "8 record(s) sent, 0 waiting, 0 refused" in joined.stdout
+    again = run_main("db", "sync", pg.conninfo, "--local", str(history), "--history")
+    assert again.returncode == 0 and "8 record(s) sent" in again.stdout  # found applied
+    with CaseStore.open(history) as laptop, CaseStore.open(pg) as server:
+        for case_id in ("C-1", "C-2"):
+            assert [same(m) for m in server.measurements(case_id)] == \
+                [same(m) for m in laptop.measurements(case_id)]
+        assert server.notes("C-1") == laptop.notes("C-1")
+        assert [s.directory for s in server.sessions()] == [str(tmp_path / "session-1")]
+        report = server.verify()
+    assert report.problems == [] and report.records == 3 + 8  # C-OTHER's 3, the laptop's 8
+    clash = tmp_path / "clash.sqlite3"
+    with CaseStore.open(clash) as store:
+        write_case(store, "C-OTHER", 1)
+    refused = run_main("db", "sync", pg.conninfo, "--local", str(clash), "--history")
+    assert refused.returncode == 1 and "0 record(s) sent, 0 waiting, 2 refused" in \
+        refused.stdout
+    with CaseStore.open(pg) as server:
+        assert len(server.measurements("C-OTHER")) == 2
