@@ -58,6 +58,23 @@ class Db:
             cur = pg.execute(query, tuple(params) or None)  # type: ignore[arg-type]
             return cur.fetchall() if cur.description is not None else []
 
+    def count(self, table: str) -> int:
+        """Rows in one of the store's tables, 0 where the store was never created (no SQLite
+        file, or no such table in the schema): what "nothing was stored" is checked by."""
+        if self.path is not None:
+            if not self.path.exists():
+                return 0
+            where = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+            (exists,), = self.sql(where, (table,))
+        else:
+            (exists,), = self.sql("SELECT count(*) FROM information_schema.tables "
+                                  "WHERE table_schema = ? AND table_name = ?",
+                                  (self.schema, table))
+        if not exists:
+            return 0
+        (rows,), = self.sql(f'SELECT count(*) FROM "{table}"')
+        return int(rows)
+
 
 def database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
              backend: str, file_name: str, schema: str) -> Db:

@@ -1,9 +1,10 @@
-"""CaseStore: records, node tables, files private and WAL, damaged files still readable."""
+"""CaseStore: records, node tables, files private and WAL, damaged files still readable.
+Records, node tables and tamper refusal run on SQLite and PostgreSQL; the file mode and WAL test
+and the smashed-pages salvage test are SQLite-only: they are about the SQLite file itself."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 from pathlib import Path
 
@@ -14,13 +15,17 @@ from probe_nav.cases.store import CaseStore
 from probe_nav.core.timed import TimedCount
 from probe_nav.errors import UserError
 from probe_nav.storage import StoreError, TamperedRecord
+from tests.backends import CASES_SCHEMA, Db, backend_fixture
 from tests.cases.conftest import result
 
 HOUR_S = 3600.0
 TC99M_HALF_LIFE_S = NUCLIDES["Tc-99m"].half_life_s  # the table's (DDEP: 6.0067 h)
 
+case_db = backend_fixture("c.sqlite3", CASES_SCHEMA)
+
 
 def test_case_file_is_private_and_wal(tmp_path: Path) -> None:
+    """SQLite-only: the file's mode and journal; a server's files are the server's."""
     path = tmp_path / "sub" / "cases.sqlite3"
     with CaseStore.open(path) as store:
         store.create_case("C-1", "sln-breast", "Tc-99m")
@@ -80,17 +85,15 @@ def test_node_table_applies_procedure_rules(store: CaseStore) -> None:
     assert table.rules == ("ten_percent", "ex_vivo_background", "bed_check")
 
 
-def test_tampered_record_refuses_the_whole_case(tmp_path: Path) -> None:
-    path = tmp_path / "c.sqlite3"
-    with CaseStore.open(path) as store:
+def test_tampered_record_refuses_the_whole_case(case_db: Db) -> None:
+    with CaseStore.open(case_db.arg) as store:
         store.create_case("C-1", "sln-breast", "Tc-99m")
         store.record("C-1", "SLN 1", "ex_vivo", result(500))
         store.record("C-1", "SLN 2", "ex_vivo", result(400))
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE measurements SET counts = 5000 WHERE node = 'SLN 1'")
-    conn.commit()
-    conn.close()
-    with CaseStore.open(path) as store:
+    # outside probe-nav, as a database tool would
+    case_db.sql("UPDATE measurements SET counts = 5000 WHERE node = 'SLN 1'")
+    assert case_db.sql("SELECT counts FROM measurements ORDER BY counts") == [(400,), (5000,)]
+    with CaseStore.open(case_db.arg) as store:
         with pytest.raises(TamperedRecord, match=r"measurement 1 \(node 'SLN 1'\) fails"):
             store.measurements("C-1")  # never the case without SLN 1
         assert store.skipped_records == 0
@@ -104,6 +107,8 @@ def _smash_pages(path: Path, pages: range, page_size: int = 4096) -> None:
 
 
 def test_damaged_database_is_refused_then_salvaged(tmp_path: Path) -> None:
+    """SQLite-only: pages of the file smashed on disk (a server's storage is not ours to
+    damage), and CaseStore.salvage reads a SQLite file."""
     path = tmp_path / "c.sqlite3"
     with CaseStore.open(path) as store:
         store.create_case("C-0", "roll", "Tc-99m", created_unix_s=-10.0)  # in the first pages

@@ -2,17 +2,21 @@
 nothing stored - the case and QC databases hold exactly what they held before.
 
 In-process (tests/in_process.py): each command ends in its argument or record check, before any
-device, simulator or recording is opened, so no interpreter is started per case."""
+device, simulator or recording is opened, so no interpreter is started per case.
+
+The checks are probe-nav's own (probe_nav.cases.model, the CLI), made before the store writes, so
+the same on both backends: the refusals run on a SQLite file; a count stored and a count refused
+against the stored case's reference time run on SQLite and PostgreSQL (tests/backends.py)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.backends import BACKENDS, CASES_SCHEMA, QC_SCHEMA, Db, database
 from tests.in_process import run_main
 
 T_CASE = "2026-05-09T07:45Z"  # when the test case was opened (entered afterwards)
@@ -28,23 +32,31 @@ def _frames(path: Path, rows: list[tuple[float, float, int | str]]) -> Path:
     return path
 
 
-def _counts(db: Path, table: str) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
-        n = int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    conn.close()
-    return n
+def _file_db(tmp_path: Path, name: str, schema: str) -> Db:
+    """A SQLite database file in the test's folder (not created yet)."""
+    return Db("sqlite", str(tmp_path / name), tmp_path / name, schema)
+
+
+def _with_case(db: Db) -> Db:
+    """The case database holding case C-1 (opened 2026-05-09 07:45, injected 07:30)."""
+    done = run_main("case", "new", "C-1", "--procedure", "sln-breast", "--opened-at", T_CASE,
+                    "--injected-at", "2026-05-09T07:30Z", "--db", db.arg)
+    assert done.returncode == 0, done.stderr
+    return db
 
 
 @pytest.fixture
-def case_db(tmp_path: Path) -> Path:
-    """A case database holding case C-1 (opened 2026-05-09 07:45, injected 07:30)."""
-    db = tmp_path / "cases.sqlite3"
-    done = run_main("case", "new", "C-1", "--procedure", "sln-breast", "--opened-at", T_CASE,
-                    "--injected-at", "2026-05-09T07:30Z", "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    return db
+def case_db(tmp_path: Path) -> Db:
+    """A SQLite case database holding case C-1."""
+    return _with_case(_file_db(tmp_path, "cases.sqlite3", CASES_SCHEMA))
+
+
+@pytest.fixture(params=BACKENDS)
+def any_case_db(request: pytest.FixtureRequest, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Db:
+    """A case database holding case C-1, on SQLite, then on PostgreSQL."""
+    return _with_case(database(request, tmp_path, monkeypatch, request.param, "cases.sqlite3",
+                               CASES_SCHEMA))
 
 
 def _one_line_exit_2(done, *needles: str) -> None:
@@ -56,9 +68,9 @@ def _one_line_exit_2(done, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-def _add(db: Path, *extra: str):
+def _add(db: Db, *extra: str):
     return run_main("case", "add-count", "C-1", "SLN 1", "--kind", "in_vivo",
-                    "--at", "2026-05-09T09:00Z", "--db", str(db), *extra)
+                    "--at", "2026-05-09T09:00Z", "--db", db.arg, *extra)
 
 
 # (what, extra arguments of `case add-count` or a frame file maker, words the line must hold)
@@ -94,17 +106,17 @@ COUNT_INPUTS: list[tuple[str, Callable[[Path], tuple[str, ...]], tuple[str, ...]
 
 @pytest.mark.parametrize("what, make, needles", COUNT_INPUTS, ids=[c[0] for c in COUNT_INPUTS])
 def test_absurd_counts_are_one_line_and_not_stored(
-        case_db: Path, tmp_path: Path, what: str, make: Callable[[Path], tuple[str, ...]],
+        case_db: Db, tmp_path: Path, what: str, make: Callable[[Path], tuple[str, ...]],
         needles: tuple[str, ...]) -> None:
     _one_line_exit_2(_add(case_db, *make(tmp_path)), *needles)
-    assert _counts(case_db, "measurements") == 0
+    assert case_db.count("measurements") == 0
 
 
-def test_a_plausible_count_is_stored(case_db: Path) -> None:
+def test_a_plausible_count_is_stored(any_case_db: Db) -> None:
     """The counterpart: the bounds do not refuse a real count (1e7 cps x 10 s is allowed)."""
-    done = _add(case_db, "--counts", "100000000", "--live-s", "10")
+    done = _add(any_case_db, "--counts", "100000000", "--live-s", "10")
     assert done.returncode == 0, done.stderr
-    assert _counts(case_db, "measurements") == 1
+    assert any_case_db.sql("SELECT counts, live_s FROM measurements") == [(100_000_000, 10.0)]
 
 
 def _iso(unix_s: float) -> str:
@@ -131,19 +143,21 @@ CASE_INPUTS: list[tuple[str, Callable[[], tuple[str, ...]], tuple[str, ...]]] = 
 def test_absurd_case_times_and_activities_are_one_line_and_not_stored(
         tmp_path: Path, what: str, make: Callable[[], tuple[str, ...]],
         needles: tuple[str, ...]) -> None:
-    db = tmp_path / "cases.sqlite3"
-    done = run_main("case", "new", "C-9", "--procedure", "sln-breast", *make(), "--db", str(db))
+    db = _file_db(tmp_path, "cases.sqlite3", CASES_SCHEMA)
+    done = run_main("case", "new", "C-9", "--procedure", "sln-breast", *make(), "--db", db.arg)
     _one_line_exit_2(done, *needles)
-    assert _counts(db, "cases") == 0
+    assert db.count("cases") == 0
 
 
-def test_a_count_far_from_the_injection_is_refused(case_db: Path) -> None:
+def test_a_count_far_from_the_injection_is_refused(any_case_db: Db) -> None:
     """A count dated 30+ half-lives of Tc-99m (7.5 days) after the reference: its decay factor
-    would be above 2^30; refused, not stored as a huge corrected rate."""
+    would be above 2^30; refused, not stored as a huge corrected rate. The reference is the
+    stored case's: on both backends."""
     done = run_main("case", "add-count", "C-1", "SLN 1", "--kind", "in_vivo", "--counts", "5",
-                    "--live-s", "10", "--at", "2026-05-20T09:00Z", "--db", str(case_db))
+                    "--live-s", "10", "--at", "2026-05-20T09:00Z", "--db", any_case_db.arg)
     _one_line_exit_2(done, "count time", "30 half-lives")
-    assert _counts(case_db, "measurements") == 0
+    assert any_case_db.count("measurements") == 0
+    assert any_case_db.count("cases") == 1  # the case itself is untouched
 
 
 QC_INPUTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
@@ -167,20 +181,20 @@ QC_INPUTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
 @pytest.mark.parametrize("what, args, needles", QC_INPUTS, ids=[c[0] for c in QC_INPUTS])
 def test_absurd_calibration_inputs_are_one_line_and_not_stored(
         tmp_path: Path, what: str, args: tuple[str, ...], needles: tuple[str, ...]) -> None:
-    db = tmp_path / "qc.sqlite"
-    done = run_main(*args, "--db", str(db), *(("--operator", "ann") if args[0] ==
-                                               "calibrate" else ()))
+    db = _file_db(tmp_path, "qc.sqlite", QC_SCHEMA)
+    done = run_main(*args, "--db", db.arg, *(("--operator", "ann") if args[0] ==
+                                             "calibrate" else ()))
     _one_line_exit_2(done, *needles)
-    assert _counts(db, "records") == 0
+    assert db.count("records") == 0
 
 
 def test_a_frame_csv_beyond_int64_is_one_line_in_qc(tmp_path: Path) -> None:
     frames = _frames(tmp_path / "f.csv", [(1.0, 1.0, 2**63), (2.0, 1.0, 5)])
-    db = tmp_path / "qc.sqlite"
-    done = run_main("qc", "daily", "--file", str(frames), "--probe", "PN-1:SN1", "--db", str(db),
+    db = _file_db(tmp_path, "qc.sqlite", QC_SCHEMA)
+    done = run_main("qc", "daily", "--file", str(frames), "--probe", "PN-1:SN1", "--db", db.arg,
                     "--operator", "ann")
     _one_line_exit_2(done, "f.csv")
-    assert _counts(db, "records") == 0
+    assert db.count("records") == 0
 
 
 def test_tick_of_a_nanosecond_and_a_clock_jump_are_one_line(tmp_path: Path) -> None:
@@ -225,15 +239,15 @@ OTHER_INPUTS: list[tuple[tuple[str, ...], str]] = [
                                                            for a, _ in OTHER_INPUTS])
 def test_other_absurd_options_are_one_line(tmp_path: Path, args: tuple[str, ...],
                                            needle: str) -> None:
-    db = tmp_path / "qc.sqlite"
-    extra = ("--db", str(db)) if args[0] in ("qc", "calibrate") else ()
+    db = _file_db(tmp_path, "qc.sqlite", QC_SCHEMA)
+    extra = ("--db", db.arg) if args[0] in ("qc", "calibrate") else ()
     _one_line_exit_2(run_main(*args, *extra), needle)
-    assert _counts(db, "records") == 0
+    assert db.count("records") == 0
 
 
-def test_a_frame_file_preset_under_a_millisecond_is_refused(case_db: Path,
+def test_a_frame_file_preset_under_a_millisecond_is_refused(case_db: Db,
                                                             tmp_path: Path) -> None:
     frames = _frames(tmp_path / "f.csv", [(1.0, 1.0, 5), (2.0, 1.0, 5)])
     _one_line_exit_2(_add(case_db, "--frames", str(frames), "--preset-s", "1e-300"),
                      "--preset-s: 1e-300 is outside the allowed range 0.001 to 86400 s")
-    assert _counts(case_db, "measurements") == 0
+    assert case_db.count("measurements") == 0

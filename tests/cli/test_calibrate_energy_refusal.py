@@ -1,11 +1,10 @@
 """`probe-nav calibrate energy` on a Ba-133 spectrum, in-process: all of Ba-133's lines give the
 right gain; the two lines the old table held (81 and 356 keV) are refused with exit 1 and the
-reason, and nothing is stored."""
+reason, and nothing is stored. Both on SQLite and PostgreSQL (tests/backends.py)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,9 +13,12 @@ import pytest
 from probe_nav.io.n42 import write_n42
 from probe_nav.io.n42_model import CountInterval, Instrument, N42Recording
 from probe_nav.simulator.benches import bench_calibration_spectrum
+from tests.backends import QC_SCHEMA, Db, backend_fixture
 from tests.in_process import run_main
 
 GAIN_KEV_PER_CH = 0.75
+
+qc_db = backend_fixture("qc.sqlite", QC_SCHEMA)
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +36,9 @@ def ba133_n42(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _records(db: Path) -> int:
-    """Records stored in a QC database (0 when it was never created)."""
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as con:
-        return int(con.execute("select count(*) from records").fetchone()[0])
-
-
-def test_all_ba133_lines_calibrate_within_1_percent(ba133_n42: Path, tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_all_ba133_lines_calibrate_within_1_percent(ba133_n42: Path, qc_db: Db) -> None:
     done = run_main("calibrate", "energy", "--file", str(ba133_n42), "--nuclide", "Ba-133",
-                    "--probe", "P", "--db", str(db), "--json")
+                    "--probe", "P", "--db", qc_db.arg, "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     c0, c1 = out["coefficients"]
@@ -55,14 +48,14 @@ def test_all_ba133_lines_calibrate_within_1_percent(ba133_n42: Path, tmp_path: P
         assert c0 + c1 * line_kev / GAIN_KEV_PER_CH == pytest.approx(line_kev, rel=0.01)
     assert 356.013 in out["energies_kev"] and len(out["energies_kev"]) >= 3
     assert out["resolution_kev"] == pytest.approx(356.0, abs=2.0)  # the main line's FWHM
-    assert _records(db) == 1
+    (stored,), = qc_db.sql("SELECT result_json FROM records")
+    assert json.loads(stored)["coefficients"] == [c0, c1]  # what was printed is what was stored
 
 
 def test_the_old_two_line_table_is_refused_with_the_reason(ba133_n42: Path,
-                                                           tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+                                                           qc_db: Db) -> None:
     done = run_main("calibrate", "energy", "--file", str(ba133_n42), "--lines", "81,356",
-                    "--probe", "P", "--db", str(db))
+                    "--probe", "P", "--db", qc_db.arg)
     assert done.returncode == 1, done.stderr
     line, = done.stderr.strip().splitlines()  # one line, no traceback
     # ambiguous (another reading of the peaks does as well) or unverified (two points and a
@@ -70,4 +63,4 @@ def test_the_old_two_line_table_is_refused_with_the_reason(ba133_n42: Path,
     assert line.startswith(("probe-nav: failed: ambiguous: the peak at channel ",
                             "probe-nav: failed: unverified: the calibration rests on 2 peaks"))
     assert "no calibration stored" in line and "--nuclide" in line
-    assert done.stdout == "" and _records(db) == 0
+    assert done.stdout == "" and qc_db.count("records") == 0

@@ -1,5 +1,8 @@
-"""`probe-nav calibrate energy|deadtime --sim` end to end: the simulator on a pty, a real SQLite
-file; the stored calibration is checked against the simulator's own truth (the scenario)."""
+"""`probe-nav calibrate energy|deadtime --sim` end to end: the simulator on a pty, the QC records
+in a real database; the stored calibration is checked against the simulator's own truth (the
+scenario). The tests that read a stored calibration back run on SQLite and PostgreSQL (the dead
+time's two methods one on each, so the slow runs are not doubled); the others are about the
+analysis, not the store, and use a SQLite file."""
 
 from __future__ import annotations
 
@@ -10,9 +13,12 @@ import pytest
 
 from probe_nav.io.n42 import read_n42
 from probe_nav.simulator.scenario import builtin_dir, load
+from tests.backends import QC_SCHEMA, Db, backend_fixture, database
 from tests.conftest import run_cli
 
 ENERGY = builtin_dir() / "qc-energy.toml"
+
+qc_db = backend_fixture("qc.sqlite", QC_SCHEMA)
 
 
 def _tail_free_scenario(tmp_path: Path) -> Path:
@@ -25,12 +31,13 @@ def _tail_free_scenario(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_energy_calibration_recovers_the_simulated_gain_and_is_applied(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
+def test_energy_calibration_recovers_the_simulated_gain_and_is_applied(tmp_path: Path,
+                                                                       qc_db: Db) -> None:
+    db = qc_db.arg
     scenario = _tail_free_scenario(tmp_path)
     kev = load(str(scenario)).probe.kev_per_channel  # the truth: bin i holds [i k, (i+1) k)
     done = run_cli("calibrate", "energy", "--sim", str(scenario), "--speed", "30",
-                   "--duration", "120", "--seed", "3", "--db", str(db), "--operator", "phys",
+                   "--duration", "120", "--seed", "3", "--db", db, "--operator", "phys",
                    "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -43,7 +50,7 @@ def test_energy_calibration_recovers_the_simulated_gain_and_is_applied(tmp_path:
     # The stored calibration is the probe's active one: the next acquisition carries it in
     # place of the device's own (0, 3) keV/channel.
     again = run_cli("calibrate", "energy", "--sim", str(scenario), "--speed", "30",
-                    "--duration", "30", "--seed", "4", "--db", str(db), "--operator", "phys")
+                    "--duration", "30", "--seed", "4", "--db", db, "--operator", "phys")
     assert again.returncode == 0, again.stderr
     first, second = sorted((tmp_path / "raw").glob("*energy.n42"))
     assert read_n42(first).energy_calibration[:2] == pytest.approx((0.0, kev))
@@ -101,18 +108,21 @@ def test_daily_checks_the_battery_the_device_reports(tmp_path: Path, serve) -> N
 
 
 @pytest.mark.timeout(600)  # ~15 s idle, up to a minute on a loaded machine
-@pytest.mark.parametrize("method", ["two-source", "decaying-source"])
-def test_deadtime_on_the_simulator_recovers_the_probes_dead_time(tmp_path: Path,
-                                                                  method: str) -> None:
+@pytest.mark.parametrize(("method", "backend"), [("two-source", "sqlite"),
+                                                  ("decaying-source", "postgresql")])
+def test_deadtime_on_the_simulator_recovers_the_probes_dead_time(
+        tmp_path: Path, method: str, backend: str, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    db = database(request, tmp_path, monkeypatch, backend, "qc.sqlite", QC_SCHEMA).arg
     probe = load("qc-co57").probe  # the scenario's configured counter is the truth
     done = run_cli("calibrate", "deadtime", "--sim", "qc-co57", "--method", method, "--seed",
-                   "5", "--db", str(tmp_path / "qc.sqlite"), "--operator", "phys", "--json")
+                   "5", "--db", db, "--operator", "phys", "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["model"] == probe.dead_time_kind and out["method"] == method
     assert abs(out["dead_time_s"] - probe.dead_time_s) <= 3 * out["dead_time_sd_s"]
     assert out["dead_time_sd_s"] < 0.05 * probe.dead_time_s
-    hist = run_cli("qc", "history", "--db", str(tmp_path / "qc.sqlite"), "--json")
+    hist = run_cli("qc", "history", "--db", db, "--json")
     record = json.loads(hist.stdout)
     assert record["test"] == "deadtime" and record["kind"] == "calibration"
     assert record["result"]["dead_time_s"] == out["dead_time_s"]

@@ -1,5 +1,7 @@
 """What probe-nav writes: never over an existing file without --force (one line, exit 2, naming
-the file and --force), always mode 0600, and `record` against a disk that fills up."""
+the file and --force), always mode 0600, and `record` against a disk that fills up.
+SQLite-only: these are about the files written (outputs, and the databases' own files and modes
+in the privacy test), not about the records; the store on both backends is tests/cases, tests/qc."""
 
 from __future__ import annotations
 

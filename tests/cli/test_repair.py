@@ -1,4 +1,6 @@
-"""`probe-nav repair`, and what every reader path says about a cut-short or absurd frame file."""
+"""`probe-nav repair`, and what every reader path says about a cut-short or absurd frame file.
+SQLite-only: the frame file is refused by its reader before any store is written, so where the
+case or QC records live plays no part."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The crosstalk calibration as a QC record: what it keeps, and active_spill finding the newest
 one of the very probe, for the windows in use. What touches the store runs on SQLite and on
-PostgreSQL (tests/qc/conftest.py)."""
+PostgreSQL (tests/qc/conftest.py, tests/backends.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from probe_nav.qc.crosstalk import (
 )
 from probe_nav.qc.store import CALIBRATION, QcStore
 from probe_nav.storage import StoreError
-from tests.qc.conftest import QcDb
+from tests.backends import Db
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 WINDOWS = (EnergyWindow(20.0, 45.0, "I-125"), EnergyWindow(126.0, 155.0, "Tc-99m"))
@@ -37,8 +37,8 @@ def _outcome(tc_in_i125: int = 9500):
     return crosstalk_outcome([i125, tc], WINDOWS, counts, "test")
 
 
-def _store(db: QcDb, outcome, when: datetime, serial: str = "SN1") -> int:
-    with QcStore(db) as store:
+def _store(db: Db, outcome, when: datetime, serial: str = "SN1") -> int:
+    with QcStore(db.arg) as store:
         probe = store.probe("PN-2", serial, "CdTe")
         return store.add(probe, CALIBRATION, outcome.test, outcome.result, operator="ann",
                          source="test", raw_data="-", passed=None, when=when).id
@@ -63,25 +63,25 @@ def test_the_record_keeps_the_matrix_windows_and_counts() -> None:
     assert check_crosstalk(r) == m
 
 
-def test_active_spill_is_the_newest_of_that_probe(qc_db: QcDb) -> None:
+def test_active_spill_is_the_newest_of_that_probe(qc_db: Db) -> None:
     db = qc_db
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         assert active_spill(store, None, 2) is None
         assert active_spill(store, store.probe("PN-2", "SN1"), 2) is None
     _store(db, _outcome(9500), T0)
     _store(db, _outcome(12000), T0 + timedelta(days=1))
     _store(db, _outcome(5000), T0 + timedelta(days=2), serial="SN2")  # another probe
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         got = active_spill(store, store.find_probe("PN-2", "SN1"), 2, WINDOWS)
     assert got is not None
     assert got.fraction(1, 0).fraction == pytest.approx((240 - 0.6) / 1999.5)
     assert got.fraction(1, 0).sd > 0
 
 
-def test_a_calibration_for_other_windows_is_not_used(qc_db: QcDb) -> None:
+def test_a_calibration_for_other_windows_is_not_used(qc_db: Db) -> None:
     db = qc_db
     record = _store(db, _outcome(), T0)
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         probe = store.find_probe("PN-2", "SN1")
         with pytest.raises(SpillError, match=rf"record {record}\) is for 2 windows, not 3"):
             active_spill(store, probe, 3)
@@ -110,10 +110,10 @@ def test_overlapping_windows_are_noted() -> None:
     assert overlap_notes((EnergyWindow(20, 45), EnergyWindow(45, 60))) == []  # [lo, hi)
 
 
-def test_the_store_refuses_an_unusable_matrix(qc_db: QcDb) -> None:
+def test_the_store_refuses_an_unusable_matrix(qc_db: Db) -> None:
     """check_calibration runs on every calibration record: a matrix that cannot be solved is
     never stored, whoever calls add()."""
-    with QcStore(qc_db) as store:
+    with QcStore(qc_db.arg) as store:
         probe = store.probe("sim", "S1")
         with pytest.raises(StoreError, match="crosstalk calibration"):
             store.add(probe, "calibration", "crosstalk",

@@ -1,4 +1,6 @@
-"""QC records: they survive a restart, and a record changed behind probe-nav's back is refused."""
+"""QC records: they survive a restart, and a record changed behind probe-nav's back is refused.
+On SQLite and PostgreSQL, except the schema v1 migration tests: SQLite-only, they are about files
+an older probe-nav wrote (no PostgreSQL store predates keyed checksums)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,13 @@ import pytest
 from probe_nav.drivers.frames import DeviceInfo
 from probe_nav.qc.active import active_calibration, calibrated_info
 from probe_nav.qc.store import QcStore, TamperedRecord
-from tests.qc.conftest import QcDb, db_arg, raw_sql
+from tests.backends import Db
 
 T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 
 
-def fill(path: QcDb) -> None:
-    with QcStore(path) as store:
+def fill(db: Db) -> None:
+    with QcStore(db.arg) as store:
         probe = store.probe("PN-1", "SN42", "CdTe")
         store.add(probe, "calibration", "energy", {"coefficients": [0.5, 1.01]},
                   operator="ann", source="sim", raw_data="/raw/a.n42", passed=None, when=T0)
@@ -31,14 +33,14 @@ def fill(path: QcDb) -> None:
                   operator="ann", source="sim", raw_data="-", passed=None, when=T0)
 
 
-def test_records_survive_a_new_process(qc_db: QcDb) -> None:
+def test_records_survive_a_new_process(qc_db: Db) -> None:
     db = qc_db
     fill(db)
     code = ("import sys; from probe_nav.qc.store import QcStore\n"
             "s = QcStore(sys.argv[1])\n"
             "for r in s.records(): print(r.id, r.probe.label, r.test, r.operator, r.passed, "
             "r.result)\n")
-    out = subprocess.run([sys.executable, "-c", code, db_arg(db)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", code, db.arg], capture_output=True,
                          text=True, check=True).stdout.splitlines()
     assert out == [
         "1 PN-1 #SN42 energy ann None {'coefficients': [0.5, 1.01]}",
@@ -47,10 +49,10 @@ def test_records_survive_a_new_process(qc_db: QcDb) -> None:
     ]
 
 
-def test_active_calibration_belongs_to_its_own_probe(qc_db: QcDb) -> None:
+def test_active_calibration_belongs_to_its_own_probe(qc_db: Db) -> None:
     db = qc_db
     fill(db)
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         info = DeviceInfo("PN-1", "SN43", energy_calibration=(0.0, 1.0), n_channels=256)
         applied, active = calibrated_info(store, info)
         assert applied.energy_calibration == (0.0, 2.0)
@@ -73,11 +75,11 @@ def test_active_calibration_belongs_to_its_own_probe(qc_db: QcDb) -> None:
     "UPDATE probes SET serial = 'SN99' WHERE id = 1",  # the probe renamed under its records
     "UPDATE records SET checksum = 'x' WHERE id = 1",
 ])
-def test_a_modified_record_is_refused(qc_db: QcDb, sql: str) -> None:
+def test_a_modified_record_is_refused(qc_db: Db, sql: str) -> None:
     db = qc_db
     fill(db)
-    raw_sql(db, sql)
-    with QcStore(db) as store:
+    db.sql(sql)  # outside probe-nav, as a database tool would
+    with QcStore(db.arg) as store:
         with pytest.raises(TamperedRecord, match=r"(record|probe) 1 .* fails its checksum"):
             store.get(1)
         with pytest.raises(TamperedRecord):
@@ -90,17 +92,18 @@ def test_a_modified_record_is_refused(qc_db: QcDb, sql: str) -> None:
         assert any("record 1 " in p or "probe 1 " in p for p in problems), problems
 
 
-def test_sound_records_verify(qc_db: QcDb) -> None:
+def test_sound_records_verify(qc_db: Db) -> None:
     db = qc_db
     fill(db)
-    with QcStore(db) as store:
+    with QcStore(db.arg) as store:
         assert store.verify_all() == []
         assert [p.label for p in store.probes()] == ["PN-1 #SN42", "PN-1 #SN43"]
         assert store.get(2).time_utc == T0 + timedelta(days=1)
 
 
 def _v1_qc_database(path: Path, *, tamper: bool = False) -> None:
-    """A records database exactly as version 1 (unkeyed SHA-256 checksums) wrote it."""
+    """A records database exactly as version 1 (unkeyed SHA-256 checksums) wrote it: version 1
+    wrote SQLite files only, so the migration tests below are SQLite-only."""
     from probe_nav.qc.store import MIGRATIONS, Probe, _fields
     from probe_nav.storage import open_database, record_checksum
 
