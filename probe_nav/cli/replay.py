@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crosstalk-probe", metavar="MODEL:SERIAL",
                    help="crosstalk: this probe's calibration (probe-nav calibrate crosstalk) "
                         "from the QC records (--qc-db), instead of --spill")
-    p.add_argument("--qc-db", metavar="PATH",
+    p.add_argument("--qc-db", metavar="PATH|URL",
                    help="QC records database (default: qc.sqlite in the user data directory)")
     p.add_argument("--window-background", action="append", default=[], metavar="W=B[+-SD]",
                    help="the background of window W >= 1 in cps (window 0: --background-cps)")
@@ -270,20 +270,20 @@ def _window_backgrounds(texts: list[str], n_windows: int) -> list[WindowBackgrou
 def _calibrated_spill(args: argparse.Namespace, n_windows: int) -> SpillMatrix:
     """--crosstalk-probe MODEL:SERIAL: its newest crosstalk calibration; UserError when it has
     none or it was made for another number of windows."""
-    from pathlib import Path
-
     from probe_nav.qc.crosstalk import active_spill
     from probe_nav.qc.store import QcStore, default_db_path
     from probe_nav.storage import StoreError
+    from probe_nav.storage.urls import database_url
 
     if args.spill:
         raise UserError("give --spill or --crosstalk-probe, not both")
     model, _, serial = args.crosstalk_probe.partition(":")
-    path = Path(args.qc_db) if args.qc_db else default_db_path()
-    if not path.exists():
-        raise UserError(f"--qc-db {path}: no such QC records database")
+    url = database_url(args.qc_db, default_db_path())  # a file, or the department's server
+    path = url.path if url.path is not None else url.display
+    if url.path is not None and not url.path.exists():  # never create one to read from it
+        raise UserError(f"--qc-db {url.path}: no such QC records database")
     try:
-        with QcStore(path) as store:
+        with QcStore(url) as store:
             probe = store.find_probe(model.strip(), serial.strip())
             spill = active_spill(store, probe, n_windows)
     except (SpillError, StoreError) as exc:

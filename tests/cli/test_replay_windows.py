@@ -1,4 +1,5 @@
-"""`probe-nav replay` of a file with several energy windows, with crosstalk correction."""
+"""`probe-nav replay` of a file with several energy windows, with crosstalk correction. The
+calibration stored in the QC records and read back by replay: on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.backends import QC_SCHEMA, Db, backend_fixture
 from tests.in_process import run_main
 
 F = 0.095  # Tc-99m downscatter into the I-125 window
+
+qc_db = backend_fixture("qc.sqlite", QC_SCHEMA)
 
 
 def write_dual(path: Path, seed: int = 5) -> None:
@@ -88,23 +92,25 @@ def test_window_columns_without_gaps(tmp_path: Path) -> None:
     assert out.returncode == 2 and "w1, w2, ... without gaps" in out.stderr
 
 
-def test_the_probes_calibration_from_the_qc_records(tmp_path: Path) -> None:
-    db = tmp_path / "qc.sqlite"
-    done = run_main("calibrate", "crosstalk", "--sim", "rsl-dual-isotope", "--db", str(db),
+def test_the_probes_calibration_from_the_qc_records(tmp_path: Path, qc_db: Db) -> None:
+    """A crosstalk calibration kept in the QC records is used by replay, from a file or from
+    the department's server (--qc-db URL)."""
+    db = qc_db.arg
+    done = run_main("calibrate", "crosstalk", "--sim", "rsl-dual-isotope", "--db", db,
                     "--operator", "t")
     assert done.returncode == 0, done.stderr
     f = tmp_path / "dual.csv"
     write_dual(f)
     probe = "probe-nav simulated probe:SIM-0001"
-    ticks = replay(f, "--json", "--tick", "1", "--crosstalk-probe", probe, "--qc-db", str(db))
+    ticks = replay(f, "--json", "--tick", "1", "--crosstalk-probe", probe, "--qc-db", db)
     site = next(t for t in ticks if t["t_s"] == 18.0)["windows"][0]
     assert site["dominated"] is True and site["hot"] is False  # the stored 9.6 % is close
     missing = run_main("replay", str(f), "--json", "--crosstalk-probe", "other:1",
-                       "--qc-db", str(db))
+                       "--qc-db", db)
     assert missing.returncode == 2 and "no crosstalk calibration" in missing.stderr
     nodb = run_main("replay", str(f), "--json", "--crosstalk-probe", probe,
                     "--qc-db", str(tmp_path / "none.sqlite"))
     assert nodb.returncode == 2 and "no such QC records database" in nodb.stderr
-    both = run_main("replay", str(f), "--json", "--crosstalk-probe", probe, "--qc-db", str(db),
+    both = run_main("replay", str(f), "--json", "--crosstalk-probe", probe, "--qc-db", db,
                     "--spill", "1:0=0.1")
     assert both.returncode == 2 and "not both" in both.stderr
