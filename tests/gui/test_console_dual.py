@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from PySide6.QtCore import Qt
 
 from probe_nav.calibration.crosstalk import SpillMatrix
@@ -51,15 +52,23 @@ def test_without_calibration_it_says_not_corrected(make_sim, make_console, qtbot
     assert window.readout.isVisible() and not window.dual.panel.isVisible()
 
 
-def test_the_probes_crosstalk_calibration_is_used(make_sim, make_console, qtbot) -> None:
+@pytest.mark.parametrize("records", ["file", "server"])
+def test_the_probes_crosstalk_calibration_is_used(make_sim, make_console, qtbot, records,
+                                                  request, tmp_path, monkeypatch) -> None:
     """`calibrate crosstalk --sim` stores the simulated probe's matrix; dual-isotope counting
-    without --spill finds it once the probe says who it is, and says where it came from."""
+    without --spill finds it once the probe says who it is, and says where it came from. With
+    the QC records on a department server it is looked up on a thread (the GUI thread never
+    waits on the network)."""
     from tests.in_process import run_main
 
+    if records == "server":
+        monkeypatch.setenv("PROBE_NAV_DATABASE_URL", request.getfixturevalue("postgres_url"))
+        monkeypatch.setenv("PROBE_NAV_DATABASE_KEY_DIR", str(tmp_path / "keys"))
     done = run_main("calibrate", "crosstalk", "--sim", "rsl-dual-isotope", "--operator", "t")
     assert done.returncode == 0, done.stderr
     sim = make_sim("rsl-dual-isotope", speed=1.0)
     window = make_console(sim)
+    assert window.dual.lookup_in_background is (records == "server")
     window.dual.enable("I-125 + Tc-99m", None)
     qtbot.waitUntil(lambda: "crosstalk corrected: calibration record" in
                     window.dual.panel.footer.text(), timeout=WAIT_MS)
@@ -67,3 +76,27 @@ def test_the_probes_crosstalk_calibration_is_used(make_sim, make_console, qtbot)
     assert spill is not None and spill.fraction(1, 0) is not None
     # the simulator's physics gives 9.6 % at 20 mm (docs/qc.md); a 60 s count is +- 0.09 %
     assert abs(spill.fraction(1, 0).fraction - 0.096) < 0.005
+
+
+def test_qc_records_server_away_never_holds_the_display(make_sim, make_console, qtbot,
+                                                        tmp_path, monkeypatch) -> None:
+    """The department's QC server cannot be reached: the lookup waits out its connection
+    time-out on its thread while the dual readouts keep updating, then the footer says the
+    calibration is not used (and the crosstalk is not corrected)."""
+    from tests.pacs import free_port
+
+    monkeypatch.setenv("PROBE_NAV_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{free_port()}/x")
+    monkeypatch.setenv("PROBE_NAV_DATABASE_KEY_DIR", str(tmp_path / "keys"))
+    sim = make_sim("rsl-dual-isotope", speed=1.0)
+    window = make_console(sim)
+    window.dual.enable("I-125 + Tc-99m", None)
+    panel = window.dual.panel
+    qtbot.waitUntil(lambda: window.dual._lookup is not None, timeout=WAIT_MS)
+    lookup = window.dual._lookup
+    seen = set()  # the states shown while the lookup waits: the display goes on
+    qtbot.waitUntil(lambda: seen.add(id(panel.last)) or len(seen) >= 5, timeout=WAIT_MS)
+    assert not lookup.done.is_set()  # all of that happened while the lookup still waited
+    qtbot.waitUntil(lambda: "calibration not used" in window.dual.calibration_note,
+                    timeout=WAIT_MS)
+    assert "cannot" in window.dual.calibration_note
+    qtbot.waitUntil(lambda: "CROSSTALK NOT CORRECTED" in panel.footer.text(), timeout=WAIT_MS)
