@@ -149,19 +149,7 @@ def orthanc() -> Iterator[PrivateOrthanc]:
     """This worker's private Orthanc PACS (tests/pacs.py: loopback, data in a temporary
     directory, stopped at the end). Skipped without the Debian package orthanc, except under
     CI=true where the PACS tests must run."""
-    from tests.pacs import OrthancStartError, PrivateOrthanc, missing_reason
+    from tests.pacs import serving
 
-    why = missing_reason()
-    if why is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but no Orthanc for the PACS tests: {why}")
-        pytest.skip(f"no Orthanc: {why}")
-    server = PrivateOrthanc()
-    try:
-        server.start()
-    except OrthancStartError as exc:
-        pytest.fail(str(exc))
-    try:
+    with serving() as server:
         yield server
-    finally:
-        server.stop()

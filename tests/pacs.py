@@ -9,6 +9,7 @@ instances back through Orthanc's REST API (`get_json`, `get_bytes`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +176,25 @@ class PrivateOrthanc:
             tags = self.get_json(f"/instances/{orthanc_id}/tags?simplify")
             out[tags["SOPInstanceUID"]] = orthanc_id
         return out
+
+
+@contextlib.contextmanager
+def serving(worklists: bool = False) -> Iterator[PrivateOrthanc]:
+    """A started PrivateOrthanc for a fixture, stopped at the end; the test skipped without
+    Orthanc (or its worklist plugin), failed instead under CI=true where it must run."""
+    import pytest
+
+    why = worklist_missing_reason() if worklists else missing_reason()
+    if why is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no Orthanc: {why}")
+        pytest.skip(f"no Orthanc: {why}")
+    server = PrivateOrthanc(worklists=worklists)
+    try:
+        server.start()
+    except OrthancStartError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()

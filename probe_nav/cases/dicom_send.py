@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from pydicom import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -177,7 +178,7 @@ def _associate_and_store(number: int, pending: Sequence[Dataset],
                          status: dict[str, InstanceStatus], ae_title: str, host: str, port: int,
                          calling_ae: str, timeout_s: float) -> Attempt:
     """One association: request it, C-STORE each pending instance, release; the outcome."""
-    from pynetdicom import AE, evt
+    from pynetdicom import AE
 
     ae = AE(ae_title=calling_ae)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout_s
@@ -187,6 +188,26 @@ def _associate_and_store(number: int, pending: Sequence[Dataset],
                if str(ds.SOPClassUID) == sop_class]
         ae.add_requested_context(sop_class, list(dict.fromkeys(
             [*own, ExplicitVRLittleEndian, ImplicitVRLittleEndian])))
+    with association(ae, host, port, ae_title, number, timeout_s) as (assoc, failed):
+        if failed is not None:
+            return failed
+        for ds in pending:
+            _store_one(assoc, ds, status)
+            if not assoc.is_established:
+                break
+    if assoc.is_aborted:
+        return Attempt(number, "aborted", "the association was aborted while storing")
+    return Attempt(number, "accepted")
+
+
+@contextmanager
+def association(ae: Any, host: str, port: int, ae_title: str, number: int,
+                timeout_s: float) -> Iterator[tuple[Any, Attempt | None]]:
+    """ae.associate(...) with pynetdicom's log lines collected and its unclosed-socket warning
+    silenced: yields (assoc, None) when established (released at the end), else (assoc, the
+    failed Attempt). Shared by C-STORE and the worklist's C-FIND."""
+    from pynetdicom import evt
+
     opened: list[bool] = []
     with pynetdicom_logs() as messages, warnings.catch_warnings():
         # pynetdicom 3.0.4 drops the socket of a refused connection unclosed (its shutdown()
@@ -196,18 +217,13 @@ def _associate_and_store(number: int, pending: Sequence[Dataset],
         assoc = ae.associate(host, port, ae_title=ae_title,
                              evt_handlers=[(evt.EVT_CONN_OPEN, lambda event: opened.append(True))])
         if not assoc.is_established:
-            return failed_association(number, assoc, opened, messages, timeout_s)
+            yield assoc, failed_association(number, assoc, opened, messages, timeout_s)
+            return
         try:
-            for ds in pending:
-                _store_one(assoc, ds, status)
-                if not assoc.is_established:
-                    break
+            yield assoc, None
         finally:
             if assoc.is_established:
                 assoc.release()
-    if assoc.is_aborted:
-        return Attempt(number, "aborted", "the association was aborted while storing")
-    return Attempt(number, "accepted")
 
 
 def failed_association(number: int, assoc: object, opened: list[bool], messages: list[str],

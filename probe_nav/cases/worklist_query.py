@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import warnings
 
 from pydicom import Dataset
 
 from probe_nav.cases.dicom_send import (
     DEFAULT_CALLING_AE,
+    association,
     check_ae_title,
-    failed_association,
-    pynetdicom_logs,
 )
 from probe_nav.cases.identifiers import (
     WORKLIST_SOURCE_PREFIX,
@@ -120,28 +118,18 @@ def query_one(ae_title: str, host: str, port: int, *, calling_ae: str = DEFAULT_
 def _find(identifier: Dataset, ae_title: str, host: str, port: int, calling_ae: str,
           timeout_s: float, server: str) -> list[Dataset]:
     """One association, one Modality Worklist C-FIND: the answers; UserError otherwise."""
-    from pynetdicom import AE, evt
+    from pynetdicom import AE
     from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 
     ae = AE(ae_title=calling_ae)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout_s
     ae.connection_timeout = timeout_s
     ae.add_requested_context(ModalityWorklistInformationFind)
-    opened: list[bool] = []
-    with pynetdicom_logs() as messages, warnings.catch_warnings():
-        # as in dicom_send: pynetdicom 3.0.4 leaves a refused connection's socket unclosed
-        warnings.filterwarnings("ignore", "unclosed <socket", ResourceWarning)
-        assoc = ae.associate(host, port, ae_title=ae_title,
-                             evt_handlers=[(evt.EVT_CONN_OPEN, lambda event: opened.append(True))])
-        if not assoc.is_established:
-            attempt = failed_association(1, assoc, opened, messages, timeout_s)
-            detail = f": {attempt.detail}" if attempt.detail else ""
-            raise UserError(f"worklist server {server}: association {attempt.outcome}{detail}")
-        try:
-            answers = _answers(assoc, identifier, server, timeout_s)
-        finally:
-            if assoc.is_established:
-                assoc.release()
+    with association(ae, host, port, ae_title, 1, timeout_s) as (assoc, failed):
+        if failed is not None:
+            detail = f": {failed.detail}" if failed.detail else ""
+            raise UserError(f"worklist server {server}: association {failed.outcome}{detail}")
+        answers = _answers(assoc, identifier, server, timeout_s)
     log.info("worklist server %s: %d answer(s)", server, len(answers))
     return answers
 

@@ -8,7 +8,6 @@ identified this way is sent to the same server (as a PACS) with those identifier
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import socket
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from probe_nav.cases.store import CaseStore
 from probe_nav.cases.worklist_query import query_one, query_worklist, worklist_identifier
 from probe_nav.errors import UserError
 from tests.in_process import run_main
-from tests.pacs import AE_TITLE, OrthancStartError, PrivateOrthanc, worklist_missing_reason
+from tests.pacs import AE_TITLE, PrivateOrthanc, serving
 
 # one worker runs them all, with the PACS tests: one worklist Orthanc per suite run
 pytestmark = pytest.mark.xdist_group("orthanc")
@@ -42,20 +41,8 @@ SCHEDULED = dt.date(2026, 11, 30)
 def server() -> Iterator[PrivateOrthanc]:
     """A private Orthanc with the worklist plugin on (loopback, data in a temporary directory);
     skipped without it, except under CI=true where it must run."""
-    why = worklist_missing_reason()
-    if why is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but no Orthanc worklist server: {why}")
-        pytest.skip(f"no Orthanc worklist server: {why}")
-    orthanc = PrivateOrthanc(worklists=True)
-    try:
-        orthanc.start()
-    except OrthancStartError as exc:
-        pytest.fail(str(exc))
-    try:
+    with serving(worklists=True) as orthanc:
         yield orthanc
-    finally:
-        orthanc.stop()
 
 
 def write_entry(server: PrivateOrthanc, patient_id: str, accession: str, n: int,
