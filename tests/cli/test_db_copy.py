@@ -14,6 +14,7 @@ from probe_nav.qc.schema import MIGRATIONS as QC_MIGRATIONS
 from probe_nav.qc.store import QcStore
 from probe_nav.storage.sqlite import canonical_json
 from probe_nav.storage.urls import KEY_DIR_VAR, parse_database_url
+from tests.backends import Db
 from tests.cases.conftest import result
 from tests.in_process import run_main
 from tests.qc.test_store import fill
@@ -93,7 +94,7 @@ def test_a_store_with_records_is_never_overwritten(pg: str, tmp_path: Path) -> N
 
 def test_qc_records_copy_with_their_seals(pg: str, tmp_path: Path) -> None:
     src = tmp_path / "qc.sqlite"
-    fill(src)
+    fill(Db("sqlite", str(src), src, "qc"))
     done = run_main("db", "copy", str(src), pg, "--store", "qc")
     assert done.returncode == 0, done.stderr
     with QcStore(src) as a, QcStore(parse_database_url(pg)) as b:
