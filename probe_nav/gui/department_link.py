@@ -68,6 +68,7 @@ class ConsoleCaseDb:
             self.error = f"{self.path}: {exc}"
             log.error("console's local case store for %s not opened: %s", url.display, exc)
             return
+
     @property
     def on_server(self) -> bool:
         """Whether the console's case database is a department server (local-first)."""
