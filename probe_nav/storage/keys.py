@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from probe_nav.storage.sqlite import StoreError
@@ -75,18 +76,8 @@ def install_key(db_path: Path, key: bytes) -> None:
     if len(key) != KEY_BYTES:
         raise KeyFileError(f"a database key is {KEY_BYTES} bytes, not {len(key)}")
     path = key_path(db_path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_private(tmp, key.hex() + "\n", os.O_EXCL)
+    with _staged(path, key.hex() + "\n", "write") as tmp:
         os.replace(tmp, path)
-        _sync_directory(path.parent)
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot write the database's key file "
-                           f"({exc.strerror or exc})") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
     log.info("%s: key installed (copied with its database's records)", path)
 
 
@@ -118,10 +109,7 @@ def _create(path: Path) -> None:
     process made the key first (then theirs is kept). Falls back to O_EXCL where the file
     system has no hard links."""
     text = secrets.token_bytes(KEY_BYTES).hex() + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_private(tmp, text, os.O_EXCL)
+    with _staged(path, text, "create") as tmp:
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -129,14 +117,26 @@ def _create(path: Path) -> None:
         except OSError:  # no hard links here (some network and FAT file systems)
             with contextlib.suppress(FileExistsError):
                 _write_private(path, text, os.O_EXCL)
+    log.info("%s: new database key made", path)
+
+
+@contextlib.contextmanager
+def _staged(path: Path, text: str, doing: str) -> Iterator[Path]:
+    """A private, synced temporary file holding `text` beside `path`, for the caller to publish
+    as `path`; then the directory is synced and the temporary removed. Any OSError is one
+    KeyFileError line ("cannot <doing> the database's key file")."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_private(tmp, text, os.O_EXCL)
+        yield tmp
         _sync_directory(path.parent)
     except OSError as exc:
-        raise KeyFileError(f"{path}: cannot create the database's key file "
-                        f"({exc.strerror or exc})") from None
+        raise KeyFileError(f"{path}: cannot {doing} the database's key file "
+                           f"({exc.strerror or exc})") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-    log.info("%s: new database key made", path)
 
 
 def _write_private(path: Path, text: str, extra_flags: int) -> None:

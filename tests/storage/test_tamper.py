@@ -251,3 +251,21 @@ def test_verify_of_a_missing_database_is_one_line(tmp_path: Path) -> None:
 
 def test_store_error_is_the_base_of_every_refusal() -> None:
     assert issubclass(TamperedRecord, StoreError) and issubclass(KeyFileError, StoreError)
+
+
+
+def test_a_key_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """A key file that cannot be made or put in place is one KeyFileError line naming it, and
+    leaves no temporary file behind: a folder that is a file (nothing can be made in it), and
+    a key path taken by a folder (the staged key cannot be renamed over it)."""
+    from probe_nav.storage.keys import KEY_BYTES, ensure_key, install_key
+
+    not_a_folder = tmp_path / "plain-file"
+    not_a_folder.write_text("")
+    with pytest.raises(KeyFileError, match="cannot create the database's key file"):
+        ensure_key(not_a_folder / "c.sqlite3")
+    taken = tmp_path / "taken" / "c.sqlite3"
+    key_path(taken).mkdir(parents=True)
+    with pytest.raises(KeyFileError, match=r"c\.sqlite3\.key: cannot write the database's key"):
+        install_key(taken, bytes(KEY_BYTES))
+    assert sorted(p.name for p in taken.parent.iterdir()) == [key_path(taken).name]
