@@ -48,7 +48,7 @@ class ConsoleNavigation:
             source = IgtlPoseSource("127.0.0.1", server.port)
             scenario = sim.scenario
             navigator = self._navigator(scenario.probe, scenario.nuclide_name, scenario.tissue,
-                                        source)
+                                        source, device_s_per_host_s=sim.server.speed)
         except BaseException:
             server.stop()
             raise
@@ -63,13 +63,15 @@ class ConsoleNavigation:
         return self.navigator
 
     def _navigator(self, probe: Any, nuclide_name: str, tissue: Any, source: Any,
-                   latency_s: float = 0.0, skin_z_mm: float = 0.0) -> Any:
+                   latency_s: float = 0.0, skin_z_mm: float = 0.0,
+                   device_s_per_host_s: float = 1.0) -> Any:
         from probe_nav.live.navigation import Navigator
         from probe_nav.navigation.response import ResponseModel
 
         model = ResponseModel(probe, nuclide_name, skin_z_mm=skin_z_mm, tissue=tissue)
         self.panel.skin_z_mm = skin_z_mm
-        return Navigator(model, source, latency_s=latency_s)
+        return Navigator(model, source, latency_s=latency_s,
+                         device_s_per_host_s=device_s_per_host_s)
 
     def record_into(self, recorder: Any) -> None:
         """Record the navigator's posed frames beside the session's (SESSION/posed.csv); without

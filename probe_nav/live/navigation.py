@@ -68,8 +68,8 @@ class Navigator:
                  voxel_mm: float = VOXEL_MM, background_cps: float | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  reconstruction: LiveReconstruction | None = None,
-                 on_posed: Callable[[CountFrame, PoseSample | None], None] | None = None
-                 ) -> None:
+                 on_posed: Callable[[CountFrame, PoseSample | None], None] | None = None,
+                 device_s_per_host_s: float = 1.0) -> None:
         if not math.isfinite(latency_s):
             raise ValueError(f"the latency must be finite, got {latency_s}")
         self.source = pose_source
@@ -78,7 +78,8 @@ class Navigator:
         self.on_posed = on_posed
         self._clock = clock
         self._track = PoseTrack()
-        self._clock_map = ClockMap()
+        # the device clock's rate: 1 for a probe, the speed of a simulator played faster
+        self._clock_map = ClockMap(device_s_per_host_s=device_s_per_host_s)
         self._pending: deque[tuple[float, float, CountFrame]] = deque()  # (query, arrival, frame)
         self._latest_valid: PoseSample | None = None
         self._latest: PoseSample | None = None

@@ -131,20 +131,28 @@ JUMP_S = 0.25  # a frame arriving this much earlier than the map allows: the dev
 class ClockMap:
     """Device clock t_s -> host monotonic seconds, from (device t_s, host arrival s) pairs.
 
-    A frame stamped t_s by the device arrives at host time t_s + offset + delay with delay >= 0
-    (transport, buffering, a late host): the lower envelope of arrival - t_s over a sliding
-    window (WINDOW_S of device time, a monotonic deque: O(1) per pair) estimates offset plus the
-    smallest delay. The smallest delay itself cannot be seen; it is a constant part of the
-    pose-to-count latency that temporal calibration measures. Drift is not modelled: a crystal
-    off by 100 ppm moves the offset 2 ms over the 20 s window, against 50-100 ms frames; the
-    window slides, so the envelope follows the drift with that lag.
+    A frame stamped t_s by the device arrives at host time t_s / rate + offset + delay with
+    delay >= 0 (transport, buffering, a late host) and rate the device seconds per host second
+    (`device_s_per_host_s`: 1 for a real device, the speed of a simulator played faster): the
+    lower envelope of arrival - t_s / rate over a sliding window (WINDOW_S of device time, a
+    monotonic deque: O(1) per pair) estimates offset plus the smallest delay. The rate must be
+    right: with a simulator at 4x mapped at 1x, the envelope is always the newest frame, so
+    every frame is mapped to its own arrival and a host 0.1 s late moves its pose by 0.4 s of
+    the sweep (8 mm at 20 mm/s). The smallest delay itself cannot be seen; it is a constant
+    part of the pose-to-count latency that temporal calibration measures. Drift is not
+    modelled: a crystal off by 100 ppm moves the offset 2 ms over the 20 s window, against
+    50-100 ms frames; the window slides, so the envelope follows the drift with that lag.
 
     A device clock that goes back (a reset, a reconnect) or jumps forward (a frame arriving
     more than JUMP_S before the map says it can) restarts the map (`resets` counts it)."""
 
-    def __init__(self, window_s: float = WINDOW_S, jump_s: float = JUMP_S) -> None:
+    def __init__(self, window_s: float = WINDOW_S, jump_s: float = JUMP_S,
+                 device_s_per_host_s: float = 1.0) -> None:
+        if not (math.isfinite(device_s_per_host_s) and device_s_per_host_s > 0):
+            raise ValueError(f"the device clock's rate must be > 0, got {device_s_per_host_s}")
         self.window_s = window_s
         self.jump_s = jump_s
+        self.device_s_per_host_s = float(device_s_per_host_s)
         self._pairs: deque[tuple[float, float]] = deque()  # (t_s, arrival - t_s), offsets rising
         self._last_t_s: float | None = None
         self.resets = 0
@@ -155,7 +163,8 @@ class ClockMap:
         return bool(self._pairs)
 
     def offset_s(self) -> float | None:
-        """host - device of the lower envelope now (None before the first pair)."""
+        """host - device / rate of the lower envelope now, host seconds (None before the first
+        pair)."""
         return self._pairs[0][1] if self._pairs else None
 
     def restart(self) -> None:
@@ -166,7 +175,7 @@ class ClockMap:
     def add(self, t_s: float, host_arrival_s: float) -> bool:
         """Take one frame's device end time and host arrival time; True if the map restarted
         (a clock reset or jump) before taking it."""
-        offset = host_arrival_s - t_s
+        offset = host_arrival_s - t_s / self.device_s_per_host_s
         restarted = False
         if self._last_t_s is not None:
             envelope = self._pairs[0][1]
@@ -185,7 +194,7 @@ class ClockMap:
     def to_host(self, t_s: float) -> float | None:
         """The host time of device time t_s (None before the first pair)."""
         offset = self.offset_s()
-        return None if offset is None else t_s + offset
+        return None if offset is None else t_s / self.device_s_per_host_s + offset
 
 
 def frame_pose(track: PoseTrack, clock: ClockMap, t_s: float, real_s: float,

@@ -141,6 +141,42 @@ def test_frames_get_the_pose_at_their_mid_interval(model: ResponseModel, sweep: 
     assert source.closed and not nav._thread.is_alive()
 
 
+def _fast_poses(sweep: Sweep, speed: float) -> list[PoseSample]:
+    """_pose_stream for a device played at `speed` x: device time t is host t / speed."""
+    return [PoseSample((p.host_s - OFFSET_S) / speed + OFFSET_S, p.position_mm, p.axis)
+            for p in _pose_stream(sweep)]
+
+
+@pytest.mark.parametrize("rate", [4.0, 1.0])
+def test_a_simulator_played_fast_on_a_late_host_is_posed_where_the_probe_was(
+        model: ResponseModel, sweep: Sweep, rate: float) -> None:
+    # The simulator at 4x (make demo): its frames reach a loaded host in bursts, up to 0.2 s
+    # late. Mapped at the clock's rate, every frame gets its true pose; mapped at 1x (the map
+    # then always takes the newest frame's arrival) a 0.1-0.2 s late frame is posed 0.4-0.8 s
+    # of the sweep away.
+    speed = 4.0
+    clock = FakeClock()
+    spy = Spy(model)
+    nav = Navigator(model, FakeSource(_fast_poses(sweep, speed), clock), clock=clock,
+                    reconstruction=spy, device_s_per_host_s=rate)
+    try:
+        for i, f in enumerate(sweep.frames):
+            arrival = f.t_s / speed + OFFSET_S + (0.2 - 0.01 * (i % 20) if i % 40 >= 20 else 0.0)
+            clock.now_s = max(clock.now_s, arrival)
+            nav.on_frame(f, arrival)
+        clock.now_s += 1.0
+        snap = nav.snapshot()
+        _wait(lambda: len(spy.added) == snap.posed_frames)
+        got = np.array([p for p, _ in spy.added])
+    finally:
+        nav.close()
+    off = np.linalg.norm(got - sweep.position_mm[-len(got):], axis=1)
+    if rate == speed:
+        assert snap.posed_frames >= len(sweep.frames) - 2 and off.max() < 1e-6
+    else:
+        assert np.percentile(off, 90) > 2.0
+
+
 @pytest.mark.parametrize("latency_s", [0.08, 0.15])
 def test_counts_stamped_late_are_posed_where_the_probe_was(
         model: ResponseModel, sweep: Sweep, latency_s: float) -> None:

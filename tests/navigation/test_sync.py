@@ -114,6 +114,34 @@ def test_the_clock_map_forgets_old_pairs_and_follows_drift() -> None:
     assert abs(clock.offset_s() - (99.9 - 20.0) * 1e-4) < 1e-9  # type: ignore[operator]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.25, 20.0), st.floats(-1e4, 1e4),
+       st.lists(st.floats(0.0, 0.2), min_size=30, max_size=120))
+def test_a_device_clock_at_any_rate_maps_with_only_the_windows_smallest_delay(
+        rate: float, offset: float, delays: list[float]) -> None:
+    # A simulator played at `rate` x: a frame ending at device t arrives at t / rate + offset
+    # + delay (host s). Whatever each frame's own delay (a late host: up to 0.2 s, under JUMP_S),
+    # the map's error at every frame is the smallest delay over the window so far, never the
+    # frame's own (the tolerance: float64 rounding of offsets up to 1e4 s).
+    clock = ClockMap(window_s=1e9, device_s_per_host_s=rate)
+    smallest = math.inf
+    for i, delay in enumerate(delays):
+        t = 0.05 * (i + 1)
+        clock.add(t, t / rate + offset + delay)
+        smallest = min(smallest, delay)
+        error = clock.to_host(t) - (t / rate + offset)  # type: ignore[operator]
+        assert error == pytest_approx(smallest, 1e-9 * (abs(offset) + 10.0))
+    assert clock.resets == 0
+
+
+def test_a_clock_rate_that_is_not_positive_and_finite_is_refused() -> None:
+    import pytest
+
+    for rate in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError):
+            ClockMap(device_s_per_host_s=rate)
+
+
 @given(st.floats(-1e4, 1e4), st.floats(0.5, 50.0), st.booleans())
 def test_a_device_clock_reset_or_jump_restarts_the_map(offset: float, jump: float,
                                                         back: bool) -> None:
