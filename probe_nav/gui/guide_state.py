@@ -20,7 +20,9 @@ from probe_nav.navigation.guidance import Guidance, aim_score, guide
 
 CONFIDENT_SD_MM = 15.0
 GUIDING, NO_POSE, LOST, NO_SPOT, OFF = "GUIDING", "NO POSE", "TRACKING LOST", "NO SPOT YET", "OFF"
+CLOCK = "CLOCK MISMATCH"  # the device clock's rate is not the one assumed: no pose is true
 STATUS_COLOURS = {
+    CLOCK: (style.ALARM, "white"),
     GUIDING: (style.NOT_HOT, style.TEXT),
     NO_SPOT: (style.PANEL, style.TEXT),
     NO_POSE: (style.WARNING, "black"),
@@ -53,6 +55,11 @@ def guide_display(snapshot: Any | None, selected: int = 0, skin_z_mm: float = 0.
     spot `selected` chosen (wrapped to the spots there are)."""
     if snapshot is None:
         return GuideDisplay(OFF, None, "", "navigation is off", None, -1)
+    rate = getattr(snapshot, "clock_rate", None)
+    if rate is not None:  # every pose would be at the wrong time: nothing is shown as found
+        assumed = getattr(snapshot, "assumed_clock_rate", 1.0)
+        return GuideDisplay(CLOCK, None, "", f"the probe's clock runs at {rate:.3g}x host time, "
+                            f"{assumed:.3g}x expected: frames are not posed", None, -1)
     recon = snapshot.recon
     found = tuple(recon.spots) if recon is not None else ()
     spots = tuple(s for s in found if s.sd_mm <= CONFIDENT_SD_MM)

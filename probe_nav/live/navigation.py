@@ -59,6 +59,10 @@ class NavigationSnapshot:
     latency_s: float  # the pose-to-count latency in use
     clock_resets: int  # device clock resets or jumps seen
     error: str = ""  # the reconstruction's last failure, if any
+    # the device clock's rate (device s per host s) when it is not the one assumed
+    # (ClockMap.measured_rate): frames are not posed meanwhile; None while it agrees
+    clock_rate: float | None = None
+    assumed_clock_rate: float = 1.0
 
 
 class Navigator:
@@ -80,11 +84,13 @@ class Navigator:
         self._track = PoseTrack()
         # the device clock's rate: 1 for a probe, the speed of a simulator played faster
         self._clock_map = ClockMap(device_s_per_host_s=device_s_per_host_s)
-        self._pending: deque[tuple[float, float, CountFrame]] = deque()  # (query, arrival, frame)
+        # (query host s or None: no pose, arrival, frame)
+        self._pending: deque[tuple[float | None, float, CountFrame]] = deque()
         self._latest_valid: PoseSample | None = None
         self._latest: PoseSample | None = None
         self._posed = self._unposed = 0
         self._source_failing = False
+        self._clock_rate: float | None = None  # measured when not the assumed rate
         self._recon = reconstruction if reconstruction is not None else LiveReconstruction(
             model, voxel_mm, background_cps)
         self._queue: queue.Queue[object] = queue.Queue()
@@ -123,10 +129,28 @@ class Navigator:
         for its pose (never blocks on the reconstruction)."""
         if self._clock_map.add(frame.t_s, host_s):
             log.info("device clock reset or jump at t_s %r: the clock map restarts", frame.t_s)
-        host_mid = self._clock_map.to_host(frame.t_s - frame.real_s / 2.0)
-        assert host_mid is not None  # a pair was just added
-        self._pending.append((host_mid - self.latency_s, host_s, frame))
+        if self._clock_mismatch():  # no pose, in its turn
+            self._pending.append((None, host_s, frame))
+        else:
+            host_mid = self._clock_map.to_host(frame.t_s - frame.real_s / 2.0)
+            assert host_mid is not None  # a pair was just added
+            self._pending.append((host_mid - self.latency_s, host_s, frame))
         self.poll_poses()
+
+    def _clock_mismatch(self) -> bool:
+        """Whether the device clock runs at another rate than the one assumed (logged when it
+        starts and ends): a frame's host time, hence its pose, would be wrong, so none is
+        given."""
+        rate = self._clock_map.measured_rate()
+        if (rate is None) != (self._clock_rate is None):
+            if rate is not None:
+                log.warning("the device clock runs at %.4gx host time, %.4gx assumed: frames are "
+                            "not posed until it agrees", rate,
+                            self._clock_map.device_s_per_host_s)
+            else:
+                log.info("the device clock's rate agrees again: frames are posed")
+        self._clock_rate = rate
+        return rate is not None
 
     def _pose_pending(self, now_s: float) -> None:
         """Pose the waiting frames whose time the track has passed; give up on the ones that
@@ -134,7 +158,9 @@ class Navigator:
         latest = self._track.latest()
         while self._pending:
             query_s, arrival_s, frame = self._pending[0]
-            if latest is None or latest.host_s < query_s:
+            if query_s is None:  # the clock's rate was wrong: never posed
+                pose = None
+            elif latest is None or latest.host_s < query_s:
                 if now_s - arrival_s < POSE_WAIT_S:
                     return
                 pose = None
@@ -170,7 +196,8 @@ class Navigator:
                 self._publish_s.popleft()
             hz = len(self._publish_s) / RATE_WINDOW_S
         return NavigationSnapshot(recon, pose, age, tracking, hz, self._posed, self._unposed,
-                                  self.latency_s, self._clock_map.resets, error)
+                                  self.latency_s, self._clock_map.resets, error,
+                                  self._clock_rate, self._clock_map.device_s_per_host_s)
 
     def reset(self) -> None:
         """A new sweep: the reconstruction starts again (the poses and clock map are kept)."""

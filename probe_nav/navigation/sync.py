@@ -126,6 +126,16 @@ class PoseTrack:
 
 WINDOW_S = 20.0  # device seconds of (t, arrival) pairs whose lower envelope gives the offset
 JUMP_S = 0.25  # a frame arriving this much earlier than the map allows: the device clock jumped
+# The rate check (ClockMap.measured_rate): the envelope's offset sampled every RATE_SAMPLE_S of
+# device time over RATE_SPAN_S; at the assumed rate it stays put (a crystal's 1e-4 moves it 3 ms
+# over the span), at another it moves by (1/true - 1/assumed) host s per device s. The rate is
+# judged wrong when both halves of the span move it the same way by more than RATE_TOLERANCE
+# per second (37 ms per half): one step of the envelope (the first frames late, a minimum
+# ageing out of the window) moves one half only. 0.5 % is 50 times a bad crystal; a wrong rate
+# of that size lags the map by up to 0.1 s over WINDOW_S.
+RATE_SAMPLE_S = 1.0
+RATE_SPAN_S = 30.0
+RATE_TOLERANCE = 5e-3
 
 
 class ClockMap:
@@ -144,7 +154,10 @@ class ClockMap:
     50-100 ms frames; the window slides, so the envelope follows the drift with that lag.
 
     A device clock that goes back (a reset, a reconnect) or jumps forward (a frame arriving
-    more than JUMP_S before the map says it can) restarts the map (`resets` counts it)."""
+    more than JUMP_S before the map says it can) restarts the map (`resets` counts it).
+
+    A rate that is not the device's shows as an envelope that keeps moving: `measured_rate`
+    says so (RATE_TOLERANCE), so that the poses are not trusted while it does."""
 
     def __init__(self, window_s: float = WINDOW_S, jump_s: float = JUMP_S,
                  device_s_per_host_s: float = 1.0) -> None:
@@ -155,6 +168,7 @@ class ClockMap:
         self.device_s_per_host_s = float(device_s_per_host_s)
         self._pairs: deque[tuple[float, float]] = deque()  # (t_s, arrival - t_s), offsets rising
         self._last_t_s: float | None = None
+        self._history: deque[tuple[float, float]] = deque()  # (t_s, envelope offset) samples
         self.resets = 0
 
     @property
@@ -170,6 +184,7 @@ class ClockMap:
     def restart(self) -> None:
         """Forget the map (a new device, a new session)."""
         self._pairs.clear()
+        self._history.clear()
         self._last_t_s = None
 
     def add(self, t_s: float, host_arrival_s: float) -> bool:
@@ -189,7 +204,26 @@ class ClockMap:
         while self._pairs[0][0] < t_s - self.window_s:
             self._pairs.popleft()
         self._last_t_s = t_s
+        if not self._history or t_s - self._history[-1][0] >= RATE_SAMPLE_S:
+            self._history.append((t_s, self._pairs[0][1]))
+            while t_s - self._history[0][0] > RATE_SPAN_S:
+                self._history.popleft()
         return restarted
+
+    def measured_rate(self) -> float | None:
+        """The device clock's rate (device s per host s) the envelope shows when it is not the
+        assumed one (class docstring); None while it agrees or before RATE_SPAN_S of samples."""
+        h = self._history
+        if len(h) < 3 or h[-1][0] - h[0][0] < RATE_SPAN_S - 2 * RATE_SAMPLE_S:
+            return None
+        mid = h[len(h) // 2]
+        first = (mid[1] - h[0][1]) / (mid[0] - h[0][0])
+        second = (h[-1][1] - mid[1]) / (h[-1][0] - mid[0])
+        if min(abs(first), abs(second)) <= RATE_TOLERANCE or first * second < 0:
+            return None
+        drift = (h[-1][1] - h[0][1]) / (h[-1][0] - h[0][0])  # 1/true - 1/assumed
+        inverse = drift + 1.0 / self.device_s_per_host_s
+        return 1.0 / inverse if inverse > 0 else math.inf
 
     def to_host(self, t_s: float) -> float | None:
         """The host time of device time t_s (None before the first pair)."""

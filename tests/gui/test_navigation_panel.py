@@ -11,7 +11,15 @@ from PySide6.QtGui import QColor
 
 from probe_nav.drivers.tracking.pose import PoseSample
 from probe_nav.gui import style
-from probe_nav.gui.guide_state import GUIDING, LOST, NO_POSE, NO_SPOT, OFF, guide_display
+from probe_nav.gui.guide_state import (
+    CLOCK,
+    GUIDING,
+    LOST,
+    NO_POSE,
+    NO_SPOT,
+    OFF,
+    guide_display,
+)
 from probe_nav.navigation.hotspots import Spot
 
 DOWN = (0.0, 0.0, -1.0)
@@ -44,6 +52,25 @@ def test_no_numbers_without_a_live_pose(tracking: str, status: str) -> None:
     assert d.status == status
     assert d.guidance is None and d.aim is None
     assert d.spot_label  # the spots stay listed: they are not stale, the pose is
+
+
+def test_a_clock_at_the_wrong_rate_shows_no_numbers_and_no_spots(qtbot) -> None:
+    from probe_nav.gui.navigation_panel import NavigationPanel
+
+    snap = snapshot()
+    snap.clock_rate, snap.assumed_clock_rate = 4.0, 1.0
+    d = guide_display(snap)
+    assert d.status == CLOCK and d.guidance is None and d.aim is None and d.selected == -1
+    assert "4x" in d.detail and "1x" in d.detail and not d.spot_label
+    panel = NavigationPanel()
+    qtbot.addWidget(panel)
+    shown = []
+    panel.scene.show_state = lambda spots, *rest: shown.append(spots)
+    panel.show_snapshot(snap)
+    assert shown == [()]  # the spots are not drawn either
+    assert band_colour(panel) == QColor(style.ALARM)
+    snap.clock_rate = None  # agrees again
+    assert panel.show_snapshot(snap).status == GUIDING and shown[-1] == SPOTS
 
 
 def test_no_spot_and_no_navigation() -> None:

@@ -177,6 +177,39 @@ def test_a_simulator_played_fast_on_a_late_host_is_posed_where_the_probe_was(
         assert np.percentile(off, 90) > 2.0
 
 
+def test_a_clock_at_another_rate_than_assumed_stops_posing_and_says_so(
+        model: ResponseModel) -> None:
+    # A 4x simulator whose rate the navigator was not told (gui --device on `sim serve --speed
+    # 4`): within RATE_SPAN_S (30 s of device time) the clock map measures 4x, the snapshot
+    # says so and from then on no frame is posed (each still handed to on_posed, in order).
+    node = PointSource("node", (3.0, -4.0, -12.0), 0.05)
+    long_sweep = freehand_sweep(node_scenario((node,), frame_period_s=0.1), 45.0, seed=2)
+    speed = 4.0
+    clock = FakeClock()
+    handed: list[tuple[int, bool]] = []
+    nav = Navigator(model, FakeSource(_fast_poses(long_sweep, speed), clock), clock=clock,
+                    on_posed=lambda f, p: handed.append((f.seq, p is not None)))
+    try:
+        first_refused = None
+        for i, f in enumerate(long_sweep.frames):
+            clock.now_s = f.t_s / speed + OFFSET_S + 0.01 * (i % 3)
+            nav.on_frame(f, clock.now_s)
+            if first_refused is None and nav.snapshot().clock_rate is not None:
+                first_refused = f.t_s
+        clock.now_s += 1.0
+        snap = nav.snapshot()
+    finally:
+        nav.close()
+    assert first_refused is not None and 28.0 <= first_refused <= 31.0
+    # the envelope is the newest frame, with its own 0-20 ms delay: over the 30 s span 1/rate is
+    # within 7e-4, the rate within 16 x 7e-4 = 1.1 %
+    assert snap.clock_rate == pytest.approx(speed, rel=0.02) and snap.assumed_clock_rate == 1.0
+    assert [seq for seq, _ in handed] == [f.seq for f in long_sweep.frames]  # all, in order
+    posed_until = [seq for seq, posed in handed if posed]
+    assert posed_until and max(posed_until) < first_refused / 0.1  # nothing posed after it
+    assert snap.unposed_frames >= len(long_sweep.frames) - first_refused / 0.1
+
+
 @pytest.mark.parametrize("latency_s", [0.08, 0.15])
 def test_counts_stamped_late_are_posed_where_the_probe_was(
         model: ResponseModel, sweep: Sweep, latency_s: float) -> None:

@@ -86,6 +86,13 @@ def test_interpolation_stays_on_the_segment_and_the_great_circle(
     assert ang(ua, pose.axis) == pytest_approx(g * total, 1e-6)
 
 
+def pytest_mark_rates(f):  # (true, assumed): the 4x demo mapped at 1x, the reverse, 1 % off
+    import pytest
+
+    return pytest.mark.parametrize("true_rate,assumed",
+                                   [(4.0, 1.0), (1.0, 4.0), (1.01, 1.0), (0.99, 1.0)])(f)
+
+
 def pytest_approx(value: float, tol: float):  # a small helper: hypothesis-friendly
     import pytest
 
@@ -132,6 +139,46 @@ def test_a_device_clock_at_any_rate_maps_with_only_the_windows_smallest_delay(
         error = clock.to_host(t) - (t / rate + offset)  # type: ignore[operator]
         assert error == pytest_approx(smallest, 1e-9 * (abs(offset) + 10.0))
     assert clock.resets == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.25, 20.0), st.floats(0.0, 0.2), st.floats(0.0, 0.2), st.integers(0, 2**32 - 1))
+def test_at_the_right_rate_the_clock_is_never_judged_wrong(
+        rate: float, late_start_s: float, later_min_s: float, seed: int) -> None:
+    # At the assumed rate, whatever the delays do: the first 5 s of frames late by up to 0.2 s
+    # (a console starting), then every frame at least later_min_s late from 60 s on (a loaded
+    # host whose quickest frame ages out of the window: the envelope steps up), and exponential
+    # delays (mean 20 ms) throughout, 100 ppm of crystal drift: never a measured rate.
+    rng = np.random.default_rng(seed)
+    clock = ClockMap(device_s_per_host_s=rate)
+    for i in range(2400):  # 120 s at 20 Hz
+        t = 0.05 * (i + 1)
+        delay = rng.exponential(0.02) + (late_start_s if t < 5.0 else 0.0) \
+            + (later_min_s if t >= 60.0 else 0.0)
+        clock.add(t, t * (1 + 1e-4) / rate + 50.0 + delay)
+        assert clock.measured_rate() is None, t
+
+
+@pytest_mark_rates
+def test_a_wrong_rate_is_measured_within_a_span(true_rate: float, assumed: float) -> None:
+    rng = np.random.default_rng(1)
+    clock = ClockMap(device_s_per_host_s=assumed)
+    seen = None
+    for i in range(1200):  # 60 s of device time at 20 Hz
+        t = 0.05 * (i + 1)
+        clock.add(t, t / true_rate + 7.0 + rng.exponential(0.02))
+        if seen is None and clock.measured_rate() is not None:
+            seen = t
+    # judged once RATE_SPAN_S of samples are in (30 s of device time), not before; a clock
+    # slower than assumed holds the envelope at the window's first frame until it ages out
+    # (WINDOW_S), so by WINDOW_S + RATE_SPAN_S at the latest
+    assert seen is not None and 28.0 <= seen <= 50.0
+    # Faster than assumed, the envelope is the newest frame with its own delay (exponential,
+    # mean 20 ms: two ends differ by < 0.15 s but with probability 5e-4); over the 30 s span
+    # 1/rate is then off by < 5e-3, the rate by < 5e-3 x true_rate^2 (d rate = rate^2 d(1/rate)).
+    # Slower, it is a 20 s
+    # window's least delay (~0.05 ms): far closer.
+    assert clock.measured_rate() == pytest_approx(true_rate, 5e-3 * true_rate ** 2)
 
 
 def test_a_clock_rate_that_is_not_positive_and_finite_is_refused() -> None:
