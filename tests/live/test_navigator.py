@@ -150,7 +150,7 @@ def _fast_poses(sweep: Sweep, speed: float) -> list[PoseSample]:
 @pytest.mark.parametrize("rate", [4.0, 1.0])
 def test_a_simulator_played_fast_on_a_late_host_is_posed_where_the_probe_was(
         model: ResponseModel, sweep: Sweep, rate: float) -> None:
-    # The simulator at 4x (make demo): its frames reach a loaded host in bursts, up to 0.2 s
+    # The simulator at 4x (demo --screenshot): its frames reach a loaded host in bursts, 0.2 s
     # late. Mapped at the clock's rate, every frame gets its true pose; mapped at 1x (the map
     # then always takes the newest frame's arrival) a 0.1-0.2 s late frame is posed 0.4-0.8 s
     # of the sweep away.

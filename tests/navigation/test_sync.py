@@ -86,7 +86,7 @@ def test_interpolation_stays_on_the_segment_and_the_great_circle(
     assert ang(ua, pose.axis) == pytest_approx(g * total, 1e-6)
 
 
-def pytest_mark_rates(f):  # (true, assumed): the 4x demo mapped at 1x, the reverse, 1 % off
+def pytest_mark_rates(f):  # (true, assumed): a 4x simulator mapped at 1x, the reverse, 1 % off
     import pytest
 
     return pytest.mark.parametrize("true_rate,assumed",
