@@ -83,8 +83,8 @@ def test_g_picks_the_next_spot(console_sim, qtbot) -> None:
     assert window.navigate.selected == before + 1
 
 
-def test_a_console_at_4x_poses_every_frame_where_the_simulated_probe_was(make_sim, make_console,
-                                                                        qtbot) -> None:
+def test_a_console_at_4x_poses_every_frame_where_the_simulated_probe_was(
+        make_sim, make_console, qtbot) -> None:
     # demo --screenshot plays the simulator at 4x: the device clock runs 4 s per host second; the
     # navigator maps it at that rate. Every posed frame is compared with the simulator's own
     # path at the frame's mid-interval (device time). The sweep moves at 20-40 mm/s of device
