@@ -149,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
               f"{len(result.spots)} spot(s)")
         for s in result.spots:
             print(f"  x {s.x_mm:7.1f}  y {s.y_mm:7.1f}  z {s.z_mm:7.1f} mm  sd {s.sd_mm:5.1f} mm"
-                  f"  relative activity {s.relative_activity:.2f}")
+                  f"  relative activity {s.relative_activity:.2f}"
+                  + ("" if s.swept_around else "  beside the sweep: not localised"))
     sys.stdout.flush()
     if nrrd_path is not None:
         from probe_nav.files import OutputExists

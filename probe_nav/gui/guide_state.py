@@ -7,7 +7,9 @@ status says why, in words and colour, never an old arrow. The spots themselves m
 (the reconstruction runs behind the counts): their age is shown beside them. Only confident spots
 (sd_mm <= CONFIDENT_SD_MM, the acceptance's line between a spot and noise) are guided to: early
 in a sweep, or from a sweep that missed the node, the fit's best point may be hundreds of mm
-uncertain, and an arrow to it would send the surgeon the wrong way with authority.
+uncertain, and an arrow to it would send the surgeon the wrong way with authority. And only
+spots the sweep went around (Spot.swept_around, probe_nav.navigation.coverage): beside a single
+line a spot's place has a mirror image and a deeper twin that its sd cannot show.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ STATUS_COLOURS = {
     LOST: (style.ALARM, "white"),
     OFF: (style.PANEL, style.GREY_TEXT),
 }
+
+
+def is_guided(spot: Any) -> bool:
+    """Whether a spot is shown and guided to: confident (sd_mm <= CONFIDENT_SD_MM) and swept
+    around (module docstring)."""
+    return spot.sd_mm <= CONFIDENT_SD_MM and getattr(spot, "swept_around", True)
 
 
 @dataclass(frozen=True)
@@ -62,14 +70,18 @@ def guide_display(snapshot: Any | None, selected: int = 0, skin_z_mm: float = 0.
                             f"{assumed:.3g}x expected: frames are not posed", None, -1)
     recon = snapshot.recon
     found = tuple(recon.spots) if recon is not None else ()
-    spots = tuple(s for s in found if s.sd_mm <= CONFIDENT_SD_MM)
+    spots = tuple(s for s in found if is_guided(s))
     frames = recon.n_frames if recon is not None else 0
     detail = f"{frames} posed frames · {snapshot.update_hz:.1f} updates/s"
     unposed = getattr(snapshot, "unposed_frames", 0)
     if unposed:
         detail += f" · {unposed} frames without pose"
-    if len(found) > len(spots):
-        detail += f" · {len(found) - len(spots)} uncertain (±>{CONFIDENT_SD_MM:.0f} mm)"
+    uncertain = sum(1 for s in found if s.sd_mm > CONFIDENT_SD_MM)
+    beside = sum(1 for s in found if s.sd_mm <= CONFIDENT_SD_MM and not is_guided(s))
+    if uncertain:
+        detail += f" · {uncertain} uncertain (±>{CONFIDENT_SD_MM:.0f} mm)"
+    if beside:
+        detail += f" · {beside} beside the sweep"
     index = selected % len(spots) if spots else -1
     label = ""
     if spots:
@@ -84,7 +96,8 @@ def guide_display(snapshot: Any | None, selected: int = 0, skin_z_mm: float = 0.
     if snapshot.tracking != "tracking" or snapshot.pose is None:
         return GuideDisplay(LOST, None, label, detail, None, index)
     if not spots:
-        return GuideDisplay(NO_SPOT, None, "sweep the probe over the area", detail, None, -1)
+        ask = "sweep across and around it" if beside else "sweep the probe over the area"
+        return GuideDisplay(NO_SPOT, None, ask, detail, None, -1)
     spot = spots[index]
     g = guide(snapshot.pose.position_mm, snapshot.pose.axis,
               (spot.x_mm, spot.y_mm, spot.z_mm), skin_z_mm)

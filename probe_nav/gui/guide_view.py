@@ -54,15 +54,21 @@ class GuideView(QWidget):
         p.setPen(QColor(fore))
         status = "ON TARGET" if d.guidance is not None and d.guidance.on_target else d.status
         p.drawText(band, Qt.AlignmentFlag.AlignCenter, status)
-        dial = QRectF(0, band.bottom() + unit * 0.3, w, h - band.height() - unit * 3.7)
+        # the foot (the spot and the reconstruction's detail) takes the lines it needs, the
+        # dial the rest: a wrapped detail is never cut off
+        self._small.setPixelSize(int(unit * 0.55))
+        text = f"{d.spot_label}\n{d.detail}"
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+        needed = QFontMetrics(self._small).boundingRect(
+            QRectF(0, 0, w - 16, h).toRect(), int(flags.value), text).height()
+        foot_h = max(unit * 1.5, min(float(needed) + 4, h * 0.45))
+        dial = QRectF(0, band.bottom() + unit * 0.3, w,
+                      max(0.0, h - band.height() - unit * 2.2 - foot_h))
         if d.status == GUIDING and d.guidance is not None:
             self._paint_dial(p, dial, d, unit)
-        self._small.setPixelSize(int(unit * 0.55))
         p.setFont(self._small)
         p.setPen(QColor(style.MUTED_TEXT))
-        foot = QRectF(8, h - unit * 1.6, w - 16, unit * 1.5)
-        p.drawText(foot, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
-                   | Qt.TextFlag.TextWordWrap, f"{d.spot_label}\n{d.detail}")
+        p.drawText(QRectF(8, h - foot_h - unit * 0.1, w - 16, foot_h), flags, text)
         p.end()
 
     def _paint_dial(self, p: QPainter, area: QRectF, d: GuideDisplay, unit: int) -> None:

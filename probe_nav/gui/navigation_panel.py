@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from probe_nav.gui.guide_state import CLOCK, CONFIDENT_SD_MM, GuideDisplay, guide_display
+from probe_nav.gui.guide_state import CLOCK, GuideDisplay, guide_display, is_guided
 from probe_nav.gui.guide_view import GuideView
 from probe_nav.gui.scene3d import Scene3D
 
@@ -59,9 +59,10 @@ class NavigationPanel(QWidget):
         self.guide.show_display(display)
         if draw_scene and snapshot is not None:
             recon = snapshot.recon
-            spots = tuple(s for s in recon.spots if s.sd_mm <= CONFIDENT_SD_MM) \
+            spots = tuple(s for s in recon.spots if is_guided(s)) \
                 if recon is not None and display.status != CLOCK else ()
             pose = snapshot.pose if snapshot.tracking == "tracking" else None
-            self.scene.show_state(spots, display.selected, pose,
-                                  recon.image if recon is not None else None)
+            # with the clock's rate wrong the image was made from frames posed at wrong times
+            image = recon.image if recon is not None and display.status != CLOCK else None
+            self.scene.show_state(spots, display.selected, pose, image)
         return display

@@ -31,6 +31,7 @@ IMAGE_NAME = "ProbeNavActivity"
 SPOTS_NAME = "ProbeNavSpots"
 PROBE_NAME = "ProbeToTracker"
 SPOT_RGBA = (255, 64, 32, 255)
+BESIDE_RGBA = (128, 128, 128, 255)  # a spot the sweep did not go around
 
 
 def grid_spacing_mm(grid: Grid) -> tuple[float, float, float]:
@@ -79,10 +80,15 @@ class _PointMessage(pyigtl.PointMessage):  # type: ignore[misc]
 
 
 def spots_message(spots: Sequence[Spot], device_name: str = SPOTS_NAME) -> object:
-    """The POINT message of the spots: "spot 1", ... at their positions, radius = sd_mm."""
+    """The POINT message of the spots: "spot 1", ... at their positions, radius = sd_mm; a spot
+    the sweep did not go around (not localised: probe_nav.navigation.coverage) is grey and
+    named so."""
     positions = [(s.x_mm, s.y_mm, s.z_mm) for s in spots]
-    return _PointMessage(positions=positions, names=[f"spot {i + 1}" for i in range(len(spots))],
-                         rgba_colors=[SPOT_RGBA] * len(spots) or None,
+    names = [f"spot {i + 1}" + ("" if s.swept_around else " (beside the sweep)")
+             for i, s in enumerate(spots)]
+    return _PointMessage(positions=positions, names=names,
+                         rgba_colors=[SPOT_RGBA if s.swept_around else BESIDE_RGBA
+                                      for s in spots] or None,
                          diameters=[float(s.sd_mm) for s in spots] or None,
                          groups="ProbeNav", owners=IMAGE_NAME, device_name=device_name)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, optimize
 
+from probe_nav.navigation.coverage import swept_around
 from probe_nav.navigation.farfield import FarField, FieldFit
 from probe_nav.navigation.response import ResponseModel
 
@@ -59,7 +60,9 @@ def log_likelihood(counts: np.ndarray, mean: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Spot:
-    """A hot spot: position (mm), its uncertainty (mm), activity (Bq) and share of the largest."""
+    """A hot spot: position (mm), its uncertainty (mm), activity (Bq), share of the largest,
+    and whether the sweep went around it (probe_nav.navigation.coverage: else its place may
+    have a second solution the sd cannot show)."""
 
     x_mm: float
     y_mm: float
@@ -67,11 +70,13 @@ class Spot:
     sd_mm: float
     activity_bq: float
     relative_activity: float = 1.0
+    swept_around: bool = True
 
-    def as_dict(self) -> dict[str, float]:
-        """The JSON form: position, sd_mm and relative_activity."""
+    def as_dict(self) -> dict[str, float | bool]:
+        """The JSON form: position, sd_mm, relative_activity and swept_around."""
         return {"x_mm": self.x_mm, "y_mm": self.y_mm, "z_mm": self.z_mm,
-                "sd_mm": self.sd_mm, "relative_activity": self.relative_activity}
+                "sd_mm": self.sd_mm, "relative_activity": self.relative_activity,
+                "swept_around": self.swept_around}
 
 
 def local_maxima(image: np.ndarray, fraction: float = 0.0) -> np.ndarray:
@@ -337,8 +342,9 @@ def _search(model: ResponseModel, system: np.ndarray, centres_mm: np.ndarray,
     if not inside:
         return SpotSearch((), b, far_cps, 0.0)
     largest = max(a for _, a, _ in inside)
-    spots = [Spot(float(p[0]), float(p[1]), float(p[2]), sd, a, a / largest)
-             for p, a, sd in inside]
+    around = swept_around(tips_mm, np.array([p for p, _, _ in inside]))
+    spots = [Spot(float(p[0]), float(p[1]), float(p[2]), sd, a, a / largest, bool(ok))
+             for (p, a, sd), ok in zip(inside, around, strict=True)]
     return SpotSearch(tuple(sorted(spots, key=lambda s: -s.activity_bq)), b, far_cps, 0.0)
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from probe_nav.navigation.coverage import swept_around
 from probe_nav.navigation.hotspots import (
     FIT_REACH_MM,
     MAX_SPOTS,
@@ -308,9 +309,12 @@ class LiveReconstruction:
         """The image, spots and counters now."""
         shown = [f for f in self._spots if not f.at_edge]
         largest = max((f.activity_bq for f in shown), default=1.0)
+        around = swept_around(np.asarray(self._tips).reshape(-1, 3),
+                              np.array([f.position_mm for f in shown]).reshape(-1, 3))
         spots = sorted((Spot(float(f.position_mm[0]), float(f.position_mm[1]),
                              float(f.position_mm[2]), f.sd_mm, f.activity_bq,
-                             f.activity_bq / largest) for f in shown),
+                             f.activity_bq / largest, bool(ok))
+                        for f, ok in zip(shown, around, strict=True)),
                        key=lambda s: -s.activity_bq)
         age = self._n_frames - (self._spots_frames if self._spots_frames is not None else 0)
         far = None

@@ -43,8 +43,9 @@ def test_locate_json_finds_the_node(sweep_csv: Path, probe_toml: Path) -> None:
     last = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(last) >= {"spots", "background_cps"}
     spots = last["spots"]
-    assert spots and set(spots[0]) == {"x_mm", "y_mm", "z_mm", "sd_mm", "relative_activity"}
-    assert spots[0]["relative_activity"] == 1.0
+    assert spots and set(spots[0]) == {"x_mm", "y_mm", "z_mm", "sd_mm", "relative_activity",
+                                       "swept_around"}
+    assert spots[0]["relative_activity"] == 1.0 and spots[0]["swept_around"] is True
     error = np.linalg.norm([spots[0]["x_mm"] - 6.0, spots[0]["y_mm"] + 4.0,
                             spots[0]["z_mm"] + 12.0])
     assert error < 5.0, spots

@@ -21,7 +21,7 @@ import pytest
 from probe_nav.core.pipeline import PipelineConfig
 from probe_nav.drivers.registry import open_device
 from probe_nav.drivers.tracking.igtl_client import IgtlPoseSource
-from probe_nav.gui.guide_state import CONFIDENT_SD_MM
+from probe_nav.gui.guide_state import is_guided
 from probe_nav.io.igtl_out import SlicerLink
 from probe_nav.live import LiveSession
 from probe_nav.live.navigation import Navigator
@@ -123,14 +123,15 @@ def test_sweep_to_slicer_over_loopback(slicer) -> None:
     assert spots is not None and image is not None and probe is not None
     # Slicer got the node: 15 kBq at 15 mm under 60 s of sweep localises to ~2 mm (docs/
     # navigation.md: median 2.2 mm, worst of 8 seeds 5.4 mm); 10 mm bounds a wrong answer. And
-    # no spot the guide would lead to (sd_mm within CONFIDENT_SD_MM) is anywhere else: with the
+    # the guide leads to it and to no spot anywhere else (gui.guide_state.is_guided): with the
     # device clock mapped at 1x instead of the simulator's 4x, a loaded host split the node into
     # two spots 7 mm either side of it, or added a ghost 30-40 mm away (seen in CI).
     positions = np.asarray(spots.positions)
     found = min(positions, key=lambda p: math.dist(p, NODE))
     assert math.dist(found, NODE) < 10.0, (positions, NODE)
-    confident = [s for s in snap.recon.spots if s.sd_mm <= CONFIDENT_SD_MM]
-    assert all(math.dist((s.x_mm, s.y_mm, s.z_mm), NODE) < 10.0 for s in confident), confident
+    guided = [s for s in snap.recon.spots if is_guided(s)]
+    assert guided and all(math.dist((s.x_mm, s.y_mm, s.z_mm), NODE) < 10.0 for s in guided), \
+        snap.recon.spots
     # the image is the reconstruction's grid: it holds the node's x-y
     assert image.image.size > 100 and np.isfinite(image.image).all()
     ijk = np.linalg.inv(image.ijk_to_world_matrix) @ [NODE[0], NODE[1], NODE[2], 1.0]

@@ -65,12 +65,25 @@ def test_a_clock_at_the_wrong_rate_shows_no_numbers_and_no_spots(qtbot) -> None:
     panel = NavigationPanel()
     qtbot.addWidget(panel)
     shown = []
-    panel.scene.show_state = lambda spots, *rest: shown.append(spots)
+    snap.recon.image = object()  # made from frames posed at the wrong times
+    panel.scene.show_state = lambda spots, selected, pose, image: shown.append((spots, image))
     panel.show_snapshot(snap)
-    assert shown == [()]  # the spots are not drawn either
+    assert shown == [((), None)]  # neither the spots nor the image are drawn
     assert band_colour(panel) == QColor(style.ALARM)
     snap.clock_rate = None  # agrees again
-    assert panel.show_snapshot(snap).status == GUIDING and shown[-1] == SPOTS
+    assert panel.show_snapshot(snap).status == GUIDING and shown[-1] == (SPOTS, snap.recon.image)
+
+
+def test_a_spot_the_sweep_did_not_go_around_is_not_guided_to() -> None:
+    import dataclasses
+
+    beside = dataclasses.replace(SPOTS[0], swept_around=False)
+    d = guide_display(snapshot(spots=(beside,)))
+    assert d.status == NO_SPOT and d.guidance is None and d.aim is None
+    assert d.spot_label == "sweep across and around it" and "1 beside the sweep" in d.detail
+    d = guide_display(snapshot(spots=(beside, SPOTS[1])))  # the other one is guided to
+    assert d.status == GUIDING and d.spot_label.startswith("spot 1 of 1")
+    assert d.guidance.dy_mm == pytest.approx(30.0)
 
 
 def test_no_spot_and_no_navigation() -> None:

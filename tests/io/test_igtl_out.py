@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from probe_nav.drivers.tracking.pose import PoseSample
-from probe_nav.io.igtl_out import SlicerLink, ijk_to_ras, volume_xyz
+from probe_nav.io.igtl_out import BESIDE_RGBA, SPOT_RGBA, SlicerLink, ijk_to_ras, volume_xyz
 from probe_nav.navigation.hotspots import Spot
 from probe_nav.navigation.localise import Grid, Image
 from tests.tracking.igtl_peer import RawPeer, wait_for
@@ -42,7 +42,8 @@ def pyigtl_server():
 def test_image_spots_and_probe_as_pyigtl_receives_them(pyigtl_server) -> None:
     server, port = pyigtl_server
     image = make_image()
-    spots = [Spot(1.0, 12.0, -5.0, 1.5, 900.0, 1.0), Spot(-3.0, 10.0, -7.0, 4.0, 300.0, 0.33)]
+    spots = [Spot(1.0, 12.0, -5.0, 1.5, 900.0, 1.0),
+             Spot(-3.0, 10.0, -7.0, 4.0, 300.0, 0.33, swept_around=False)]
     pose = PoseSample(5.0, (1.0, 2.0, 3.0), (0.0, 0.6, -0.8))
     with SlicerLink("127.0.0.1", port, timeout_s=5.0) as link:
         link.send_image(image)
@@ -61,7 +62,8 @@ def test_image_spots_and_probe_as_pyigtl_receives_them(pyigtl_server) -> None:
     # voxel (i, j, k) lands on the grid's centre of that voxel
     assert np.allclose(expected @ [4, 2, 3, 1], [5.0, 14.0, -7.0, 1.0])
     points = got["ProbeNavSpots"]
-    assert points.names == ["spot 1", "spot 2"]
+    assert points.names == ["spot 1", "spot 2 (beside the sweep)"]
+    assert [tuple(c) for c in points.rgba_colors] == [SPOT_RGBA, BESIDE_RGBA]  # grey: not placed
     assert np.allclose(points.positions, [(1.0, 12.0, -5.0), (-3.0, 10.0, -7.0)])
     assert np.allclose(points.diameters, [1.5, 4.0])  # OpenIGTLink's RADIUS field: sd_mm
     probe = got["ProbeToTracker"]
