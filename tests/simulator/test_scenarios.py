@@ -20,9 +20,9 @@ REQUIRED = {"sln-static", "sln-scan", "background", "breast-shine-through", "mel
             "nema-bench"}
 # Scenarios with a hot spot the scan visits in its first 30 s, and the least ratio of the
 # hottest true rate to what the same path shows with every source removed.
-NODE_RATIO = {"sln-static": 10, "sln-scan": 4, "breast-shine-through": 5, "melanoma-deep-node": 2,
-              "roll": 100, "rsl-dual-isotope": 100, "parathyroid": 4, "psma-node": 15,
-              "nema-bench": 1000}
+NODE_RATIO = {"sln-static": 10, "sln-scan": 4, "sln-sweep": 4, "breast-shine-through": 5,
+              "melanoma-deep-node": 2, "roll": 100, "rsl-dual-isotope": 100, "parathyroid": 4,
+              "psma-node": 15, "nema-bench": 1000}
 
 
 def play(name: str, seconds: float = 30.0, seed: int = 0) -> tuple[Simulation, list[SimFrame]]:
