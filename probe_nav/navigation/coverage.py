@@ -23,7 +23,7 @@ def swept_around(tips_mm: np.ndarray, points_mm: np.ndarray,
                  inset_mm: float = SURROUND_MM) -> np.ndarray:
     """Per point (rows of x, y[, z] mm): whether its x-y is inside the convex hull of the tips'
     x-y by at least inset_mm. All False when the tips span no area (fewer than 3, a line)."""
-    points = np.asarray(points_mm, float).reshape(-1, np.shape(points_mm)[-1])[:, :2]
+    points = np.atleast_2d(np.asarray(points_mm, float))[:, :2]
     tips = np.unique(np.asarray(tips_mm, float)[:, :2], axis=0)
     if len(points) == 0 or len(tips) < 3:
         return np.zeros(len(points), bool)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from probe_nav.navigation.farfield import FarField
-from probe_nav.navigation.live_recon import MIN_POSES, LiveReconstruction
+from probe_nav.navigation.live_recon import MIN_POSES, LiveReconstruction, ReconSnapshot
 from probe_nav.navigation.localise import localise, mlem
 from probe_nav.navigation.response import ResponseModel
 from probe_nav.simulator.physics import PointSource, ProbeModel
+from probe_nav.simulator.scenario import Scenario
 from probe_nav.simulator.sweeps import (
     freehand_sweep,
     hand_path,
@@ -145,6 +146,23 @@ def test_after_a_60_s_sweep_the_spots_agree_with_locate(model: ResponseModel) ->
     assert ref.swept_around and live.swept_around  # the raster went around the node
 
 
+def _scenario_live(name: str, seconds: float, seed: int = 4) -> tuple[Scenario, ReconSnapshot]:
+    """(scenario, the live reconstruction's final snapshot) of a built-in scenario's scripted
+    path played for `seconds` with true poses, updated every 50 frames, then finished."""
+    from probe_nav.simulator.engine import Simulation
+    from probe_nav.simulator.scenario import load
+
+    sc = load(name)
+    sim = Simulation(sc, seed=seed)
+    rec = LiveReconstruction(ResponseModel(sc.probe, sc.nuclide_name, tissue=sc.tissue))
+    for i in range(int(seconds / sc.frame_period_s)):
+        f = sim.step()
+        rec.add(f.truth.position_mm, f.truth.axis, f.live_s, f.counts[0])
+        if i % 50 == 49:
+            rec.update()
+    return sc, rec.finish_spots()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_line_sweep_over_a_node_localises_no_spot_it_went_around(model: ResponseModel) -> None:
@@ -154,18 +172,8 @@ def test_a_line_sweep_over_a_node_localises_no_spot_it_went_around(model: Respon
     # three spots 3-8 mm deep, 5-13 mm off, sd 1.4-9 mm), so none is swept around and the guide
     # leads to none.
     from probe_nav.gui.guide_state import is_guided
-    from probe_nav.simulator.engine import Simulation
-    from probe_nav.simulator.scenario import load
 
-    sc = load("sln-scan")
-    sim = Simulation(sc, seed=4)
-    rec = LiveReconstruction(ResponseModel(sc.probe, sc.nuclide_name, tissue=sc.tissue))
-    for i in range(int(90.0 / sc.frame_period_s)):  # 90 s: the line twice each way
-        f = sim.step()
-        rec.add(f.truth.position_mm, f.truth.axis, f.live_s, f.counts[0])
-        if i % 50 == 49:
-            rec.update()
-    snap = rec.finish_spots()
+    _, snap = _scenario_live("sln-scan", 90.0)  # 90 s: the line twice each way
     assert snap.spots, "the node's counts give spots"
     assert not any(s.swept_around for s in snap.spots), snap.spots
     assert not any(is_guided(s) for s in snap.spots)
@@ -179,18 +187,8 @@ def test_the_raster_training_sweep_guides_to_the_sentinel_node(model: ResponseMo
     # simulation, deterministic fits); measured 1.4 mm off (sd 1.8 mm) and, with seed 5, 1.2 mm
     # (sd 2.5 mm): 5 mm is twice the larger sd.
     from probe_nav.gui.guide_state import is_guided
-    from probe_nav.simulator.engine import Simulation
-    from probe_nav.simulator.scenario import load
 
-    sc = load("sln-sweep")
-    sim = Simulation(sc, seed=4)
-    rec = LiveReconstruction(ResponseModel(sc.probe, sc.nuclide_name, tissue=sc.tissue))
-    for i in range(int(100.0 / sc.frame_period_s)):
-        f = sim.step()
-        rec.add(f.truth.position_mm, f.truth.axis, f.live_s, f.counts[0])
-        if i % 50 == 49:
-            rec.update()
-    snap = rec.finish_spots()
+    sc, snap = _scenario_live("sln-sweep", 100.0)
     node = np.array(sc.sources[0].position_mm)
     spot = min(snap.spots, key=lambda s: np.linalg.norm([s.x_mm, s.y_mm, s.z_mm] - node))
     assert np.linalg.norm([spot.x_mm, spot.y_mm, spot.z_mm] - node) < 5.0, snap.spots
